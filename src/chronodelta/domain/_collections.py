@@ -1,0 +1,40 @@
+"""The API's collections: their wire names and the scopes that guard them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._scopes import Scope
+
+API_PREFIX = "/connector/protimeapi/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    name: str
+    read_scope: Scope
+    write_scope: Scope | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{API_PREFIX}/{self.name}"
+
+
+CLOCKINGS = CollectionInfo("clockings", Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE)
+PEOPLE = CollectionInfo("people", Scope.PEOPLE_READ)
+TERMINALS = CollectionInfo("terminals", Scope.TERMINALS_READ)
+ACTIVITY_DEFINITIONS = CollectionInfo(
+    "activity-definitions", Scope.ACTIVITY_DEFINITIONS_READ, Scope.ACTIVITY_DEFINITIONS_WRITE
+)
+ABSENCE_DEFINITIONS = CollectionInfo("absence-definitions", Scope.ABSENCE_DEFINITIONS_READ)
+COUNTER_DEFINITIONS = CollectionInfo("counter-definitions", Scope.COUNTER_DEFINITIONS_READ)
+SHIFT_DEFINITIONS = CollectionInfo("shift-definitions", Scope.SHIFT_DEFINITIONS_READ)
+
+REFERENCE_COLLECTIONS: tuple[CollectionInfo, ...] = (
+    PEOPLE,
+    TERMINALS,
+    ACTIVITY_DEFINITIONS,
+    ABSENCE_DEFINITIONS,
+    COUNTER_DEFINITIONS,
+    SHIFT_DEFINITIONS,
+)

@@ -1,0 +1,132 @@
+"""The records of the Protime Connector API, as plain values shared by every part.
+
+These are the domain's own types: the server stores and serves them, the demo-data
+generator produces them, and (later) the client and the sync mirror parse into them.
+Field names follow Python style; the wire names (camelCase, nested ``{"id": ...}``
+objects) are the serializers' business, see ``server/_serialize.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# Contract, "Collections and fields": a clocking's time of day is minutes since
+# midnight of its date, from -1440 (the day before) to 2880 (the day after), so
+# that a night shift's out-clocking can stay on the date the shift started.
+MIN_TIME_OF_DAY = -1440
+MAX_TIME_OF_DAY = 2880
+
+
+class ClockingKind(StrEnum):
+    IN_OUT = "InOut"
+    REASON = "Reason"
+    ACTIVITY = "Activity"
+    ACTIVITY_END = "ActivityEnd"
+
+
+class ClockingStatus(StrEnum):
+    UNKNOWN = "Unknown"
+    ACTIVE = "Active"
+    DELETED = "Deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    badge_number: str
+    employee_number: str
+    first_name: str
+    last_name: str
+    in_service_date: dt.date
+    out_of_service_date: dt.date | None
+    shift_definition_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Terminal:
+    id: int
+    name: str
+    external_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDefinition:
+    """One node of the activity structure; ``level`` 1 is the top (a project, say)."""
+
+    id: int
+    name: str
+    level: int
+    parent_id: int | None
+    data_entry_code: str
+    external_reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbsenceDefinition:
+    """An absence or reason code; a Reason clocking's ``reason.id`` points here."""
+
+    id: int
+    name: str
+    absence_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CounterDefinition:
+    id: int
+    name: str
+    counter_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftDefinition:
+    """A shift's planned start, end and unpaid break, in minutes (end may pass 1440)."""
+
+    id: int
+    name: str
+    shift_code: str
+    start_minutes: int
+    end_minutes: int
+    break_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLevel:
+    level: int
+    activity_definition_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClockingDraft:
+    """A clocking's writable state plus the fields only the system sets.
+
+    ``original_time_of_day`` is set only when the clocking was edited after it was
+    registered (contract: "Only present if the clocking has been edited").
+    """
+
+    person_id: int
+    date: dt.date
+    time_of_day: int
+    kind: ClockingKind
+    terminal_id: int | None = None
+    longitude: float | None = None
+    latitude: float | None = None
+    reason_id: int | None = None
+    is_open: bool | None = None
+    activity_levels: tuple[ActivityLevel, ...] = field(default_factory=tuple)
+    original_time_of_day: int | None = None
+    is_generated: bool = False
+    status: ClockingStatus = ClockingStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceData:
+    """The definition collections and people of one tenant, as the seeder makes them."""
+
+    people: tuple[Person, ...]
+    terminals: tuple[Terminal, ...]
+    activity_definitions: tuple[ActivityDefinition, ...]
+    absence_definitions: tuple[AbsenceDefinition, ...]
+    counter_definitions: tuple[CounterDefinition, ...]
+    shift_definitions: tuple[ShiftDefinition, ...]

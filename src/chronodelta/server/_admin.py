@@ -1,0 +1,158 @@
+"""Operator tasks behind the CLI: tenants, API clients and demo data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from chronodelta.domain import ALL_SCOPES, ClockingDraft, ReferenceData, Scope, format_scopes
+from chronodelta.storage import ensure_tenant_counters, write_transaction
+from chronodelta.storage import _schema as schema
+
+from ._auth import hash_secret, new_client_credentials, utc_now
+from ._backend import clocking_values
+from ._demo_data import generate_clockings, generate_reference_data
+
+# A tenant name is a DNS label: it becomes the host "<tenant>.myprotime.eu".
+TENANT_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
+COUNTER_NAMES = ["clockings", *schema.REFERENCE_TABLES]
+SEED_BATCH = 5000
+
+
+class AdminError(ValueError):
+    """An operator request that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    id: int
+    name: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class NewClient:
+    tenant: str
+    client_id: str
+    client_secret: str
+    scopes: tuple[Scope, ...]
+
+
+def create_tenant(engine: Engine, name: str) -> TenantInfo:
+    if not TENANT_NAME.fullmatch(name) or name.endswith("-"):
+        raise AdminError(
+            f"invalid tenant name {name!r}: use lower-case letters, digits and '-', "
+            "starting with a letter (it becomes a host name)"
+        )
+    created = utc_now()
+    try:
+        with engine.begin() as connection:
+            tenant_id = connection.execute(
+                schema.tenants.insert().values(name=name, created_at=created)
+            ).inserted_primary_key[0]
+            ensure_tenant_counters(connection, tenant_id, COUNTER_NAMES)
+    except IntegrityError:
+        raise AdminError(f"tenant {name!r} already exists") from None
+    return TenantInfo(tenant_id, name, created)
+
+
+def list_tenants(engine: Engine) -> list[TenantInfo]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(schema.tenants).order_by(schema.tenants.c.name))
+        return [TenantInfo(r.id, r.name, r.created_at) for r in rows]
+
+
+def tenant_id(engine: Engine, name: str) -> int:
+    with engine.connect() as connection:
+        found = connection.scalar(sa.select(schema.tenants.c.id).where(schema.tenants.c.name == name))
+    if found is None:
+        raise AdminError(f"no tenant named {name!r} (create it with: chronodelta tenants create {name})")
+    return int(found)
+
+
+def create_client(
+    engine: Engine, tenant: str, scopes: Iterable[Scope] | None = None, description: str = ""
+) -> NewClient:
+    """Register an API client; the secret is returned once and only its hash is kept."""
+    granted = tuple(s for s in ALL_SCOPES if s in set(scopes or ALL_SCOPES))
+    owner = tenant_id(engine, tenant)
+    client_id, secret = new_client_credentials()
+    with engine.begin() as connection:
+        connection.execute(
+            schema.api_clients.insert().values(
+                tenant_id=owner,
+                client_id=client_id,
+                secret_hash=hash_secret(secret),
+                scopes=format_scopes(granted),
+                description=description,
+                created_at=utc_now(),
+            )
+        )
+    return NewClient(tenant, client_id, secret, granted)
+
+
+def count_clients(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(sa.select(sa.func.count()).select_from(schema.api_clients)) or 0)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    people: int
+    clockings: int
+
+
+def seed_tenant(
+    engine: Engine, tenant: str, *, people: int, days: int, seed: int, until: dt.date
+) -> SeedResult:
+    """Fill an empty tenant with realistic, reproducible reference data and clockings."""
+    owner = tenant_id(engine, tenant)
+    with engine.connect() as connection:
+        existing = connection.scalar(
+            sa.select(sa.func.count()).select_from(schema.people).where(schema.people.c.tenant_id == owner)
+        )
+    if existing:
+        raise AdminError(f"tenant {tenant!r} already has people; seed a new, empty tenant")
+    reference = generate_reference_data(people=people, seed=seed, today=until)
+    insert_reference_data(engine, owner, reference)
+    drafts = generate_clockings(reference, days=days, until=until, seed=seed)
+    return SeedResult(len(reference.people), insert_clockings(engine, owner, drafts))
+
+
+def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) -> None:
+    batches: list[tuple[str, list[Any]]] = [
+        ("shift-definitions", list(reference.shift_definitions)),
+        ("people", list(reference.people)),
+        ("terminals", list(reference.terminals)),
+        ("activity-definitions", list(reference.activity_definitions)),
+        ("absence-definitions", list(reference.absence_definitions)),
+        ("counter-definitions", list(reference.counter_definitions)),
+    ]
+    with write_transaction(engine, owner) as tx:
+        for collection, records in batches:
+            if not records:
+                continue
+            rows = [{**asdict(r), "tenant_id": owner, "change_version": tx.next_change_version()}
+                    for r in records]
+            tx.connection.execute(schema.REFERENCE_TABLES[collection].insert(), rows)
+            tx.reserve_ids_through(collection, max(r.id for r in records))
+
+
+def insert_clockings(engine: Engine, owner: int, drafts: Iterator[ClockingDraft]) -> int:
+    """Insert clockings in batches, one transaction per batch; returns the count."""
+    total = 0
+    while batch := list(itertools.islice(drafts, SEED_BATCH)):
+        with write_transaction(engine, owner) as tx:
+            ids = tx.allocate_ids("clockings", len(batch))
+            rows = [clocking_values(d, owner, i, tx.next_change_version()) for d, i in zip(batch, ids, strict=True)]
+            tx.connection.execute(schema.clockings.insert(), rows)
+        total += len(batch)
+    return total

@@ -1,0 +1,58 @@
+"""The application factory: one call builds everything a worker process serves."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+import chronodelta
+from chronodelta.storage import create_engine
+
+from ._auth import TokenService
+from ._backend import ConnectorBackend
+from ._errors import install_error_handlers
+from ._keys import load_or_create_secret, load_or_create_signing_key
+from ._middleware import RequestGuard
+from ._paging import PageTokenCodec
+from ._services import Services
+from ._settings import Settings
+from .routes import _clockings, _operations, _references, _tokens
+
+DESCRIPTION = """\
+A faithful implementation of the Protime Connector API: OAuth2 client-credentials
+tokens (`POST /tenants/{tenant}/connect/token`), clockings (read and write) and the
+reference collections, with the vendor's filters, paging and error format.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = create_engine(settings.database_url)
+    found = Services(
+        settings=settings,
+        engine=engine,
+        backend=ConnectorBackend(engine),
+        tokens=TokenService(load_or_create_signing_key(engine), settings.token_lifetime_seconds),
+        pages=PageTokenCodec(load_or_create_secret(engine, "page-tokens")),
+    )
+    app = FastAPI(
+        title="chronodelta: Protime Connector API",
+        version=chronodelta.__version__,
+        description=DESCRIPTION,
+        docs_url=None,  # FastAPI's default page loads Swagger from a CDN; ours is local
+        redoc_url=None,
+    )
+    app.state.services = found
+    install_error_handlers(app)
+    for module in (_tokens, _clockings, _references, _operations):
+        app.include_router(module.router)
+    app.mount(
+        _operations.SWAGGER_ASSETS_PATH,
+        StaticFiles(directory=_operations.SWAGGER_ASSETS),
+        name="swagger-assets",
+    )
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    logging.getLogger("chronodelta").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,166 @@
+"""The vendor's wire errors, as exceptions rendered by one handler.
+
+Contract, "Errors": every error body is ``{"error": {"code", "message", "reasons"?}}``.
+Routes and the backend raise these; ``install_error_handlers`` turns them, and every
+framework error (unknown route, wrong method, malformed body), into that shape, and
+turns anything unexpected into a logged 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("chronodelta.server")
+
+
+class ApiError(Exception):
+    status_code = 500
+    code = "InternalServerError"
+    default_message = "An unexpected error occurred"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        reasons: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.reasons = list(reasons)
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.reasons:
+            error["reasons"] = self.reasons
+        return {"error": error}
+
+
+class BadRequest(ApiError):
+    status_code = 400
+    code = "BadRequest"
+    default_message = "The request was invalid"
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    code = "Unauthorized"
+    default_message = "The request is not authorized"
+
+    def __init__(self, message: str | None = None, reasons: Sequence[str] = ()) -> None:
+        super().__init__(message, reasons, {"WWW-Authenticate": 'Bearer realm="protimeapi"'})
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "NotFound"
+    default_message = "The resource was not found"
+
+
+class MethodNotAllowed(ApiError):
+    status_code = 405
+    code = "MethodNotAllowed"
+    default_message = "The method is not allowed for this resource"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = "Conflict"
+    default_message = "The resource was changed by another request"
+
+
+class Gone(ApiError):
+    status_code = 410
+    code = "Gone"
+    default_message = "The resource is no longer available"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    code = "PayloadTooLarge"
+    default_message = "The request body is too large"
+
+
+class UriTooLong(ApiError):
+    status_code = 414
+    code = "UriTooLong"
+    default_message = "The request URI is too long"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "UnsupportedMediaType"
+    default_message = "The request body has an unsupported content type"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    code = "TooManyRequests"
+    default_message = "Too many requests"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+
+def error_response(error: ApiError) -> Response:
+    return Response(
+        orjson.dumps(error.body()),
+        status_code=error.status_code,
+        media_type="application/json",
+        headers=error.headers,
+    )
+
+
+_STATUS_ERRORS: dict[int, type[ApiError]] = {
+    cls.status_code: cls
+    for cls in (BadRequest, Unauthorized, NotFound, MethodNotAllowed, Conflict, Gone,
+                PayloadTooLarge, UriTooLong, UnsupportedMediaType)
+}
+
+
+def _http_exception(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    error_class = _STATUS_ERRORS.get(exc.status_code, ApiError)
+    error = error_class()
+    if error_class is ApiError:
+        error.status_code = exc.status_code
+    if exc.status_code == 405 and exc.headers:
+        error.headers.update(exc.headers)
+    return error_response(error)
+
+
+def _validation_error(_request: Request, exc: Exception) -> Response:
+    # Contract, "Errors": a malformed field is a 400, never FastAPI's 422.
+    assert isinstance(exc, RequestValidationError)
+    return error_response(BadRequest(reasons=[_describe(e) for e in exc.errors()]))
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    location = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "header")]
+    where = ".".join(location) or "body"
+    return f"{where}: {error.get('msg', 'is invalid')}"
+
+
+def _api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(ApiError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

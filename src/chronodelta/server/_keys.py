@@ -1,0 +1,90 @@
+"""Installation secrets kept in the database: JWT signing keys and the paging key.
+
+Created by the first process that needs them; concurrent first starts (several
+workers) race on the primary key and all end up using the one row that won.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from chronodelta.storage._schema import server_secrets, signing_keys
+
+ALGORITHM = "RS256"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: rsa.RSAPrivateKey
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
+        return {**jwk, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
+
+
+def load_or_create_signing_key(engine: Engine) -> SigningKey:
+    row = _oldest_key(engine)
+    if row is None:
+        _insert_new_key(engine)
+        row = _oldest_key(engine)
+    assert row is not None
+    key = serialization.load_pem_private_key(row.private_key_pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return SigningKey(row.kid, key)
+
+
+def _oldest_key(engine: Engine) -> sa.Row[Any] | None:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.select(signing_keys).order_by(signing_keys.c.created_at).limit(1)
+        ).first()
+
+
+def _insert_new_key(engine: Engine) -> None:
+    # Racing workers may each insert one; all of them use the oldest row.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    with engine.begin() as connection:
+        connection.execute(
+            signing_keys.insert().values(
+                kid=uuid.uuid4().hex,
+                algorithm=ALGORITHM,
+                private_key_pem=pem,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+
+
+def load_or_create_secret(engine: Engine, name: str) -> bytes:
+    """A 32-byte random secret shared by every worker, created on first use."""
+    query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
+    with engine.connect() as connection:
+        value = connection.scalar(query)
+    if value is None:
+        fresh = base64.b64encode(secrets.token_bytes(32)).decode()
+        try:
+            with engine.begin() as connection:
+                connection.execute(server_secrets.insert().values(name=name, value=fresh))
+        except IntegrityError:
+            pass  # another worker created it first; use theirs
+        with engine.connect() as connection:
+            value = connection.scalar(query)
+    assert value is not None
+    return base64.b64decode(value)

@@ -1,0 +1,108 @@
+"""Rows to wire dicts, in the vendor's field names and order (seed 004, step 3).
+
+Optional fields are left out rather than sent as null, as the vendor does
+("originalTimeOfDayInMinutes: only present if the clocking has been edited").
+These run once per record on every page, so they index rows by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from chronodelta.storage import _schema as schema
+
+Wire = dict[str, Any]
+
+c = schema.clockings.c
+CLOCKING_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
+    c.change_version, c.id, c.calculated_time_of_day, c.is_generated, c.status,
+    c.person_id, c.date, c.time_of_day, c.kind, c.original_time_of_day,
+    c.terminal_id, c.longitude, c.latitude, c.reason_id, c.is_open, c.activity_levels,
+)  # fmt: skip
+
+
+def clocking_to_wire(row: Sequence[Any]) -> Wire:
+    wire: Wire = {
+        "changeVersion": f"{row[0]:020X}",
+        "id": row[1],
+        "calculatedTimeOfDayInMinutes": row[2],
+        "isGenerated": bool(row[3]),
+        "status": row[4],
+        "person": {"id": row[5]},
+        "date": row[6],
+        "timeOfDayInMinutes": row[7],
+        "kind": row[8],
+    }
+    if row[9] is not None:
+        wire["originalTimeOfDayInMinutes"] = row[9]
+    if row[10] is not None:
+        wire["terminal"] = {"id": row[10]}
+    if row[11] is not None and row[12] is not None:
+        wire["geolocation"] = {"longitude": row[11], "latitude": row[12]}
+    if row[13] is not None:
+        wire["reason"] = {"id": row[13]}
+    if row[14] is not None:
+        wire["isOpen"] = bool(row[14])
+    if row[15] is not None:
+        wire["activityLevels"] = [
+            {"level": level, "activityDefinition": {"id": definition}}
+            for level, definition in orjson.loads(row[15])
+        ]
+    return wire
+
+
+# Reference collections: (wire name, column, kind) in output order. Kind "ref" wraps
+# the value as {"id": ...}; optional columns are left out when null.
+_Field = tuple[str, str, str]
+REFERENCE_FIELDS: dict[str, tuple[_Field, ...]] = {
+    "people": (
+        ("firstName", "first_name", "plain"),
+        ("lastName", "last_name", "plain"),
+        ("badgeNumber", "badge_number", "plain"),
+        ("employeeNumber", "employee_number", "plain"),
+        ("inServiceDate", "in_service_date", "plain"),
+        ("outOfServiceDate", "out_of_service_date", "plain"),
+        ("shiftDefinition", "shift_definition_id", "ref"),
+    ),
+    "terminals": (("name", "name", "plain"), ("externalCode", "external_code", "plain")),
+    "activity-definitions": (
+        ("name", "name", "plain"),
+        ("level", "level", "plain"),
+        ("parent", "parent_id", "ref"),
+        ("dataEntryCode", "data_entry_code", "plain"),
+        ("externalReference", "external_reference", "plain"),
+    ),
+    "absence-definitions": (("name", "name", "plain"), ("absenceCode", "absence_code", "plain")),
+    "counter-definitions": (("name", "name", "plain"), ("counterCode", "counter_code", "plain")),
+    "shift-definitions": (
+        ("name", "name", "plain"),
+        ("shiftCode", "shift_code", "plain"),
+        ("startTimeInMinutes", "start_minutes", "plain"),
+        ("endTimeInMinutes", "end_minutes", "plain"),
+        ("breakInMinutes", "break_minutes", "plain"),
+    ),
+}
+
+
+def reference_columns(collection: str) -> tuple[sa.ColumnElement[Any], ...]:
+    table = schema.REFERENCE_TABLES[collection]
+    fields = REFERENCE_FIELDS[collection]
+    return (table.c.change_version, table.c.id, *(table.c[f[1]] for f in fields))
+
+
+def reference_serializer(collection: str) -> Callable[[Sequence[Any]], Wire]:
+    fields = REFERENCE_FIELDS[collection]
+
+    def to_wire(row: Sequence[Any]) -> Wire:
+        wire: Wire = {"changeVersion": f"{row[0]:020X}", "id": row[1]}
+        for (name, _column, kind), value in zip(fields, row[2:], strict=True):
+            if value is None:
+                continue
+            wire[name] = {"id": value} if kind == "ref" else value
+        return wire
+
+    return to_wire

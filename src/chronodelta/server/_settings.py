@@ -1,0 +1,48 @@
+"""Server settings, read from the environment (so that every worker process agrees)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from chronodelta.storage import resolve_database_url
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=resolve_database_url)
+    # Contract, "Paging": the page size is the server's choice.
+    page_size: int = field(default_factory=lambda: _int_env("CHRONODELTA_PAGE_SIZE", 1000))
+    max_body_bytes: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_MAX_BODY_BYTES", 1024 * 1024)
+    )
+    # Contract: a token lives 30 minutes.
+    token_lifetime_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_TOKEN_LIFETIME_SECONDS", 1800)
+    )
+    token_requests_per_minute: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_TOKEN_REQUESTS_PER_MINUTE", 60)
+    )
+    # Hosts "<tenant>.<domain>" name a tenant; a token of another tenant is refused
+    # there (contract, "Hosts and paths"). Other hosts (127.0.0.1, a proxy) name none.
+    tenant_domains: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            os.environ.get("CHRONODELTA_TENANT_DOMAINS", "myprotime.eu localhost").split()
+        )
+    )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.page_size <= 100_000:
+            raise ValueError("CHRONODELTA_PAGE_SIZE must be between 1 and 100000")
+        if self.max_body_bytes < 1024:
+            raise ValueError("CHRONODELTA_MAX_BODY_BYTES must be at least 1024")

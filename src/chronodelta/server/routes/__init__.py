@@ -1,0 +1,1 @@
+"""HTTP routes: each module parses requests, calls the backend and serializes."""

@@ -1,0 +1,46 @@
+"""What every list endpoint shares: page size, continuation tokens, nextLink."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from starlette.responses import Response
+
+from .._paging import PagePosition, filter_digest
+from .._services import Services
+
+# Keep the filter readable in links, as the vendor's examples show it, while still
+# percent-encoding spaces and everything else a URL may not carry raw.
+_FILTER_SAFE = "'(),@:"
+
+
+def page_response(
+    found: Services,
+    *,
+    path: str,
+    tenant_id: int,
+    collection: str,
+    records: list[dict[str, Any]],
+    next_key: tuple[Any, ...] | None,
+    filter_text: str | None,
+    canonical_filter: str,
+) -> Response:
+    body: dict[str, Any] = {"value": records}
+    if next_key is not None:
+        token = found.pages.encode(
+            tenant_id, collection, filter_digest(canonical_filter), PagePosition(next_key)
+        )
+        query = [f"filter={quote(filter_text, safe=_FILTER_SAFE)}"] if filter_text else []
+        query.append(f"continuationToken={token}")
+        body["nextLink"] = f"{path}?{'&'.join(query)}"
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def position(
+    found: Services, token: str | None, tenant_id: int, collection: str, canonical_filter: str
+) -> tuple[Any, ...] | None:
+    if token is None:
+        return None
+    return found.pages.decode(token, tenant_id, collection, filter_digest(canonical_filter)).key

@@ -1,0 +1,84 @@
+"""Read-only routes of the reference collections (people, terminals, definitions)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from chronodelta.domain import REFERENCE_COLLECTIONS, CollectionInfo
+
+from .. import _models as models
+from .._auth import Principal
+from .._errors import BadRequest
+from .._models import ErrorBody, Id, page_model
+from .._security import require_scope
+from .._services import services
+from ._lists import page_response, position
+
+router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 414, 429)
+}
+MODELS: dict[str, type[BaseModel]] = {
+    "people": models.Person,
+    "terminals": models.Terminal,
+    "activity-definitions": models.ActivityDefinition,
+    "absence-definitions": models.AbsenceDefinition,
+    "counter-definitions": models.CounterDefinition,
+    "shift-definitions": models.ShiftDefinition,
+}
+# Reference lists are small and unfiltered; the canonical "filter" of their tokens.
+NO_FILTER = ""
+
+
+def _add_collection(info: CollectionInfo) -> None:
+    model = MODELS[info.name]
+    reader = Depends(require_scope(info.read_scope))
+    title = info.name.replace("-", " ")
+
+    def list_records(
+        request: Request,
+        principal: Principal = reader,
+        filter: Annotated[str | None, Query(description="Not supported here")] = None,
+        continuationToken: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        if filter is not None:
+            raise BadRequest(reasons=[f"The {info.name} collection does not support filter"])
+        found = services(request)
+        after = position(found, continuationToken, principal.tenant_id, info.name, NO_FILTER)
+        page = found.backend.list_references(
+            principal.tenant_id, info.name, int(after[0]) if after else None,
+            found.settings.page_size,
+        )
+        return page_response(
+            found, path=info.path, tenant_id=principal.tenant_id, collection=info.name,
+            records=page.records, next_key=page.next_key, filter_text=None,
+            canonical_filter=NO_FILTER,
+        )
+
+    def get_record(
+        request: Request,
+        record_id: Annotated[Id, Path(description="The record's id")],
+        principal: Principal = reader,
+    ) -> Response:
+        record = services(request).backend.get_reference(principal.tenant_id, info.name, record_id)
+        return Response(orjson.dumps(record), media_type="application/json")
+
+    router.add_api_route(
+        info.path, list_records, methods=["GET"], summary=f"Retrieve a list of {title}",
+        response_class=Response, tags=[info.name], operation_id=f"list_{info.name}",
+        responses={200: {"model": page_model(model)}, **ERRORS},
+    )
+    router.add_api_route(
+        info.path + "/{record_id}", get_record, methods=["GET"], summary=f"Retrieve one of {title}",
+        response_class=Response, tags=[info.name], operation_id=f"get_{info.name}",
+        responses={200: {"model": model}, **ERRORS},
+    )
+
+
+for _info in REFERENCE_COLLECTIONS:
+    _add_collection(_info)

@@ -1,0 +1,189 @@
+"""The tables. Every business row carries ``tenant_id`` and is keyed by it.
+
+Design rules (see docs/architecture.md):
+
+* Ids are per tenant, so every tenant has a person 1 (the vendor's tutorial relies on
+  it) and no id reveals how busy another tenant is. Keys are ``(tenant_id, id)`` and
+  foreign keys include the tenant, so a reference can never point across tenants.
+* Every row of an API collection has ``change_version``: the per-tenant, strictly
+  increasing number that the API shows as 20 hex digits (contract, "Delta"). It is
+  allocated under the tenant's counter row lock, see ``_transactions.py``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Timestamp = sa.DateTime(timezone=True)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(63), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+# Named per-tenant counters: "change_version" and one id counter per collection.
+tenant_counters = sa.Table(
+    "tenant_counters",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+api_clients = sa.Table(
+    "api_clients",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("client_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(255), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("description", sa.String(200), nullable=False, default=""),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+# Installation-wide secrets shared by every worker process: the JWT signing keys and
+# the HMAC key of paging tokens. Created at first start, never sent to clients.
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("algorithm", sa.String(16), nullable=False),
+    sa.Column("private_key_pem", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+
+# Fixed-window counters for the token endpoint's rate limit, kept in the database
+# so that the limit holds across worker processes.
+token_request_windows = sa.Table(
+    "token_request_windows",
+    metadata,
+    sa.Column("client_key", sa.String(200), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("request_count", sa.Integer, nullable=False),
+)
+
+
+def _tenant_table(name: str, *items: sa.SchemaItem) -> sa.Table:
+    """A collection table keyed by (tenant_id, id) with a change_version."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("change_version", sa.BigInteger, nullable=False),
+        *items,
+    )
+
+
+shift_definitions = _tenant_table(
+    "shift_definitions",
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("shift_code", sa.String(40), nullable=False),
+    sa.Column("start_minutes", sa.Integer, nullable=False),
+    sa.Column("end_minutes", sa.Integer, nullable=False),
+    sa.Column("break_minutes", sa.Integer, nullable=False),
+)
+
+people = _tenant_table(
+    "people",
+    sa.Column("badge_number", sa.String(40), nullable=False),
+    sa.Column("employee_number", sa.String(40), nullable=False),
+    sa.Column("first_name", sa.String(100), nullable=False),
+    sa.Column("last_name", sa.String(100), nullable=False),
+    sa.Column("in_service_date", sa.Date, nullable=False),
+    sa.Column("out_of_service_date", sa.Date, nullable=True),
+    sa.Column("shift_definition_id", sa.BigInteger, nullable=True),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "shift_definition_id"],
+        ["shift_definitions.tenant_id", "shift_definitions.id"],
+    ),
+)
+
+terminals = _tenant_table(
+    "terminals",
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("external_code", sa.String(40), nullable=False),
+)
+
+activity_definitions = _tenant_table(
+    "activity_definitions",
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("parent_id", sa.BigInteger, nullable=True),
+    sa.Column("data_entry_code", sa.String(40), nullable=False),
+    sa.Column("external_reference", sa.String(100), nullable=False),
+)
+
+absence_definitions = _tenant_table(
+    "absence_definitions",
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("absence_code", sa.String(40), nullable=False),
+)
+
+counter_definitions = _tenant_table(
+    "counter_definitions",
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("counter_code", sa.String(40), nullable=False),
+)
+
+clockings = _tenant_table(
+    "clockings",
+    sa.Column("person_id", sa.BigInteger, nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("time_of_day", sa.Integer, nullable=False),
+    sa.Column("original_time_of_day", sa.Integer, nullable=True),
+    sa.Column("calculated_time_of_day", sa.Integer, nullable=False),
+    sa.Column("is_generated", sa.Boolean, nullable=False),
+    sa.Column("terminal_id", sa.BigInteger, nullable=True),
+    sa.Column("longitude", sa.Float, nullable=True),
+    sa.Column("latitude", sa.Float, nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reason_id", sa.BigInteger, nullable=True),
+    sa.Column("is_open", sa.Boolean, nullable=True),
+    # [[level, activityDefinitionId], ...] as JSON text: always read and written
+    # whole with its clocking, so a child table would only add a join to every page.
+    sa.Column("activity_levels", sa.Text, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.ForeignKeyConstraint(["tenant_id", "person_id"], ["people.tenant_id", "people.id"]),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "terminal_id"], ["terminals.tenant_id", "terminals.id"]
+    ),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "reason_id"],
+        ["absence_definitions.tenant_id", "absence_definitions.id"],
+    ),
+    # Lists page in (date, id) order: this index serves the filter and the order.
+    sa.Index("ix_clockings_tenant_date_id", "tenant_id", "date", "id"),
+    sa.Index("ix_clockings_tenant_change_version", "tenant_id", "change_version"),
+)
+
+REFERENCE_TABLES: dict[str, sa.Table] = {
+    "people": people,
+    "terminals": terminals,
+    "activity-definitions": activity_definitions,
+    "absence-definitions": absence_definitions,
+    "counter-definitions": counter_definitions,
+    "shift-definitions": shift_definitions,
+}
+
+COLLECTION_TABLES: dict[str, sa.Table] = {**REFERENCE_TABLES, "clockings": clockings}
