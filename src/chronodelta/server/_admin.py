@@ -156,3 +156,20 @@ def insert_clockings(engine: Engine, owner: int, drafts: Iterator[ClockingDraft]
             tx.connection.execute(schema.clockings.insert(), rows)
         total += len(batch)
     return total
+
+
+DEMO_TENANT = "acme"
+
+
+def bootstrap_demo(engine: Engine, *, until: dt.date) -> NewClient | None:
+    """On a database with no tenant: tenant ``acme``, an all-scopes client, demo data.
+
+    Returns the new client (its secret is shown once), or None when the database
+    already had tenants and was left alone.
+    """
+    if list_tenants(engine):
+        return None
+    create_tenant(engine, DEMO_TENANT)
+    client = create_client(engine, DEMO_TENANT, description="demo client created by make serve")
+    seed_tenant(engine, DEMO_TENANT, people=25, days=60, seed=1, until=until)
+    return client

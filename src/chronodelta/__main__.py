@@ -1,0 +1,5 @@
+"""``python -m chronodelta``: the same as the ``chronodelta`` command."""
+
+from chronodelta.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""A real ``chronodelta serve`` process on a free loopback port, for tests and benchmarks.
+
+Readiness is taken from the server's own log ("Application startup complete"), read
+by a thread, so nothing waits a guessed amount of time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Self
+
+READY_LINE = "Application startup complete"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``chronodelta serve`` in a subprocess; its output is kept for assertions."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        self.database_url = database_url
+        self.port = free_port()
+        self._args = list(args)
+        self._env = dict(env or {})
+        self._timeout = startup_timeout
+        self._lines: list[str] = []
+        self._ready = threading.Event()
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def output(self) -> str:
+        return "".join(self._lines)
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "chronodelta", "serve", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--database", self.database_url, *self._args]
+        env = {**os.environ, "CHRONODELTA_DATABASE_URL": self.database_url,
+               "COLUMNS": "200", **self._env}
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(self._timeout) or self._process.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"server did not start:\n{self.output}")
+
+    def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            self._lines.append(line)
+            if READY_LINE in line:
+                self._ready.set()
+        self._ready.set()  # the process ended: wake start() so it can report
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)  # the whole group: workers too
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

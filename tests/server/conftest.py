@@ -1,0 +1,62 @@
+"""An API harness: a migrated database with tenant ``acme``, demo data and a client."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from chronodelta.domain import Scope
+from chronodelta.server import Settings, create_app, create_client, create_tenant, seed_tenant
+
+USER_AGENT = "chronodelta-tests/1.0 (chronodelta)"
+SEED_UNTIL = dt.date(2026, 1, 20)
+
+
+@dataclass
+class Api:
+    """A test client of the app, with helpers to get tokens."""
+
+    http: TestClient
+    engine: Engine
+    tenant: str
+    client_id: str
+    client_secret: str
+    _tokens: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+    def token(self, *scopes: Scope) -> str:
+        key = tuple(s.value for s in scopes)
+        if key not in self._tokens:
+            response = self.http.post(
+                f"/tenants/{self.tenant}/connect/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                    "scope": " ".join(key),
+                },
+            )
+            assert response.status_code == 200, response.text
+            self._tokens[key] = response.json()["access_token"]
+        return self._tokens[key]
+
+    def auth(self, *scopes: Scope) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*scopes)}"}
+
+
+def make_api(engine: Engine, database_url: str, tenant: str = "acme", **settings: int) -> Iterator[Api]:
+    create_tenant(engine, tenant)
+    seed_tenant(engine, tenant, people=6, days=10, seed=3, until=SEED_UNTIL)
+    client = create_client(engine, tenant)
+    app = create_app(Settings(database_url=database_url, **settings))
+    with TestClient(app, headers={"User-Agent": USER_AGENT}) as http:
+        yield Api(http, engine, tenant, client.client_id, client.client_secret)
+
+
+@pytest.fixture
+def api(engine: Engine, database_url: str) -> Iterator[Api]:
+    yield from make_api(engine, database_url, page_size=25)
