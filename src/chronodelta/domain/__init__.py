@@ -13,6 +13,18 @@ from ._collections import (
     TERMINALS,
     CollectionInfo,
 )
+from ._filters import (
+    ACTIVITY_DURATIONS_FILTER,
+    CLOCKINGS_FILTER,
+    PAID_PRESENCES_FILTER,
+    CollectionFilterSpec,
+    FilterCriteria,
+    FilterError,
+    FilterSyntaxError,
+    compile_filter,
+    format_filter,
+    parse_filter,
+)
 from ._records import (
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
@@ -31,6 +43,16 @@ from ._records import (
 from ._scopes import ALL_SCOPES, Scope, UnknownScopeError, format_scopes, parse_scopes
 
 __all__ = [
+    "ACTIVITY_DURATIONS_FILTER",
+    "CLOCKINGS_FILTER",
+    "PAID_PRESENCES_FILTER",
+    "CollectionFilterSpec",
+    "FilterCriteria",
+    "FilterError",
+    "FilterSyntaxError",
+    "compile_filter",
+    "format_filter",
+    "parse_filter",
     "ABSENCE_DEFINITIONS",
     "ACTIVITY_DEFINITIONS",
     "ALL_SCOPES",

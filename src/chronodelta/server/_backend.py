@@ -17,8 +17,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from chronodelta.domain import ClockingDraft, ClockingKind, ClockingStatus
-from chronodelta.domain._filters import FilterCriteria
+from chronodelta.domain import ClockingDraft, ClockingKind, ClockingStatus, FilterCriteria
+from chronodelta.domain import FilterCriteria
 from chronodelta.storage import is_postgresql, read_transaction, write_transaction
 from chronodelta.storage import _schema as schema
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.responses import Response
 
 from chronodelta.domain import CLOCKINGS, ActivityLevel, ClockingDraft, Scope
-from chronodelta.domain._filters import CLOCKINGS_FILTER, FilterError, compile_filter
+from chronodelta.domain import CLOCKINGS_FILTER, FilterError, compile_filter
 
 from .._auth import Principal
 from .._backend import etag, etag_matches
