@@ -48,11 +48,13 @@ class Api:
         return {"Authorization": f"Bearer {self.token(*scopes)}"}
 
 
-def make_api(engine: Engine, database_url: str, tenant: str = "acme", **settings: int) -> Iterator[Api]:
+def make_api(
+    engine: Engine, database_url: str, tenant: str = "acme", *, page_size: int = 25
+) -> Iterator[Api]:
     create_tenant(engine, tenant)
     seed_tenant(engine, tenant, people=6, days=10, seed=3, until=SEED_UNTIL)
     client = create_client(engine, tenant)
-    app = create_app(Settings(database_url=database_url, **settings))
+    app = create_app(Settings(database_url=database_url, page_size=page_size))
     with TestClient(app, headers={"User-Agent": USER_AGENT}) as http:
         yield Api(http, engine, tenant, client.client_id, client.client_secret)
 

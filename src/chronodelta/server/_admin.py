@@ -55,13 +55,16 @@ def create_tenant(engine: Engine, name: str) -> TenantInfo:
     created = utc_now()
     try:
         with engine.begin() as connection:
-            tenant_id = connection.execute(
-                schema.tenants.insert().values(name=name, created_at=created)
-            ).inserted_primary_key[0]
-            ensure_tenant_counters(connection, tenant_id, COUNTER_NAMES)
+            new_id = connection.scalar(
+                schema.tenants.insert()
+                .values(name=name, created_at=created)
+                .returning(schema.tenants.c.id)
+            )
+            assert new_id is not None
+            ensure_tenant_counters(connection, new_id, COUNTER_NAMES)
     except IntegrityError:
         raise AdminError(f"tenant {name!r} already exists") from None
-    return TenantInfo(tenant_id, name, created)
+    return TenantInfo(new_id, name, created)
 
 
 def list_tenants(engine: Engine) -> list[TenantInfo]:

@@ -188,11 +188,14 @@ def check_token_rate(engine: Engine, client_key: str, per_minute: int) -> None:
 def _bump_window(engine: Engine, client_key: str, window: int) -> int:
     table = token_request_windows
     insert = pg_insert(table) if is_postgresql(engine) else sqlite_insert(table)
-    statement = insert.values(client_key=client_key, window_start=window, request_count=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.client_key, table.c.window_start],
-        set_={"request_count": table.c.request_count + 1},
-    ).returning(table.c.request_count)
+    statement = (
+        insert.values(client_key=client_key, window_start=window, request_count=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.client_key, table.c.window_start],
+            set_={"request_count": table.c.request_count + 1},
+        )
+        .returning(table.c.request_count)
+    )
     with engine.begin() as connection:
         count = int(connection.execute(statement).scalar_one())
         if count == 1:  # first request of a new window: forget this client's old ones

@@ -83,7 +83,7 @@ token_request_windows = sa.Table(
 )
 
 
-def _tenant_table(name: str, *items: sa.SchemaItem) -> sa.Table:
+def _tenant_table(name: str, *items: sa.schema.SchemaItem) -> sa.Table:
     """A collection table keyed by (tenant_id, id) with a change_version."""
     return sa.Table(
         name,

@@ -1,0 +1,42 @@
+"""The root ``chronodelta`` command: wires the sub-commands together."""
+
+from __future__ import annotations
+
+import typer
+
+import chronodelta
+
+from ._admin import clients_app, db_app, seed, tenants_app
+from ._serve import serve
+
+app = typer.Typer(
+    name="chronodelta",
+    help="The Protime Connector API with delta synchronization: server and tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve)
+app.command("seed")(seed)
+app.add_typer(db_app, name="db")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(clients_app, name="clients")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(chronodelta.__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """The Protime Connector API with delta synchronization: server and tools."""
+
+
+def main() -> None:
+    app()
+
+
