@@ -19,7 +19,7 @@ PUBLIC = {
         "format_scopes", "parse_change_version", "parse_filter", "parse_scopes",
     },
     "chronodelta.storage": {
-        "DATABASE_URL_ENV", "DatabaseUrlError", "WriteTransaction", "create_engine",
+        "DATABASE_URL_ENV", "SQLITE_IMMEDIATE_OPTIONS", "DatabaseUrlError", "WriteTransaction", "create_engine",
         "current_revision", "ensure_tenant_counters", "head_revision", "is_postgresql",
         "read_transaction", "resolve_database_url", "upgrade", "write_transaction",
     },

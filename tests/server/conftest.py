@@ -11,7 +11,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import Scope
-from chronodelta.server import Settings, create_app, create_client, create_tenant, seed_tenant
+from chronodelta.server import (
+    ConnectorBackend,
+    Settings,
+    create_app,
+    create_client,
+    create_tenant,
+    seed_tenant,
+)
+from chronodelta.server._admin import tenant_id
+from chronodelta.server._services import Services
 
 USER_AGENT = "chronodelta-tests/1.0 (chronodelta)"
 SEED_UNTIL = dt.date(2026, 1, 20)
@@ -46,6 +55,27 @@ class Api:
 
     def auth(self, *scopes: Scope) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(*scopes)}"}
+
+    @property
+    def services(self) -> Services:
+        found: Services = self.http.app.state.services  # type: ignore[attr-defined]
+        return found
+
+    @property
+    def backend(self) -> ConnectorBackend:
+        return self.services.backend
+
+    @property
+    def tenant_id(self) -> int:
+        return tenant_id(self.engine, self.tenant)
+
+    def other_client(self) -> dict[str, str]:
+        """Auth headers of a second API client of the same tenant."""
+        other = create_client(self.engine, self.tenant)
+        response = self.http.post(f"/tenants/{self.tenant}/connect/token", data={
+            "grant_type": "client_credentials", "client_id": other.client_id,
+            "client_secret": other.client_secret})
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def make_api(

@@ -143,10 +143,14 @@ def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) 
         for collection, records in batches:
             if not records:
                 continue
-            rows = [{**asdict(r), "tenant_id": owner, "change_version": tx.next_change_version()}
+            rows = [_versioned({**asdict(r), "tenant_id": owner}, tx.next_change_version())
                     for r in records]
             tx.connection.execute(schema.REFERENCE_TABLES[collection].insert(), rows)
             tx.reserve_ids_through(collection, max(r.id for r in records))
+
+
+def _versioned(row: dict[str, Any], version: int) -> dict[str, Any]:
+    return {**row, "change_version": version, "created_version": version}
 
 
 def insert_clockings(engine: Engine, owner: int, drafts: Iterator[ClockingDraft]) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
@@ -12,13 +14,16 @@ from chronodelta.storage import create_engine
 
 from ._auth import TokenService
 from ._backend import ConnectorBackend
+from ._deltas import DeltaTracker
 from ._errors import install_error_handlers
 from ._keys import load_or_create_secret, load_or_create_signing_key
 from ._middleware import RequestGuard
 from ._paging import PageTokenCodec
+from ._retention import RetentionThread
 from ._services import Services
 from ._settings import Settings
-from .routes import _clockings, _operations, _references, _tokens
+from ._signing import TokenSigner
+from .routes import _clockings, _delta, _operations, _references, _tokens
 
 DESCRIPTION = """\
 A faithful implementation of the Protime Connector API: OAuth2 client-credentials
@@ -30,14 +35,35 @@ reference collections, with the vendor's filters, paging and error format.
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = create_engine(settings.database_url)
+    signer = TokenSigner(load_or_create_secret(engine, "token-signing"))
     found = Services(
         settings=settings,
         engine=engine,
         backend=ConnectorBackend(engine),
         tokens=TokenService(load_or_create_signing_key(engine), settings.token_lifetime_seconds),
-        pages=PageTokenCodec(load_or_create_secret(engine, "page-tokens")),
+        pages=PageTokenCodec(signer),
+        deltas=DeltaTracker(
+            engine,
+            signer,
+            ttl_seconds=settings.delta_ttl_seconds,
+            overlap_seconds=settings.delta_overlap_seconds,
+        ),
     )
+    retention = RetentionThread(
+        engine,
+        ttl=found.deltas.ttl,
+        overlap=found.deltas.overlap,
+        interval=settings.retention_interval_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        retention.start()
+        yield
+        retention.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="chronodelta: Protime Connector API",
         version=chronodelta.__version__,
         description=DESCRIPTION,
@@ -46,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = found
     install_error_handlers(app)
-    for module in (_tokens, _clockings, _references, _operations):
+    for module in (_tokens, _clockings, _references, _delta, _operations):
         app.include_router(module.router)
     app.mount(
         _operations.SWAGGER_ASSETS_PATH,

@@ -8,10 +8,9 @@ serialize; the benchmarks call them directly to measure the cost without HTTP.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -64,7 +63,7 @@ class ConnectorBackend:
                 # lower bound selects nothing less. Leaving it out lets SQLite seek the
                 # index to the keyset; with both it scans from the range's start on every
                 # page, and a walk over n records costs O(n^2). Same rows either way.
-                criteria = dataclasses.replace(criteria, date_from=None)
+                criteria = replace(criteria, date_from=None)
         query = (
             sa.select(*CLOCKING_COLUMNS)
             .where(clockings.c.tenant_id == tenant_id, *_clocking_conditions(criteria), *keyset)
@@ -113,8 +112,12 @@ class ConnectorBackend:
             original = current.original_time_of_day
             if original is None and draft.time_of_day != current.time_of_day:
                 original = current.time_of_day
-            values = clocking_values(draft, tenant_id, clocking_id, tx.next_change_version())
+            version = tx.next_change_version()
+            values = clocking_values(draft, tenant_id, clocking_id, version)
             values.update(original_time_of_day=original, is_generated=current.is_generated)
+            del values["created_version"]
+            if (current.date, current.kind) != (draft.date, draft.kind.value):
+                record_departure(tx.connection, "clockings", current, version, removed=False)
             tx.connection.execute(
                 clockings.update().where(*_clocking_key(tenant_id, clocking_id)).values(values)
             )
@@ -131,6 +134,18 @@ class ConnectorBackend:
                 .where(*_clocking_key(tenant_id, clocking_id))
                 .values(status=ClockingStatus.DELETED.value, change_version=tx.next_change_version())
             )
+
+    def purge_clocking(self, tenant_id: int, clocking_id: int) -> None:
+        """Remove a clocking for good (a hard delete, unlike DELETE's soft delete).
+
+        Not an API operation: retention and the calculation use it. Its new version
+        goes to the departure row, so that open deltas still report the removal.
+        """
+        with write_transaction(self.engine, tenant_id) as tx:
+            current = self._lock_clocking(tx.connection, tenant_id, clocking_id, None)
+            version = tx.next_change_version()
+            record_departure(tx.connection, "clockings", current, version, removed=True)
+            tx.connection.execute(clockings.delete().where(*_clocking_key(tenant_id, clocking_id)))
 
     def _lock_clocking(
         self, connection: sa.Connection, tenant_id: int, clocking_id: int, if_match: str | None
@@ -236,6 +251,7 @@ def clocking_values(
         "tenant_id": tenant_id,
         "id": clocking_id,
         "change_version": change_version,
+        "created_version": change_version,
         "person_id": draft.person_id,
         "date": draft.date,
         "time_of_day": draft.time_of_day,
@@ -251,6 +267,24 @@ def clocking_values(
         "activity_levels": levels,
         "status": draft.status.value,
     }
+
+
+def record_departure(
+    connection: sa.Connection, collection: str, old: sa.Row[Any], version: int, *, removed: bool
+) -> None:
+    """Keep ``old``'s filter attributes: the change at ``version`` moved or removed it."""
+    connection.execute(
+        schema.departures.insert().values(
+            tenant_id=old.tenant_id,
+            collection=collection,
+            record_id=old.id,
+            change_version=version,
+            created_version=old.created_version,
+            old_date=getattr(old, "date", None),
+            old_kind=getattr(old, "kind", None),
+            removed=removed,
+        )
+    )
 
 
 def check_clocking_references(

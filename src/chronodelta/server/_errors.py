@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -126,15 +128,35 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
 }
 
 
-def _http_exception(_request: Request, exc: Exception) -> Response:
+def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     error_class = _STATUS_ERRORS.get(exc.status_code, ApiError)
     error = error_class()
     if error_class is ApiError:
         error.status_code = exc.status_code
-    if exc.status_code == 405 and exc.headers:
-        error.headers.update(exc.headers)
+    if exc.status_code == 405:
+        error.headers.update(exc.headers or {})
+        allowed = _allowed_methods(request)
+        if allowed:
+            error.headers["Allow"] = allowed
     return error_response(error)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, for the 405's ``Allow`` header.
+
+    Starlette's own ``Allow`` names only the first route whose path matched (so GET and
+    PUT on /clockings/{id} answered PATCH with ``Allow: GET``); RFC 9110 wants all of
+    them. Found by Schemathesis (``allow_header_conformance``) and test_http_behaviour.
+    """
+    path = get_route_path(request.scope)
+    methods: set[str] = set()
+    # iter_route_contexts flattens FastAPI's included routers into their routes.
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if route.methods and regex is not None and regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _validation_error(_request: Request, exc: Exception) -> Response:

@@ -8,6 +8,7 @@ labelled by route template so that ids do not explode the label set.
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,10 +39,12 @@ class RequestGuard:
 
         problem = self._problem(scope)
         try:
+            if problem is None and not any(k == b"content-length" for k, _ in scope["headers"]):
+                receive, problem = await self._read_unsized_body(receive)
             if problem is not None:
                 await error_response(problem)(scope, receive, send_and_record)
             else:
-                await self.app(scope, self._limited(receive), send_and_record)
+                await self.app(scope, receive, send_and_record)
         finally:
             route = _route_template(scope)
             REQUESTS.labels(scope["method"], route, str(status["code"])).inc()
@@ -61,21 +64,33 @@ class RequestGuard:
             return PayloadTooLarge(reasons=[f"The body may be at most {self.max_body_bytes} bytes"])
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
-        """Count body bytes as they arrive, for bodies sent without Content-Length."""
-        seen = 0
-        limit = self.max_body_bytes
+    async def _read_unsized_body(self, receive: Receive) -> tuple[Receive, ApiError | None]:
+        """Read a body sent without Content-Length (chunked) before routing, up to the limit.
 
-        async def receive_limited() -> Message:
-            nonlocal seen
+        The 413 must be decided here: raised from inside the app's ``receive`` (as this
+        did before), FastAPI's body parser caught it and answered 400 "There was an
+        error parsing the body" (found by test_http_behaviour). The body is buffered
+        (at most max_body_bytes, as FastAPI reads it whole anyway) and replayed.
+        """
+        messages: deque[Message] = deque()
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise PayloadTooLarge(reasons=[f"The body may be at most {limit} bytes"])
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break  # http.disconnect: replayed to the app, which sees it as usual
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes:
+                return receive, PayloadTooLarge(
+                    reasons=[f"The body may be at most {self.max_body_bytes} bytes"]
+                )
+            if not message.get("more_body", False):
+                break
 
-        return receive_limited
+        async def replay() -> Message:
+            return messages.popleft() if messages else await receive()
+
+        return replay, None
 
 
 def _route_template(scope: Scope) -> str:

@@ -32,8 +32,10 @@ class IdRef(_Strict):
 
 
 class Geolocation(_Strict):
-    longitude: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-    latitude: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    # strict: a JSON number only (an integer is fine). Lax floats took false and "12.5"
+    # (found by Schemathesis: a boolean latitude was stored as 0.0).
+    longitude: Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
+    latitude: Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 
 
 class ActivityLevelBody(_Strict):

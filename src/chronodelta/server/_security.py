@@ -31,6 +31,26 @@ def host_tenant(host: str, tenant_domains: tuple[str, ...]) -> str | None:
     return None
 
 
+def check_access(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, scope: Scope | None
+) -> Principal:
+    """The caller, if its token is valid here and grants ``scope``; 401 otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized(INVALID_TOKEN)
+    found = services(request)
+    principal = found.tokens.verify(credentials.credentials)
+    named = host_tenant(request.headers.get("host", ""), found.settings.tenant_domains)
+    # Contract, "Hosts and paths": a tenant host refuses other tenants' tokens.
+    if named is not None and named != principal.tenant:
+        raise Unauthorized(INVALID_TOKEN)
+    if scope is not None and scope.value not in principal.scopes:
+        raise Unauthorized(
+            "The access token does not grant the required scope",
+            reasons=[f"This operation requires the scope {scope.value}"],
+        )
+    return principal
+
+
 def require_scope(scope: Scope) -> Callable[..., Principal]:
     """A dependency that admits callers whose token is valid here and has ``scope``."""
 
@@ -38,19 +58,6 @@ def require_scope(scope: Scope) -> Callable[..., Principal]:
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     ) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized(INVALID_TOKEN)
-        found = services(request)
-        principal = found.tokens.verify(credentials.credentials)
-        named = host_tenant(request.headers.get("host", ""), found.settings.tenant_domains)
-        # Contract, "Hosts and paths": a tenant host refuses other tenants' tokens.
-        if named is not None and named != principal.tenant:
-            raise Unauthorized(INVALID_TOKEN)
-        if scope.value not in principal.scopes:
-            raise Unauthorized(
-                "The access token does not grant the required scope",
-                reasons=[f"This operation requires the scope {scope.value}"],
-            )
-        return principal
+        return check_access(request, credentials, scope)
 
     return check

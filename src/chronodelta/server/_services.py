@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from ._auth import TokenService
 from ._backend import ConnectorBackend
+from ._deltas import DeltaTracker
 from ._paging import PageTokenCodec
 from ._settings import Settings
 
@@ -20,6 +21,7 @@ class Services:
     backend: ConnectorBackend
     tokens: TokenService
     pages: PageTokenCodec
+    deltas: DeltaTracker
 
 
 def services(request: Request) -> Services:

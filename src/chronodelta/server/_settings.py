@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 
@@ -16,6 +17,16 @@ def _int_env(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _date_env(name: str) -> dt.date | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a date written YYYY-MM-DD, got {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,30 @@ class Settings:
         )
     )
 
+    # Contract, "Delta": a delta expires 72 hours after its last request.
+    delta_ttl_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_DELTA_TTL_SECONDS", 72 * 3600)
+    )
+    # Contract, "Delta": the first call of a new deltaLink re-delivers the changes of
+    # the last 5 minutes before the delta started, as the vendor's does.
+    delta_overlap_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_DELTA_OVERLAP_SECONDS", 300)
+    )
+    # The date the delta rules count from ("start in the past, not before January 1st
+    # of the previous year"). Empty means the real date; a sandbox may pin it to replay
+    # the vendor's dated examples (CHRONODELTA_TODAY=2025-06-01).
+    today_override: dt.date | None = field(default_factory=lambda: _date_env("CHRONODELTA_TODAY"))
+    retention_interval_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_RETENTION_INTERVAL_SECONDS", 600)
+    )
+
+    def today(self) -> dt.date:
+        return self.today_override or dt.date.today()
+
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= 100_000:
             raise ValueError("CHRONODELTA_PAGE_SIZE must be between 1 and 100000")
+        if self.delta_ttl_seconds < 0 or self.delta_overlap_seconds < 0:
+            raise ValueError("delta TTL and overlap must not be negative")
         if self.max_body_bytes < 1024:
             raise ValueError("CHRONODELTA_MAX_BODY_BYTES must be at least 1024")

@@ -2,6 +2,7 @@
 
 from ._engine import (
     DATABASE_URL_ENV,
+    SQLITE_IMMEDIATE_OPTIONS,
     DatabaseUrlError,
     create_engine,
     is_postgresql,
@@ -17,6 +18,7 @@ from ._transactions import (
 
 __all__ = [
     "DATABASE_URL_ENV",
+    "SQLITE_IMMEDIATE_OPTIONS",
     "DatabaseUrlError",
     "WriteTransaction",
     "create_engine",

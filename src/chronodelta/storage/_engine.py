@@ -22,6 +22,7 @@ DEFAULT_SQLITE_PATH = Path("var") / "chronodelta.db"
 # upgrade from a read to a write lock, which busy_timeout cannot wait out; taking the
 # write lock up front makes concurrent writers queue instead.
 SQLITE_IMMEDIATE = "chronodelta_sqlite_immediate"
+SQLITE_IMMEDIATE_OPTIONS = {SQLITE_IMMEDIATE: True}
 
 
 class DatabaseUrlError(ValueError):

@@ -84,14 +84,20 @@ token_request_windows = sa.Table(
 
 
 def _tenant_table(name: str, *items: sa.schema.SchemaItem) -> sa.Table:
-    """A collection table keyed by (tenant_id, id) with a change_version."""
+    """A collection table keyed by (tenant_id, id), with its change tracking columns.
+
+    ``created_version`` is the version of the insert: a delta reader uses it to tell a
+    record its client never had (created after the client's cursor) from one it had.
+    """
     return sa.Table(
         name,
         metadata,
         sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("change_version", sa.BigInteger, nullable=False),
+        sa.Column("created_version", sa.BigInteger, nullable=False),
         *items,
+        sa.Index(f"ix_{name}_tenant_change_version", "tenant_id", "change_version"),
     )
 
 
@@ -174,7 +180,59 @@ clockings = _tenant_table(
     ),
     # Lists page in (date, id) order: this index serves the filter and the order.
     sa.Index("ix_clockings_tenant_date_id", "tenant_id", "date", "id"),
-    sa.Index("ix_clockings_tenant_change_version", "tenant_id", "change_version"),
+)
+
+# ---- delta tracking (contract, "Delta"; docs/delta.md) ------------------------------
+
+# A record's filter attributes before a change that altered them, or before it was
+# removed for good: what a delta reader needs to tell "left the filter" (report a
+# Delete) from "never in scope" (report nothing). ``change_version`` is the version
+# of the change itself; the attributes were valid until then.
+departures = sa.Table(
+    "departures",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("collection", sa.String(40), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+    sa.Column("change_version", sa.BigInteger, primary_key=True),
+    sa.Column("created_version", sa.BigInteger, nullable=False),
+    sa.Column("old_date", sa.Date, nullable=True),
+    sa.Column("old_kind", sa.String(16), nullable=True),
+    sa.Column("removed", sa.Boolean, nullable=False),
+    sa.Index("ix_departures_tenant_collection_version", "tenant_id", "collection", "change_version"),
+)
+
+# When each write transaction committed, by its last version: maps the contract's
+# overlap window ("changes made shortly before the delta started") to a version.
+change_marks = sa.Table(
+    "change_marks",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("change_version", sa.BigInteger, primary_key=True),
+    sa.Column("committed_at", Timestamp, nullable=False),
+)
+
+# One row per delta an API client started. At most one is active per client and
+# collection; older ones stay as "superseded" until retention, so that their links
+# can answer 410 with the reason.
+deltas = sa.Table(
+    "deltas",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("collection", sa.String(40), nullable=False),
+    sa.Column("filter_text", sa.Text, nullable=False),
+    sa.Column("filter_canonical", sa.Text, nullable=False),
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("snapshot_version", sa.BigInteger, nullable=False),
+    sa.Column("first_cursor", sa.BigInteger, nullable=False),
+    # The date the delta's filter rules were checked against (the server's "today").
+    sa.Column("started_on", sa.Date, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_used_at", Timestamp, nullable=False),
+    sa.Index("ix_deltas_owner", "tenant_id", "client_id", "collection", "status"),
 )
 
 REFERENCE_TABLES: dict[str, sa.Table] = {

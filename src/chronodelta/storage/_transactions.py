@@ -17,6 +17,7 @@ block each other on PostgreSQL.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ._engine import SQLITE_IMMEDIATE, is_postgresql
-from ._schema import tenant_counters
+from ._schema import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
 
@@ -37,6 +38,7 @@ class WriteTransaction:
     connection: sa.Connection
     tenant_id: int
     _last_version: int
+    _first_version: int = 0
     _id_counters: dict[str, int] = field(default_factory=dict)
     _dirty_ids: set[str] = field(default_factory=set)
 
@@ -63,9 +65,19 @@ class WriteTransaction:
         self._id_counters[collection] = max(last, highest)
 
     def _flush_counters(self) -> None:
-        _write_counter(self.connection, self.tenant_id, CHANGE_VERSION, self._last_version)
         for name in self._dirty_ids:
             _write_counter(self.connection, self.tenant_id, name, self._id_counters[name])
+        if self._last_version == self._first_version:
+            return  # nothing was versioned
+        _write_counter(self.connection, self.tenant_id, CHANGE_VERSION, self._last_version)
+        # When this transaction's versions became visible, for delta's overlap window.
+        self.connection.execute(
+            change_marks.insert().values(
+                tenant_id=self.tenant_id,
+                change_version=self._last_version,
+                committed_at=dt.datetime.now(dt.UTC),
+            )
+        )
 
 
 @contextmanager
@@ -74,7 +86,7 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransacti
     with engine.connect().execution_options(**{SQLITE_IMMEDIATE: True}) as connection:
         with connection.begin():
             last = _read_counter(connection, tenant_id, CHANGE_VERSION, lock=True)
-            tx = WriteTransaction(connection, tenant_id, last)
+            tx = WriteTransaction(connection, tenant_id, last, last)
             yield tx
             tx._flush_counters()
 

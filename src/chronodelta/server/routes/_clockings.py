@@ -19,6 +19,8 @@ from .._models import ClockingBody, ErrorBody, Id, page_model
 from .._models import Clocking as ClockingModel
 from .._security import require_scope
 from .._services import services
+from .._tracked import TRACKED
+from ._delta import DeltaFlag, DeltaToken, snapshot_response
 from ._lists import page_response, position
 
 router = APIRouter(tags=["clockings"])
@@ -36,6 +38,7 @@ FilterText = Annotated[
 Token = Annotated[str | None, Query(description="From the previous page's nextLink")]
 
 
+
 @router.get(
     CLOCKINGS.path,
     summary="Retrieve a list of clockings",
@@ -47,7 +50,14 @@ def list_clockings(
     principal: Principal = READ,
     filter: FilterText = None,
     continuationToken: Token = None,
+    delta: DeltaFlag = None,
+    deltaToken: DeltaToken = None,
 ) -> Response:
+    if delta is not None or deltaToken is not None:
+        return snapshot_response(
+            request, principal, TRACKED["clockings"], filter_text=filter,
+            continuation=continuationToken, delta_token=deltaToken,
+        )
     found = services(request)
     try:
         criteria = compile_filter(filter, CLOCKINGS_FILTER, mode="list", today=dt.date.today())

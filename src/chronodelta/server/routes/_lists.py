@@ -13,7 +13,7 @@ from .._services import Services
 
 # Keep the filter readable in links, as the vendor's examples show it, while still
 # percent-encoding spaces and everything else a URL may not carry raw.
-_FILTER_SAFE = "'(),@:"
+FILTER_SAFE = "'(),@:"
 
 
 def page_response(
@@ -32,7 +32,7 @@ def page_response(
         token = found.pages.encode(
             tenant_id, collection, filter_digest(canonical_filter), PagePosition(next_key)
         )
-        query = [f"filter={quote(filter_text, safe=_FILTER_SAFE)}"] if filter_text else []
+        query = [f"filter={quote(filter_text, safe=FILTER_SAFE)}"] if filter_text else []
         query.append(f"continuationToken={token}")
         body["nextLink"] = f"{path}?{'&'.join(query)}"
     return Response(orjson.dumps(body), media_type="application/json")

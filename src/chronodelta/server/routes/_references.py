@@ -17,6 +17,8 @@ from .._errors import BadRequest
 from .._models import ErrorBody, Id, page_model
 from .._security import require_scope
 from .._services import services
+from .._tracked import TRACKED
+from ._delta import DeltaFlag, DeltaToken, snapshot_response
 from ._lists import page_response, position
 
 router = APIRouter()
@@ -45,7 +47,14 @@ def _add_collection(info: CollectionInfo) -> None:
         principal: Principal = reader,
         filter: Annotated[str | None, Query(description="Not supported here")] = None,
         continuationToken: Annotated[str | None, Query()] = None,
+        delta: DeltaFlag = None,
+        deltaToken: DeltaToken = None,
     ) -> Response:
+        if delta is not None or deltaToken is not None:
+            return snapshot_response(
+                request, principal, TRACKED[info.name], filter_text=filter,
+                continuation=continuationToken, delta_token=deltaToken,
+            )
         if filter is not None:
             raise BadRequest(reasons=[f"The {info.name} collection does not support filter"])
         found = services(request)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:55:01.413169
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("created_version", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("absence_code", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
@@ -61,25 +62,36 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_absence_definitions")),
     )
+    with op.batch_alter_table("absence_definitions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_absence_definitions_tenant_change_version",
+            ["tenant_id", "change_version"],
+            unique=False,
+        )
+
     op.create_table(
         "activity_definitions",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("created_version", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("level", sa.Integer(), nullable=False),
         sa.Column("parent_id", sa.BigInteger(), nullable=True),
         sa.Column("data_entry_code", sa.String(length=40), nullable=False),
         sa.Column("external_reference", sa.String(length=100), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_activity_definitions_tenant_id"),
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_activity_definitions_tenant_id")
         ),
-        sa.PrimaryKeyConstraint(
-            "tenant_id", "id", name=op.f("pk_activity_definitions")
-        ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_activity_definitions")),
     )
+    with op.batch_alter_table("activity_definitions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_activity_definitions_tenant_change_version",
+            ["tenant_id", "change_version"],
+            unique=False,
+        )
+
     op.create_table(
         "api_clients",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -96,15 +108,24 @@ def upgrade() -> None:
         sa.UniqueConstraint("client_id", name=op.f("uq_api_clients_client_id")),
     )
     with op.batch_alter_table("api_clients", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_clients_tenant_id"), ["tenant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_api_clients_tenant_id"), ["tenant_id"], unique=False)
 
+    op.create_table(
+        "change_marks",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("committed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_change_marks_tenant_id")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "change_version", name=op.f("pk_change_marks")),
+    )
     op.create_table(
         "counter_definitions",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("created_version", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("counter_code", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
@@ -112,11 +133,66 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_counter_definitions")),
     )
+    with op.batch_alter_table("counter_definitions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_counter_definitions_tenant_change_version",
+            ["tenant_id", "change_version"],
+            unique=False,
+        )
+
+    op.create_table(
+        "deltas",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("collection", sa.String(length=40), nullable=False),
+        sa.Column("filter_text", sa.Text(), nullable=False),
+        sa.Column("filter_canonical", sa.Text(), nullable=False),
+        sa.Column("options", sa.Text(), nullable=False),
+        sa.Column("snapshot_version", sa.BigInteger(), nullable=False),
+        sa.Column("first_cursor", sa.BigInteger(), nullable=False),
+        sa.Column("started_on", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_deltas_tenant_id")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deltas")),
+    )
+    with op.batch_alter_table("deltas", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_deltas_owner", ["tenant_id", "client_id", "collection", "status"], unique=False
+        )
+
+    op.create_table(
+        "departures",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("collection", sa.String(length=40), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("created_version", sa.BigInteger(), nullable=False),
+        sa.Column("old_date", sa.Date(), nullable=True),
+        sa.Column("old_kind", sa.String(length=16), nullable=True),
+        sa.Column("removed", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_departures_tenant_id")
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "collection", "record_id", "change_version", name=op.f("pk_departures")
+        ),
+    )
+    with op.batch_alter_table("departures", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_departures_tenant_collection_version",
+            ["tenant_id", "collection", "change_version"],
+            unique=False,
+        )
+
     op.create_table(
         "shift_definitions",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("created_version", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("shift_code", sa.String(length=40), nullable=False),
         sa.Column("start_minutes", sa.Integer(), nullable=False),
@@ -127,6 +203,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_shift_definitions")),
     )
+    with op.batch_alter_table("shift_definitions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_shift_definitions_tenant_change_version",
+            ["tenant_id", "change_version"],
+            unique=False,
+        )
+
     op.create_table(
         "tenant_counters",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
@@ -142,18 +225,23 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("created_version", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("external_code", sa.String(length=40), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_terminals_tenant_id")
-        ),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_terminals_tenant_id")),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_terminals")),
     )
+    with op.batch_alter_table("terminals", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_terminals_tenant_change_version", ["tenant_id", "change_version"], unique=False
+        )
+
     op.create_table(
         "people",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("created_version", sa.BigInteger(), nullable=False),
         sa.Column("badge_number", sa.String(length=40), nullable=False),
         sa.Column("employee_number", sa.String(length=40), nullable=False),
         sa.Column("first_name", sa.String(length=100), nullable=False),
@@ -166,16 +254,20 @@ def upgrade() -> None:
             ["shift_definitions.tenant_id", "shift_definitions.id"],
             name=op.f("fk_people_tenant_id_shift_definition_id"),
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_people_tenant_id")
-        ),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_people_tenant_id")),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_people")),
     )
+    with op.batch_alter_table("people", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_people_tenant_change_version", ["tenant_id", "change_version"], unique=False
+        )
+
     op.create_table(
         "clockings",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("change_version", sa.BigInteger(), nullable=False),
+        sa.Column("created_version", sa.BigInteger(), nullable=False),
         sa.Column("person_id", sa.BigInteger(), nullable=False),
         sa.Column("date", sa.Date(), nullable=False),
         sa.Column("time_of_day", sa.Integer(), nullable=False),
@@ -205,16 +297,12 @@ def upgrade() -> None:
             ["terminals.tenant_id", "terminals.id"],
             name=op.f("fk_clockings_tenant_id_terminal_id"),
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_clockings_tenant_id")
-        ),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_clockings_tenant_id")),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_clockings")),
     )
     with op.batch_alter_table("clockings", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_clockings_tenant_change_version",
-            ["tenant_id", "change_version"],
-            unique=False,
+            "ix_clockings_tenant_change_version", ["tenant_id", "change_version"], unique=False
         )
         batch_op.create_index(
             "ix_clockings_tenant_date_id", ["tenant_id", "date", "id"], unique=False
@@ -230,16 +318,43 @@ def downgrade() -> None:
         batch_op.drop_index("ix_clockings_tenant_change_version")
 
     op.drop_table("clockings")
+    with op.batch_alter_table("people", schema=None) as batch_op:
+        batch_op.drop_index("ix_people_tenant_change_version")
+
     op.drop_table("people")
+    with op.batch_alter_table("terminals", schema=None) as batch_op:
+        batch_op.drop_index("ix_terminals_tenant_change_version")
+
     op.drop_table("terminals")
     op.drop_table("tenant_counters")
+    with op.batch_alter_table("shift_definitions", schema=None) as batch_op:
+        batch_op.drop_index("ix_shift_definitions_tenant_change_version")
+
     op.drop_table("shift_definitions")
+    with op.batch_alter_table("departures", schema=None) as batch_op:
+        batch_op.drop_index("ix_departures_tenant_collection_version")
+
+    op.drop_table("departures")
+    with op.batch_alter_table("deltas", schema=None) as batch_op:
+        batch_op.drop_index("ix_deltas_owner")
+
+    op.drop_table("deltas")
+    with op.batch_alter_table("counter_definitions", schema=None) as batch_op:
+        batch_op.drop_index("ix_counter_definitions_tenant_change_version")
+
     op.drop_table("counter_definitions")
+    op.drop_table("change_marks")
     with op.batch_alter_table("api_clients", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_clients_tenant_id"))
 
     op.drop_table("api_clients")
+    with op.batch_alter_table("activity_definitions", schema=None) as batch_op:
+        batch_op.drop_index("ix_activity_definitions_tenant_change_version")
+
     op.drop_table("activity_definitions")
+    with op.batch_alter_table("absence_definitions", schema=None) as batch_op:
+        batch_op.drop_index("ix_absence_definitions_tenant_change_version")
+
     op.drop_table("absence_definitions")
     op.drop_table("token_request_windows")
     op.drop_table("tenants")

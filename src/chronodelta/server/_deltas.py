@@ -1,0 +1,405 @@
+"""Delta synchronization: start, snapshot pages, change feeds, expiry (docs/delta.md).
+
+The rules (contract, "Delta"):
+
+* Starting a delta records its *snapshot version* S, the tenant's highest committed
+  version. Snapshot pages show the records in the filter whose version is <= S: a
+  record changed after S is left out of the pages and delivered by the first delta
+  call instead, so the pages plus that call are exactly the data at the time of the
+  call, with no record skipped or doubled.
+* The first deltaLink's cursor lies before S by the overlap window (default 5 min):
+  changes made shortly before the start are delivered again, as the vendor does.
+* A change feed for cursor C returns every record whose version is in (C, H], H the
+  highest committed version when the call starts, once, in its latest state, in
+  version order: InsertOrUpdate when it is in the filter now; Delete when it is not
+  but the client has it, or when it was removed. Records the client never had are not
+  reported. What the client has is the data at its *known* version K: the snapshot S
+  for the first deltaLink (whose cursor lies before S, by the overlap), C afterwards;
+  a record's attributes at K come from the ``departures`` log. The new deltaLink's
+  cursor (and K) is H. Because writes commit in version order (``storage/_transactions.py``), no
+  version <= H can appear later, so nothing is ever missed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from chronodelta.domain import API_PREFIX, FilterCriteria, format_change_version
+from chronodelta.storage import SQLITE_IMMEDIATE_OPTIONS, is_postgresql
+from chronodelta.storage import _schema as schema
+
+from ._auth import Principal, utc_now
+from ._errors import BadRequest, Gone
+from ._serialize import Wire
+from ._signing import TokenSigner
+from ._tracked import TrackedCollection
+
+SNAPSHOT_PURPOSE = "delta-snapshot"
+CHANGES_PURPOSE = "delta"
+ACTIVE, SUPERSEDED = "active", "superseded"
+CHUNK = 1000
+INVALID_TOKEN = "The deltaToken is invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaState:
+    id: int
+    tenant_id: int
+    client_id: str
+    collection: str
+    filter_text: str
+    filter_canonical: str
+    options: dict[str, Any]
+    snapshot_version: int
+    first_cursor: int
+    started_on: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a deltaLink stands: changes after ``cursor``, to a copy at ``known``."""
+
+    cursor: int
+    known: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPage:
+    records: list[Wire]
+    next_key: tuple[Any, ...] | None
+
+
+class ChangeFeed:
+    """An open read transaction over one delta call; ``chunks()`` streams the body."""
+
+    def __init__(self, high_water: int, items: Iterator[bytes], close: Callable[[], None]) -> None:
+        self.high_water = high_water
+        self._items = items
+        self._close = close
+
+    def chunks(self, delta_link: str) -> Iterator[bytes]:
+        try:
+            yield b'{"value":['
+            batch: list[bytes] = []
+            first = True
+            for item in self._items:
+                batch.append(item)
+                if len(batch) >= CHUNK:
+                    yield (b"" if first else b",") + b",".join(batch)
+                    first, batch = False, []
+            if batch:
+                yield (b"" if first else b",") + b",".join(batch)
+            yield b'],"deltaLink":' + orjson.dumps(delta_link) + b"}"
+        finally:
+            self._close()
+
+
+def delta_link(collection: str, token: str) -> str:
+    return f"{API_PREFIX}/delta/{collection}?deltaToken={token}"
+
+
+class DeltaTracker:
+    def __init__(
+        self,
+        engine: Engine,
+        signer: TokenSigner,
+        *,
+        ttl_seconds: int,
+        overlap_seconds: int,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self.engine = engine
+        self._signer = signer
+        self.ttl = dt.timedelta(seconds=ttl_seconds)
+        self.overlap = dt.timedelta(seconds=overlap_seconds)
+        self.clock = clock
+
+    # ---- tokens ---------------------------------------------------------------------
+
+    def snapshot_token(self, state: DeltaState) -> str:
+        return self._signer.sign(SNAPSHOT_PURPOSE, {"d": state.id, "t": state.tenant_id})
+
+    def changes_token(self, state: DeltaState, cursor: int, known: int) -> str:
+        """A deltaLink's token: changes after ``cursor`` to a client whose copy is at ``known``."""
+        # The issue time makes every deltaLink new, even when nothing changed (the
+        # vendor's token carries a TimeStamp too).
+        issued = self.clock().isoformat(timespec="microseconds")
+        return self._signer.sign(
+            CHANGES_PURPOSE,
+            {"d": state.id, "t": state.tenant_id, "c": cursor, "k": known, "i": issued},
+        )
+
+    def first_changes_token(self, state: DeltaState) -> str:
+        return self.changes_token(state, state.first_cursor, state.snapshot_version)
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def start(
+        self, principal: Principal, collection: str, filter_text: str, canonical: str,
+        options: dict[str, Any], today: dt.date,
+    ) -> DeltaState:
+        """A new active delta; the client's previous one for the collection is superseded."""
+        now = self.clock()
+        with self.engine.connect().execution_options(**SQLITE_IMMEDIATE_OPTIONS) as connection:
+            with connection.begin():
+                _lock_client(connection, principal.client_id)
+                snapshot = committed_version(connection, principal.tenant_id)
+                first_cursor = min(snapshot, self._cursor_at(connection, principal.tenant_id, now - self.overlap))
+                connection.execute(
+                    schema.deltas.update()
+                    .where(*_owner(principal, collection), schema.deltas.c.status == ACTIVE)
+                    .values(status=SUPERSEDED)
+                )
+                delta_id = connection.scalar(
+                    schema.deltas.insert().values(
+                        tenant_id=principal.tenant_id, client_id=principal.client_id,
+                        collection=collection, filter_text=filter_text,
+                        filter_canonical=canonical, options=orjson.dumps(options).decode(),
+                        snapshot_version=snapshot, first_cursor=first_cursor, status=ACTIVE,
+                        started_on=today, created_at=now, last_used_at=now,
+                    ).returning(schema.deltas.c.id)
+                )
+        assert delta_id is not None
+        return DeltaState(delta_id, principal.tenant_id, principal.client_id, collection,
+                          filter_text, canonical, options, snapshot, first_cursor, today)
+
+    def resume(
+        self, principal: Principal, collection: str, token: str, *, snapshot: bool
+    ) -> tuple[DeltaState, Position]:
+        """The live delta a token names, and its position; 400 or 410 otherwise."""
+        purpose = SNAPSHOT_PURPOSE if snapshot else CHANGES_PURPOSE
+        payload = self._signer.verify(purpose, token)
+        # Another client's or tenant's token is refused like a forged one: no data,
+        # and nothing that tells whether the delta exists.
+        if payload is None or payload.get("t") != principal.tenant_id:
+            raise BadRequest(reasons=[INVALID_TOKEN])
+        delta_id, cursor, known = payload.get("d"), payload.get("c", 0), payload.get("k", 0)
+        if not all(isinstance(v, int) for v in (delta_id, cursor, known)):
+            raise BadRequest(reasons=[INVALID_TOKEN])
+        assert isinstance(delta_id, int)
+        row = self._touch(delta_id)
+        if row is None:
+            raise Gone("The delta has expired", reasons=[
+                "This delta is unknown or its data was deleted after it expired; "
+                "start a new delta from the list endpoint with &delta"])
+        if row.client_id != principal.client_id or row.collection != collection:
+            raise BadRequest(reasons=[INVALID_TOKEN])
+        if row.status == SUPERSEDED:
+            raise Gone("The delta was superseded", reasons=[
+                "A newer delta was started for this collection by this API client; "
+                "only one delta per collection is active: use the newest deltaLink"])
+        return _state(row), Position(cursor, known)
+
+    def _touch(self, delta_id: int) -> sa.Row[Any] | None:
+        """Load the delta and record this request (which keeps it alive), unless expired."""
+        now = self.clock()
+        table = schema.deltas
+        with self.engine.begin() as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == delta_id)).first()
+            if row is None:
+                return None
+            if now - as_utc(row.last_used_at) > self.ttl:
+                hours = self.ttl.total_seconds() / 3600
+                raise Gone("The delta has expired", reasons=[
+                    f"The delta was not used for more than {hours:g} hours and expired; "
+                    "start a new delta from the list endpoint with &delta"])
+            connection.execute(table.update().where(table.c.id == delta_id).values(last_used_at=now))
+        return row
+
+    def _cursor_at(self, connection: sa.Connection, tenant_id: int, moment: dt.datetime) -> int:
+        """The highest version committed before ``moment`` (0 if none is known)."""
+        marks = schema.change_marks
+        found = connection.scalar(
+            sa.select(sa.func.max(marks.c.change_version)).where(
+                marks.c.tenant_id == tenant_id, marks.c.committed_at < moment
+            )
+        )
+        return int(found or 0)
+
+    # ---- reading --------------------------------------------------------------------
+
+    def snapshot_page(
+        self, tracked: TrackedCollection, state: DeltaState, criteria: FilterCriteria | None,
+        after: tuple[Any, ...] | None, limit: int,
+    ) -> SnapshotPage:
+        table = tracked.table
+        query = (
+            sa.select(*tracked.columns)
+            .where(table.c.tenant_id == state.tenant_id,
+                   table.c.change_version <= state.snapshot_version,
+                   *tracked.conditions(criteria))
+            .order_by(*tracked.keyset())
+            .limit(limit + 1)
+        )
+        if after is not None:
+            query = query.where(tracked.after(after))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        records = [tracked.to_wire(row) for row in rows[:limit]]
+        next_key = tracked.page_key(records[-1]) if len(rows) > limit else None
+        return SnapshotPage(records, next_key)
+
+    def changes(
+        self, tracked: TrackedCollection, state: DeltaState, criteria: FilterCriteria | None,
+        position: Position,
+    ) -> ChangeFeed:
+        """Open the change feed at ``position``; the caller streams and thereby closes it."""
+        connection = self.engine.connect()
+        if is_postgresql(self.engine):
+            # One snapshot for the high-water mark and every query after it.
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        transaction = connection.begin()
+
+        def close() -> None:
+            transaction.rollback()
+            connection.close()
+
+        try:
+            high_water = committed_version(connection, state.tenant_id)
+            feed = _FeedReader(connection, tracked, state.tenant_id, criteria, position, high_water)
+            items = feed.items() if high_water > position.cursor else iter(())
+        except BaseException:
+            close()
+            raise
+        return ChangeFeed(high_water, items, close)
+
+
+class _FeedReader:
+    """The change items of one call, merged in version order, read in chunks."""
+
+    def __init__(
+        self, connection: sa.Connection, tracked: TrackedCollection, tenant_id: int,
+        criteria: FilterCriteria | None, position: Position, high_water: int,
+    ) -> None:
+        self.connection = connection.execution_options(stream_results=True, yield_per=CHUNK)
+        self.tracked, self.tenant_id, self.criteria = tracked, tenant_id, criteria
+        self.cursor, self.known, self.high_water = position.cursor, position.known, high_water
+
+    def items(self) -> Iterator[bytes]:
+        merged = heapq.merge(self._current(), self._removed(), key=lambda pair: pair[0])
+        return (item for _version, item in merged)
+
+    def _current(self) -> Iterator[tuple[int, bytes]]:
+        """Records changed in (cursor, high_water] that are in scope now or were before."""
+        table, departures = self.tracked.table, schema.departures
+        moved = sa.select(departures.c.record_id).where(
+            departures.c.tenant_id == self.tenant_id,
+            departures.c.collection == self.tracked.name,
+            departures.c.change_version > self.cursor,
+        )
+        in_filter = sa.and_(sa.true(), *self.tracked.conditions(self.criteria))
+        query = (
+            sa.select(*self.tracked.columns, table.c.created_version)
+            .where(table.c.tenant_id == self.tenant_id,
+                   table.c.change_version > self.cursor,
+                   table.c.change_version <= self.high_water,
+                   sa.or_(in_filter, table.c.id.in_(moved)))
+            .order_by(table.c.change_version)
+        )
+        for chunk in self.connection.execute(query).partitions():
+            yield from self._current_chunk(chunk)
+
+    def _current_chunk(self, chunk: list[sa.Row[Any]]) -> Iterator[tuple[int, bytes]]:
+        pairs = [(row, self.tracked.to_wire(row[:-1])) for row in chunk]
+        left = [w["id"] for row, w in pairs if not self._matches(w) and row[-1] <= self.known]
+        before = self._attributes_at_known(left)
+        for row, wire in pairs:
+            version = int(wire["changeVersion"], 16)
+            if self._matches(wire):
+                yield version, _insert_or_update(wire)
+            elif wire["id"] in before and self.tracked.in_scope(self.criteria, *before[wire["id"]]):
+                yield version, _delete(version, wire["id"])
+
+    def _removed(self) -> Iterator[tuple[int, bytes]]:
+        """Records removed for good in (known, high_water] that the client had."""
+        departures = schema.departures
+        query = (
+            sa.select(departures.c.record_id, departures.c.change_version)
+            .where(departures.c.tenant_id == self.tenant_id,
+                   departures.c.collection == self.tracked.name,
+                   departures.c.removed.is_(True),
+                   departures.c.created_version <= self.known,
+                   departures.c.change_version > self.known,
+                   departures.c.change_version <= self.high_water)
+            .order_by(departures.c.change_version)
+        )
+        for chunk in self.connection.execute(query).partitions():
+            before = self._attributes_at_known([row.record_id for row in chunk])
+            for row in chunk:
+                if self.tracked.in_scope(self.criteria, *before[row.record_id]):
+                    yield row.change_version, _delete(row.change_version, row.record_id)
+
+    def _attributes_at_known(self, ids: list[int]) -> dict[int, tuple[dt.date | None, str | None]]:
+        """(date, kind) each record had at the known version: its first departure after it."""
+        if not ids:
+            return {}
+        departures = schema.departures
+        rows = self.connection.execute(
+            sa.select(departures.c.record_id, departures.c.old_date, departures.c.old_kind)
+            .where(departures.c.tenant_id == self.tenant_id,
+                   departures.c.collection == self.tracked.name,
+                   departures.c.record_id.in_(ids),
+                   departures.c.change_version > self.known)
+            .order_by(departures.c.record_id, departures.c.change_version)
+        ).all()
+        found: dict[int, tuple[dt.date | None, str | None]] = {}
+        for row in rows:
+            found.setdefault(row.record_id, (row.old_date, row.old_kind))
+        return found
+
+    def _matches(self, wire: Wire) -> bool:
+        return self.tracked.in_scope(self.criteria, wire.get("date"), wire.get("kind"))
+
+
+def _insert_or_update(wire: Wire) -> bytes:
+    return orjson.dumps({"changeType": "InsertOrUpdate", "data": wire})
+
+
+def _delete(version: int, record_id: int) -> bytes:
+    return orjson.dumps(
+        {"changeType": "Delete", "data": {"changeVersion": format_change_version(version), "id": record_id}}
+    )
+
+
+def committed_version(connection: sa.Connection, tenant_id: int) -> int:
+    """The tenant's highest committed change version (every lower one is committed too)."""
+    counters = schema.tenant_counters
+    value = connection.scalar(
+        sa.select(counters.c.value).where(
+            counters.c.tenant_id == tenant_id, counters.c.name == "change_version"
+        )
+    )
+    return int(value or 0)
+
+
+def _lock_client(connection: sa.Connection, client_id: str) -> None:
+    """Serialize delta starts of one API client (so only one ends up active)."""
+    query = sa.select(schema.api_clients.c.id).where(schema.api_clients.c.client_id == client_id)
+    if is_postgresql(connection.engine):
+        query = query.with_for_update()
+    connection.execute(query)
+
+
+def _owner(principal: Principal, collection: str) -> tuple[sa.ColumnElement[bool], ...]:
+    table = schema.deltas
+    return (table.c.tenant_id == principal.tenant_id, table.c.client_id == principal.client_id,
+            table.c.collection == collection)
+
+
+def _state(row: sa.Row[Any]) -> DeltaState:
+    return DeltaState(row.id, row.tenant_id, row.client_id, row.collection, row.filter_text,
+                      row.filter_canonical, orjson.loads(row.options), row.snapshot_version,
+                      row.first_cursor, row.started_on)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back without a zone; they were stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

@@ -1,0 +1,99 @@
+"""Retention: forget expired deltas and the change history no live delta needs.
+
+Contract, "Delta": a delta expires 72 hours after its last request and its data is
+deleted. What a live delta can still need is every departure after the oldest cursor
+it handed out (``first_cursor``: links are cursors, so a client may replay any of
+them), and the commit marks of the overlap window for deltas started from now on.
+Everything older goes. It is idempotent, so every worker process may run it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from chronodelta.storage import _schema as schema
+
+log = logging.getLogger("chronodelta.retention")
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    deltas: int
+    departures: int
+    change_marks: int
+
+
+def run_retention(
+    engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta, now: dt.datetime
+) -> RetentionReport:
+    deltas, departures, marks = schema.deltas, schema.departures, schema.change_marks
+    with engine.begin() as connection:
+        expired = connection.execute(
+            deltas.delete().where(deltas.c.last_used_at < now - ttl)
+        ).rowcount
+        removed_departures = removed_marks = 0
+        for (tenant_id,) in connection.execute(sa.select(schema.tenants.c.id)):
+            window_cursor = int(connection.scalar(
+                sa.select(sa.func.max(marks.c.change_version)).where(
+                    marks.c.tenant_id == tenant_id, marks.c.committed_at < now - overlap)
+            ) or 0)
+            removed_departures += _forget_departures(connection, tenant_id, window_cursor)
+            removed_marks += connection.execute(
+                marks.delete().where(marks.c.tenant_id == tenant_id,
+                                     marks.c.change_version < window_cursor)
+            ).rowcount
+    return RetentionReport(expired, removed_departures, removed_marks)
+
+
+def _forget_departures(connection: sa.Connection, tenant_id: int, window_cursor: int) -> int:
+    """Departures at or below every live cursor of their collection are never read again."""
+    deltas, departures = schema.deltas, schema.departures
+    collections = connection.scalars(
+        sa.select(departures.c.collection).where(departures.c.tenant_id == tenant_id).distinct()
+    ).all()
+    removed = 0
+    for collection in collections:
+        oldest_live = connection.scalar(
+            sa.select(sa.func.min(deltas.c.first_cursor)).where(
+                deltas.c.tenant_id == tenant_id, deltas.c.collection == collection,
+                deltas.c.status == "active")
+        )
+        horizon = window_cursor if oldest_live is None else min(window_cursor, int(oldest_live))
+        removed += connection.execute(
+            departures.delete().where(departures.c.tenant_id == tenant_id,
+                                      departures.c.collection == collection,
+                                      departures.c.change_version <= horizon)
+        ).rowcount
+    return removed
+
+
+class RetentionThread:
+    """Runs retention every ``interval`` seconds in the background of a server process."""
+
+    def __init__(self, engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta,
+                 interval: float) -> None:
+        self._engine, self._ttl, self._overlap, self._interval = engine, ttl, overlap, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chronodelta-retention", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                report = run_retention(self._engine, ttl=self._ttl, overlap=self._overlap,
+                                       now=dt.datetime.now(dt.UTC))
+                log.info("retention: %s", report)
+            except Exception:  # a failed run is retried at the next interval
+                log.exception("retention run failed")

@@ -1,0 +1,110 @@
+"""What paging and delta need to know about each collection, in one place.
+
+A ``TrackedCollection`` ties a collection's table to its wire serializer, its keyset
+order and its filter. Lists, delta snapshots and delta change feeds are written once,
+generically, against this description.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from chronodelta.domain import CLOCKINGS, CLOCKINGS_FILTER, REFERENCE_COLLECTIONS
+from chronodelta.domain import CollectionFilterSpec, CollectionInfo, FilterCriteria
+from chronodelta.storage import _schema as schema
+
+from ._serialize import (
+    CLOCKING_COLUMNS,
+    Wire,
+    clocking_to_wire,
+    reference_columns,
+    reference_serializer,
+)
+
+
+@dataclass(frozen=True)
+class TrackedCollection:
+    info: CollectionInfo
+    table: sa.Table
+    columns: tuple[sa.ColumnElement[Any], ...]
+    to_wire: Callable[[Sequence[Any]], Wire]
+    filter_spec: CollectionFilterSpec | None
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def dated(self) -> bool:
+        """Dated collections page in (date, id) order and filter on date and kind."""
+        return "date" in self.table.c
+
+    def keyset(self) -> tuple[sa.ColumnElement[Any], ...]:
+        c = self.table.c
+        return (c.date, c.id) if self.dated else (c.id,)
+
+    def page_key(self, record: Wire) -> tuple[Any, ...]:
+        if self.dated:
+            return (record["date"].isoformat(), record["id"])
+        return (record["id"],)
+
+    def after(self, key: Sequence[Any]) -> sa.ColumnElement[bool]:
+        """Rows past the keyset position ``key`` (as ``page_key`` made it)."""
+        c = self.table.c
+        try:
+            if self.dated:
+                return sa.tuple_(c.date, c.id) > (dt.date.fromisoformat(key[0]), int(key[1]))
+            return c.id > int(key[0])
+        except (IndexError, TypeError, ValueError):
+            raise ValueError("bad keyset position") from None
+
+    def conditions(self, criteria: FilterCriteria | None) -> list[sa.ColumnElement[bool]]:
+        """The filter as SQL (never the tenant: callers add that)."""
+        if criteria is None:
+            return []
+        c, found = self.table.c, []
+        if criteria.date_from is not None:
+            found.append(c.date >= criteria.date_from)
+        if criteria.date_to is not None:
+            found.append(c.date <= criteria.date_to)
+        for field, column in (("person", "person_id"), ("kind", "kind")):
+            values = criteria.get(field)
+            if values is not None:
+                found.append(c[column].in_(sorted(values, key=str)))
+        return found
+
+    def in_scope(
+        self, criteria: FilterCriteria | None, date: dt.date | None, kind: str | None
+    ) -> bool:
+        """Whether a record with these attributes matches a delta's filter (no person)."""
+        if criteria is None or not self.dated or date is None:
+            return True
+        if criteria.date_from is not None and date < criteria.date_from:
+            return False
+        if criteria.date_to is not None and date > criteria.date_to:
+            return False
+        kinds = criteria.get("kind")
+        return kinds is None or kind in kinds
+
+
+def _reference(info: CollectionInfo) -> TrackedCollection:
+    return TrackedCollection(
+        info,
+        schema.REFERENCE_TABLES[info.name],
+        reference_columns(info.name),
+        reference_serializer(info.name),
+        None,
+    )
+
+
+TRACKED: dict[str, TrackedCollection] = {
+    CLOCKINGS.name: TrackedCollection(
+        CLOCKINGS, schema.clockings, CLOCKING_COLUMNS, clocking_to_wire, CLOCKINGS_FILTER
+    ),
+    **{info.name: _reference(info) for info in REFERENCE_COLLECTIONS},
+}
