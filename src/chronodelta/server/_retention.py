@@ -80,14 +80,18 @@ class RetentionThread:
                  interval: float) -> None:
         self._engine, self._ttl, self._overlap, self._interval = engine, ttl, overlap, interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="chronodelta-retention", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        # A fresh thread per start: an app may be started more than once in a process.
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="chronodelta-retention", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
