@@ -34,7 +34,7 @@ def leaf_commands(group: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tupl
 def test_every_command_has_help_with_an_example() -> None:
     commands = leaf_commands(app)
     assert {("serve",), ("seed",), ("db", "upgrade"), ("tenants", "create"),
-            ("tenants", "list"), ("clients", "create")} <= set(commands)
+            ("tenants", "list"), ("clients", "create"), ("retention", "run")} <= set(commands)
     for command in commands:
         output = run(*command, "--help")
         assert "Example: chronodelta " + command[0] in output, command

@@ -78,3 +78,27 @@ def test_tutorial_steps_1_to_3(demo_server: ServerProcess) -> None:
             "kind": "InOut",
         }
         assert re.fullmatch(r"[0-9A-F]{20}", body["changeVersion"])
+
+        # Step 4: set up delta tracking, following every nextLink to the deltaLink.
+        page = http.get(
+            "/connector/protimeapi/api/v1/clockings?filter=date%20ge%20'2026-01-01'&delta",
+            headers=api,
+        ).json()
+        assert body in page["value"] or "nextLink" in page
+        while "nextLink" in page:
+            assert "deltaLink" not in page
+            assert "continuationToken=" in page["nextLink"] and "deltaToken=" in page["nextLink"]
+            assert page["nextLink"].startswith(
+                "/connector/protimeapi/api/v1/clockings?filter=date%20ge%20'2026-01-01'&")
+            page = http.get(page["nextLink"], headers=api).json()
+        assert set(page) == {"value", "deltaLink"}
+        assert page["deltaLink"].startswith("/connector/protimeapi/api/v1/delta/clockings?deltaToken=")
+
+        # Step 5: check for changes: the clocking of step 2 is repeated as InsertOrUpdate
+        # with the changeVersion it already had, and a new deltaLink comes back.
+        changes = http.get(page["deltaLink"], headers=api)
+        assert changes.status_code == 200
+        delta = changes.json()
+        assert set(delta) == {"value", "deltaLink"}
+        assert {"changeType": "InsertOrUpdate", "data": body} in delta["value"]
+        assert delta["deltaLink"] != page["deltaLink"]

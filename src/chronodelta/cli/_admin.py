@@ -10,8 +10,16 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from chronodelta.domain import ALL_SCOPES, Scope
-from chronodelta.server import AdminError, create_client, create_tenant, list_tenants, seed_tenant
-from chronodelta.storage import upgrade
+from chronodelta.server import (
+    AdminError,
+    Settings,
+    create_client,
+    create_tenant,
+    list_tenants,
+    seed_tenant,
+)
+from chronodelta.server._retention import run_retention
+from chronodelta.storage import resolve_database_url, upgrade
 
 from ._common import DatabaseOption, JsonOption, console, engine_for, fail, print_json
 
@@ -137,3 +145,30 @@ def seed(
         print_json(result)
     else:
         console.print(f"seeded {result.people} people and {result.clockings} clockings into {tenant}")
+
+
+retention_app = typer.Typer(help="Delta retention.", no_args_is_help=True)
+
+
+@retention_app.command("run")
+def retention_run(database: DatabaseOption = None, json: JsonOption = False) -> None:
+    """Delete expired deltas and the change history no live delta needs (servers also do
+    this every CHRONODELTA_RETENTION_INTERVAL_SECONDS).
+
+    Example: chronodelta retention run --json
+    """
+    settings = Settings(database_url=resolve_database_url(database))
+    with engine_for(database) as engine:
+        report = run_retention(
+            engine,
+            ttl=dt.timedelta(seconds=settings.delta_ttl_seconds),
+            overlap=dt.timedelta(seconds=settings.delta_overlap_seconds),
+            now=dt.datetime.now(dt.UTC),
+        )
+    if json:
+        print_json(report)
+    else:
+        console.print(
+            f"removed {report.deltas} expired deltas, {report.departures} departures "
+            f"and {report.change_marks} change marks"
+        )

@@ -6,7 +6,7 @@ import typer
 
 import chronodelta
 
-from ._admin import clients_app, db_app, seed, tenants_app
+from ._admin import clients_app, db_app, retention_app, seed, tenants_app
 from ._serve import serve
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.command("seed")(seed)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
+app.add_typer(retention_app, name="retention")
 
 
 def _version(value: bool) -> None:

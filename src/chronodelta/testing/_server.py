@@ -27,7 +27,14 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``chronodelta serve`` in a subprocess; its output is kept for assertions."""
+    """``chronodelta serve`` in a subprocess; its output is kept for assertions.
+
+    ``args`` are added to ``serve``'s command line, ``env`` to its environment (say
+    ``CHRONODELTA_PAGE_SIZE``). ``launcher`` goes between the interpreter and
+    ``-m chronodelta``: a wrapper script and its arguments, such as the benchmarks'
+    profiler (``python bench/_profiled.py OUT.prof -m chronodelta serve ...``); the
+    wrapper must run ``-m MODULE`` with the arguments after it.
+    """
 
     def __init__(
         self,
@@ -35,12 +42,14 @@ class ServerProcess:
         *,
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        launcher: Sequence[str] = (),
         startup_timeout: float = 120.0,
     ) -> None:
         self.database_url = database_url
         self.port = free_port()
         self._args = list(args)
         self._env = dict(env or {})
+        self._launcher = list(launcher)
         self._timeout = startup_timeout
         self._lines: list[str] = []
         self._ready = threading.Event()
@@ -54,14 +63,24 @@ class ServerProcess:
     def output(self) -> str:
         return "".join(self._lines)
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (uvicorn's workers, if any, are its children)."""
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
     def start(self) -> None:
-        command = [sys.executable, "-m", "chronodelta", "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--database", self.database_url, *self._args]
+        if self._process is not None:
+            raise RuntimeError("the server is already running")
+        command = [sys.executable, *self._launcher, "-m", "chronodelta", "serve",
+                   "--host", "127.0.0.1", "--port", str(self.port),
+                   "--database", self.database_url, *self._args]
         env = {**os.environ, "CHRONODELTA_DATABASE_URL": self.database_url,
                "COLUMNS": "200", **self._env}
         self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-            start_new_session=True,
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env=env, start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
         if not self._ready.wait(self._timeout) or self._process.poll() is not None:
@@ -80,7 +99,9 @@ class ServerProcess:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)  # the whole group: workers too
+        # The whole group: workers too. uvicorn shuts down gracefully on SIGTERM, so a
+        # launcher such as a profiler still writes its output.
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -92,6 +113,9 @@ class ServerProcess:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

@@ -1,0 +1,68 @@
+"""Delta lifecycle: expiry 72 hours after the last request, and retention.
+
+Time is moved by replacing the tracker's clock, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from chronodelta.domain import Scope
+from chronodelta.server._retention import run_retention
+from chronodelta.storage import _schema as schema
+
+from .conftest import Api
+from .delta_client import follow, start
+
+PATH = "/connector/protimeapi/api/v1/clockings"
+RW = (Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE)
+HOURS = dt.timedelta(hours=1)
+
+
+def at(api: Api, moment: dt.datetime) -> None:
+    api.services.deltas.clock = lambda: moment
+
+
+def test_a_delta_lives_72_hours_after_its_last_request(api: Api) -> None:
+    now = dt.datetime.now(dt.UTC)
+    mirror = start(api.http, PATH, {"filter": "date ge '2026-01-10'"}, api.auth(*RW))
+    at(api, now + 71 * HOURS)
+    follow(api.http, mirror, api.auth(*RW))  # keeps it alive
+    at(api, now + 142 * HOURS)
+    follow(api.http, mirror, api.auth(*RW))
+    at(api, now + 215 * HOURS)
+    gone = api.http.get(str(mirror.delta_link), headers=api.auth(*RW))
+    assert gone.status_code == 410
+    error = gone.json()["error"]
+    assert error["code"] == "Gone" and "expired" in error["message"]
+    assert "72 hours" in error["reasons"][0]
+
+
+def test_retention_forgets_expired_deltas_and_history_no_delta_needs(api: Api) -> None:
+    now = dt.datetime.now(dt.UTC)
+    record = api.http.post(PATH, headers=api.auth(*RW), json={
+        "person": {"id": 1}, "date": "2026-01-15", "timeOfDayInMinutes": 500, "kind": "InOut"}).json()
+    mirror = start(api.http, PATH, {"filter": "date ge '2026-01-10'"}, api.auth(*RW))
+    api.http.put(f"{PATH}/{record['id']}", headers=api.auth(*RW), json={
+        "person": {"id": 1}, "date": "2026-01-02", "timeOfDayInMinutes": 500, "kind": "InOut"})
+    tracker = api.services.deltas
+
+    kept = run_retention(api.engine, ttl=tracker.ttl, overlap=tracker.overlap, now=now + HOURS)
+    assert (kept.deltas, kept.departures) == (0, 0)  # the live delta still needs the departure
+    assert kept.change_marks > 0  # marks older than the overlap window, but the newest
+    changes = follow(api.http, mirror, api.auth(*RW))
+    assert {"changeType": "Delete", "data": {"changeVersion": changes[-1]["data"]["changeVersion"],
+                                              "id": record["id"]}} in changes
+
+    later = now + 100 * HOURS
+    report = run_retention(api.engine, ttl=tracker.ttl, overlap=tracker.overlap, now=later)
+    assert report.deltas == 1 and report.departures == 1
+    with api.engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(schema.change_marks)) == 1
+        assert connection.scalar(sa.select(sa.func.count()).select_from(schema.departures)) == 0
+        assert connection.scalar(sa.select(sa.func.count()).select_from(schema.deltas)) == 0
+    at(api, later)
+    gone = api.http.get(str(mirror.delta_link), headers=api.auth(*RW))
+    assert gone.status_code == 410 and "expired" in gone.json()["error"]["message"]
