@@ -24,7 +24,9 @@ def run(*args: str, ok: bool = True) -> str:
 
 
 def leaf_commands(group: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    found = [(*prefix, c.name or c.callback.__name__) for c in group.registered_commands if c.callback]
+    found = [
+        (*prefix, c.name or c.callback.__name__) for c in group.registered_commands if c.callback
+    ]
     for sub in group.registered_groups:
         assert sub.typer_instance is not None and sub.name is not None
         found += leaf_commands(sub.typer_instance, (*prefix, sub.name))
@@ -33,8 +35,15 @@ def leaf_commands(group: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tupl
 
 def test_every_command_has_help_with_an_example() -> None:
     commands = leaf_commands(app)
-    assert {("serve",), ("seed",), ("db", "upgrade"), ("tenants", "create"),
-            ("tenants", "list"), ("clients", "create"), ("retention", "run")} <= set(commands)
+    assert {
+        ("serve",),
+        ("seed",),
+        ("db", "upgrade"),
+        ("tenants", "create"),
+        ("tenants", "list"),
+        ("clients", "create"),
+        ("retention", "run"),
+    } <= set(commands)
     for command in commands:
         output = run(*command, "--help")
         assert "Example: chronodelta " + command[0] in output, command
@@ -43,16 +52,45 @@ def test_every_command_has_help_with_an_example() -> None:
 def test_tenants_clients_and_seed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     run("db", "upgrade", "--database", url)
-    assert json.loads(run("tenants", "create", "acme", "--database", url, "--json"))["name"] == "acme"
-    assert [t["name"] for t in json.loads(run("tenants", "list", "--database", url, "--json"))] == ["acme"]
-    client = json.loads(run("clients", "create", "--tenant", "acme", "--scope", "clockings.read",
-                            "--database", url, "--json"))
+    assert (
+        json.loads(run("tenants", "create", "acme", "--database", url, "--json"))["name"] == "acme"
+    )
+    assert [t["name"] for t in json.loads(run("tenants", "list", "--database", url, "--json"))] == [
+        "acme"
+    ]
+    client = json.loads(
+        run(
+            "clients",
+            "create",
+            "--tenant",
+            "acme",
+            "--scope",
+            "clockings.read",
+            "--database",
+            url,
+            "--json",
+        )
+    )
     assert client["scopes"] == ["connector-protimeapi-clockings.read"]
     engine = create_engine(url)
     verified = authenticate_client(engine, "acme", client["client_id"], client["client_secret"])
     assert verified.client_id == client["client_id"]
-    seeded = json.loads(run("seed", "--tenant", "acme", "--people", "4", "--days", "7",
-                            "--until", "2026-01-20", "--database", url, "--json"))
+    seeded = json.loads(
+        run(
+            "seed",
+            "--tenant",
+            "acme",
+            "--people",
+            "4",
+            "--days",
+            "7",
+            "--until",
+            "2026-01-20",
+            "--database",
+            url,
+            "--json",
+        )
+    )
     assert seeded["people"] == 4 and seeded["clockings"] > 0
 
 
@@ -74,7 +112,9 @@ def test_the_secret_is_not_stored_in_clear(tmp_path: Path) -> None:
         (("tenants", "list", "--database", "mysql://x"), "unsupported database URL"),
     ],
 )
-def test_bad_input_gives_a_clear_message(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+def test_bad_input_gives_a_clear_message(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     run("db", "upgrade", "--database", url)
     run("tenants", "create", "acme", "--database", url)

@@ -72,9 +72,14 @@ class Api:
     def other_client(self) -> dict[str, str]:
         """Auth headers of a second API client of the same tenant."""
         other = create_client(self.engine, self.tenant)
-        response = self.http.post(f"/tenants/{self.tenant}/connect/token", data={
-            "grant_type": "client_credentials", "client_id": other.client_id,
-            "client_secret": other.client_secret})
+        response = self.http.post(
+            f"/tenants/{self.tenant}/connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": other.client_id,
+                "client_secret": other.client_secret,
+            },
+        )
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 

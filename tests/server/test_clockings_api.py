@@ -17,7 +17,10 @@ JANUARY = {"filter": "date ge '2026-01-01' and date le '2026-01-31'"}
 
 def new_clocking(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "person": {"id": 1}, "date": "2026-01-15", "timeOfDayInMinutes": 510, "kind": "InOut",
+        "person": {"id": 1},
+        "date": "2026-01-15",
+        "timeOfDayInMinutes": 510,
+        "kind": "InOut",
     }
     body.update(changes)
     return body
@@ -42,9 +45,15 @@ def test_create_returns_location_and_the_tutorial_shape(api: Api) -> None:
     record = response.json()
     assert response.headers["location"] == f"{PATH}/{record['id']}"
     assert record == {
-        "changeVersion": record["changeVersion"], "id": record["id"],
-        "calculatedTimeOfDayInMinutes": 510, "isGenerated": False, "status": "Active",
-        "person": {"id": 1}, "date": "2026-01-15", "timeOfDayInMinutes": 510, "kind": "InOut",
+        "changeVersion": record["changeVersion"],
+        "id": record["id"],
+        "calculatedTimeOfDayInMinutes": 510,
+        "isGenerated": False,
+        "status": "Active",
+        "person": {"id": 1},
+        "date": "2026-01-15",
+        "timeOfDayInMinutes": 510,
+        "kind": "InOut",
     }
     assert len(record["changeVersion"]) == 20 and record["changeVersion"].isupper()
 
@@ -55,7 +64,9 @@ def test_get_has_etag_and_if_none_match_gives_304(api: Api) -> None:
     assert first.json() == created
     etag = first.headers["etag"]
     assert etag == f'"{created["changeVersion"]}"'
-    again = api.http.get(f"{PATH}/{created['id']}", headers={**api.auth(*RW), "If-None-Match": etag})
+    again = api.http.get(
+        f"{PATH}/{created['id']}", headers={**api.auth(*RW), "If-None-Match": etag}
+    )
     assert again.status_code == 304 and again.content == b""
 
 
@@ -81,8 +92,13 @@ def test_put_replaces_and_keeps_the_original_time_of_the_first_edit(api: Api) ->
 
 def test_put_ignores_read_only_fields(api: Api) -> None:
     created = create(api)
-    echoed = {**created, "status": "Deleted", "isGenerated": True, "id": 999999,
-              "changeVersion": "FFFFFFFFFFFFFFFFFFFF"}
+    echoed = {
+        **created,
+        "status": "Deleted",
+        "isGenerated": True,
+        "id": 999999,
+        "changeVersion": "FFFFFFFFFFFFFFFFFFFF",
+    }
     response = api.http.put(f"{PATH}/{created['id']}", json=echoed, headers=api.auth(*RW))
     assert response.status_code == 200
     body = response.json()
@@ -105,7 +121,8 @@ def test_stale_if_match_gives_409_and_changes_nothing(api: Api) -> None:
 def test_current_if_match_is_accepted(api: Api) -> None:
     created = create(api)
     response = api.http.put(
-        f"{PATH}/{created['id']}", json=new_clocking(timeOfDayInMinutes=600),
+        f"{PATH}/{created['id']}",
+        json=new_clocking(timeOfDayInMinutes=600),
         headers={**api.auth(*RW), "If-Match": f'"{created["changeVersion"]}"'},
     )
     assert response.status_code == 200
@@ -119,14 +136,18 @@ def test_delete_is_soft_and_idempotent(api: Api) -> None:
     assert deleted["status"] == "Deleted"
     assert deleted["changeVersion"] > created["changeVersion"]
     assert api.http.delete(url, headers=api.auth(*RW)).status_code == 204
-    assert api.http.get(url, headers=api.auth(*RW)).json()["changeVersion"] == deleted["changeVersion"]
+    assert (
+        api.http.get(url, headers=api.auth(*RW)).json()["changeVersion"] == deleted["changeVersion"]
+    )
     refused = api.http.put(url, json=new_clocking(), headers=api.auth(*RW))
     assert refused.status_code == 409
 
 
 def test_unknown_id_is_404_in_the_error_format(api: Api) -> None:
     for method in ("GET", "PUT", "DELETE"):
-        response = api.http.request(method, f"{PATH}/987654", json=new_clocking(), headers=api.auth(*RW))
+        response = api.http.request(
+            method, f"{PATH}/987654", json=new_clocking(), headers=api.auth(*RW)
+        )
         assert response.status_code == 404, method
         assert response.json()["error"]["code"] == "NotFound"
 
@@ -175,10 +196,14 @@ def test_reason_and_activity_clockings_round_trip(api: Api) -> None:
         headers=api.auth(Scope.ACTIVITY_DEFINITIONS_READ),
     ).json()["value"]
     task = next(d for d in levels if d["level"] == 2)
-    activity = create(api, kind="Activity", activityLevels=[
-        {"level": 1, "activityDefinition": {"id": task["parent"]["id"]}},
-        {"level": 2, "activityDefinition": {"id": task["id"]}},
-    ])
+    activity = create(
+        api,
+        kind="Activity",
+        activityLevels=[
+            {"level": 1, "activityDefinition": {"id": task["parent"]["id"]}},
+            {"level": 2, "activityDefinition": {"id": task["id"]}},
+        ],
+    )
     assert activity["activityLevels"][1] == {"level": 2, "activityDefinition": {"id": task["id"]}}
 
 
@@ -188,11 +213,21 @@ def test_activity_levels_must_follow_the_structure(api: Api) -> None:
         headers=api.auth(Scope.ACTIVITY_DEFINITIONS_READ),
     ).json()["value"]
     task = next(d for d in defs if d["level"] == 2)
-    wrong_level = api.http.post(PATH, headers=api.auth(*RW), json=new_clocking(
-        kind="Activity", activityLevels=[{"level": 1, "activityDefinition": {"id": task["id"]}}]))
+    wrong_level = api.http.post(
+        PATH,
+        headers=api.auth(*RW),
+        json=new_clocking(
+            kind="Activity", activityLevels=[{"level": 1, "activityDefinition": {"id": task["id"]}}]
+        ),
+    )
     assert "is of level 2, not 1" in reasons(wrong_level)
-    gap = api.http.post(PATH, headers=api.auth(*RW), json=new_clocking(
-        kind="Activity", activityLevels=[{"level": 2, "activityDefinition": {"id": task["id"]}}]))
+    gap = api.http.post(
+        PATH,
+        headers=api.auth(*RW),
+        json=new_clocking(
+            kind="Activity", activityLevels=[{"level": 2, "activityDefinition": {"id": task["id"]}}]
+        ),
+    )
     assert "levels must be 1, 2" in reasons(gap)
 
 
@@ -213,18 +248,30 @@ def test_list_pages_in_date_then_id_order_without_gaps_or_repeats(api: Api) -> N
 def test_next_link_is_bound_to_its_filter(api: Api) -> None:
     page = api.http.get(PATH, params=JANUARY, headers=api.auth(Scope.CLOCKINGS_READ)).json()
     token = page["nextLink"].split("continuationToken=")[1]
-    other = api.http.get(PATH, headers=api.auth(Scope.CLOCKINGS_READ), params={
-        "filter": "date ge '2026-01-02' and date le '2026-01-31'", "continuationToken": token})
+    other = api.http.get(
+        PATH,
+        headers=api.auth(Scope.CLOCKINGS_READ),
+        params={
+            "filter": "date ge '2026-01-02' and date le '2026-01-31'",
+            "continuationToken": token,
+        },
+    )
     assert other.status_code == 400 and "another filter" in reasons(other)
-    forged = api.http.get(PATH, headers=api.auth(Scope.CLOCKINGS_READ),
-                          params={**JANUARY, "continuationToken": token[:-2] + "AA"})
+    forged = api.http.get(
+        PATH,
+        headers=api.auth(Scope.CLOCKINGS_READ),
+        params={**JANUARY, "continuationToken": token[:-2] + "AA"},
+    )
     assert forged.status_code == 400 and "invalid" in reasons(forged)
 
 
 def test_filters_by_person_and_kind(api: Api) -> None:
     create(api, kind="Reason", reason={"id": 1}, person={"id": 2})
-    response = api.http.get(PATH, headers=api.auth(Scope.CLOCKINGS_READ), params={
-        "filter": "date eq '2026-01-15' and person in (2, 3) and kind eq 'Reason'"})
+    response = api.http.get(
+        PATH,
+        headers=api.auth(Scope.CLOCKINGS_READ),
+        params={"filter": "date eq '2026-01-15' and person in (2, 3) and kind eq 'Reason'"},
+    )
     records = response.json()["value"]
     assert records and all(r["person"]["id"] in (2, 3) and r["kind"] == "Reason" for r in records)
 
@@ -240,7 +287,9 @@ def test_filters_by_person_and_kind(api: Api) -> None:
         ("person eq 1 or date eq '2026-01-01'", "or"),
     ],
 )
-def test_bad_filters_are_400_with_a_reason(api: Api, filter_text: str | None, expected: str) -> None:
+def test_bad_filters_are_400_with_a_reason(
+    api: Api, filter_text: str | None, expected: str
+) -> None:
     params = {"filter": filter_text} if filter_text is not None else {}
     response = api.http.get(PATH, params=params, headers=api.auth(Scope.CLOCKINGS_READ))
     assert response.status_code == 400

@@ -17,8 +17,12 @@ SINCE = {"filter": "date ge '2026-01-10'"}
 
 
 def clocking(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"person": {"id": 1}, "date": "2026-01-15",
-                            "timeOfDayInMinutes": 510, "kind": "InOut"}
+    body: dict[str, Any] = {
+        "person": {"id": 1},
+        "date": "2026-01-15",
+        "timeOfDayInMinutes": 510,
+        "kind": "InOut",
+    }
     return {**body, **changes}
 
 
@@ -36,7 +40,9 @@ def put(api: Api, record_id: int, **changes: Any) -> dict[str, Any]:
     return record
 
 
-def server_state(api: Api, date_from: str = "2026-01-10", kinds: set[str] | None = None) -> dict[int, Any]:
+def server_state(
+    api: Api, date_from: str = "2026-01-10", kinds: set[str] | None = None
+) -> dict[int, Any]:
     """What the mirror must equal: the records in the delta's filter, read by list."""
     found: dict[int, Any] = {}
     url: str | None = PATH
@@ -70,9 +76,9 @@ def test_changes_made_while_paging_arrive_in_the_first_delta_call(api: Api) -> N
     for record in page["value"]:
         mirror.put(record)
     paged, unpaged = page["value"][0]["id"], max(server_state(api))
-    put(api, paged, timeOfDayInMinutes=700)            # already delivered
-    put(api, unpaged, date="2026-01-11")               # moves towards pages already sent
-    created = create(api, date="2026-01-10")           # sorts before the current page
+    put(api, paged, timeOfDayInMinutes=700)  # already delivered
+    put(api, unpaged, date="2026-01-11")  # moves towards pages already sent
+    created = create(api, date="2026-01-10")  # sorts before the current page
     api.http.delete(f"{PATH}/{page['value'][1]['id']}", headers=api.auth(*RW))
     link = page["nextLink"]
     while link:
@@ -92,8 +98,10 @@ def test_a_record_that_leaves_the_filter_is_a_delete(api: Api) -> None:
     assert inside["id"] in mirror.records
     moved = put(api, inside["id"], date="2026-01-05")
     changes = follow(api.http, mirror, api.auth(*RW))
-    assert {"changeType": "Delete", "data": {"changeVersion": moved["changeVersion"],
-                                              "id": inside["id"]}} in changes
+    assert {
+        "changeType": "Delete",
+        "data": {"changeVersion": moved["changeVersion"], "id": inside["id"]},
+    } in changes
     other = create(api)
     follow(api.http, mirror, api.auth(*RW))
     put(api, other["id"], kind="Reason", reason={"id": 1})
@@ -121,7 +129,9 @@ def test_soft_delete_is_an_update_and_purge_is_a_delete(api: Api) -> None:
     api.backend.purge_clocking(tenant_id, second["id"])
     changes = follow(api.http, mirror, api.auth(*RW))
     assert [(c["changeType"], c["data"]["id"]) for c in changes] == [
-        ("InsertOrUpdate", first["id"]), ("Delete", second["id"])]
+        ("InsertOrUpdate", first["id"]),
+        ("Delete", second["id"]),
+    ]
     assert changes[0]["data"]["status"] == "Deleted"
     assert mirror.records == server_state(api)
 

@@ -59,14 +59,20 @@ class PlainSequenceTransaction:
 
 
 @contextmanager
-def plain_sequence_transaction(engine: Engine, tenant_id: int) -> Iterator[PlainSequenceTransaction]:
+def plain_sequence_transaction(
+    engine: Engine, tenant_id: int
+) -> Iterator[PlainSequenceTransaction]:
     """What a naive implementation does: versions from a sequence, published on commit."""
     with engine.begin() as connection:
         tx = PlainSequenceTransaction(connection, tenant_id)
         yield tx
-        connection.execute(sa.text(
-            "UPDATE tenant_counters SET value = GREATEST(value, :v) "
-            "WHERE tenant_id = :t AND name = 'change_version'"), {"v": tx.highest, "t": tenant_id})
+        connection.execute(
+            sa.text(
+                "UPDATE tenant_counters SET value = GREATEST(value, :v) "
+                "WHERE tenant_id = :t AND name = 'change_version'"
+            ),
+            {"v": tx.highest, "t": tenant_id},
+        )
 
 
 # ---- an in-process delta reader --------------------------------------------------------
@@ -95,22 +101,29 @@ class Reader:
 def open_reader(engine: Engine, tenant_id: int) -> Reader:
     tracker = DeltaTracker(engine, TokenSigner(b"k" * 32), ttl_seconds=3600, overlap_seconds=0)
     principal = Principal(tenant_id, "acme", "reader", frozenset(), 0)
-    state = tracker.start(principal, "clockings", FILTER, CRITERIA.canonical(), {}, dt.date(2026, 6, 1))
+    state = tracker.start(
+        principal, "clockings", FILTER, CRITERIA.canonical(), {}, dt.date(2026, 6, 1)
+    )
     copy: dict[int, dict[str, Any]] = {}
     after = None
     while True:
         page = tracker.snapshot_page(TRACKED_CLOCKINGS, state, CRITERIA, after, 100)
         copy.update({r["id"]: r for r in page.records})
         if page.next_key is None:
-            return Reader(tracker, state, Position(state.first_cursor, state.snapshot_version), copy)
+            return Reader(
+                tracker, state, Position(state.first_cursor, state.snapshot_version), copy
+            )
         after = page.next_key
 
 
 def server_state(engine: Engine, tenant_id: int) -> dict[int, str]:
     clockings = schema.clockings
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(clockings.c.id, clockings.c.change_version).where(
-            clockings.c.tenant_id == tenant_id, clockings.c.date >= dt.date(2026, 1, 1)))
+        rows = connection.execute(
+            sa.select(clockings.c.id, clockings.c.change_version).where(
+                clockings.c.tenant_id == tenant_id, clockings.c.date >= dt.date(2026, 1, 1)
+            )
+        )
         return {row.id: f"{row.change_version:020X}" for row in rows}
 
 
@@ -124,24 +137,41 @@ def run_scenario(engine: Engine, factory: Factory) -> tuple[dict[int, str], dict
     seed_tenant(engine, "acme", people=4, days=5, seed=9, until=dt.date(2026, 1, 20))
     backend = ConnectorBackend(engine)
     reader = open_reader(engine, tenant_id)
-    draft = ClockingDraft(person_id=1, date=dt.date(2026, 1, 19), time_of_day=500, kind=ClockingKind.IN_OUT)
+    draft = ClockingDraft(
+        person_id=1, date=dt.date(2026, 1, 19), time_of_day=500, kind=ClockingKind.IN_OUT
+    )
 
     def writer(offset: int) -> None:
         for i in range(5):
-            created = backend.create_clocking(tenant_id, ClockingDraft(
-                person_id=1 + offset % 3, date=dt.date(2026, 1, 18), time_of_day=600 + i,
-                kind=ClockingKind.IN_OUT))
-            backend.update_clocking(tenant_id, created["id"], ClockingDraft(
-                person_id=1, date=dt.date(2025, 12, 31 - i), time_of_day=601,
-                kind=ClockingKind.IN_OUT), None)  # moves it out of the delta's filter
+            created = backend.create_clocking(
+                tenant_id,
+                ClockingDraft(
+                    person_id=1 + offset % 3,
+                    date=dt.date(2026, 1, 18),
+                    time_of_day=600 + i,
+                    kind=ClockingKind.IN_OUT,
+                ),
+            )
+            backend.update_clocking(
+                tenant_id,
+                created["id"],
+                ClockingDraft(
+                    person_id=1,
+                    date=dt.date(2025, 12, 31 - i),
+                    time_of_day=601,
+                    kind=ClockingKind.IN_OUT,
+                ),
+                None,
+            )  # moves it out of the delta's filter
             backend.create_clocking(tenant_id, draft)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
     with factory(engine, tenant_id) as held:
         version = held.next_change_version()
         (held_id,) = held.allocate_ids("clockings")
-        held.connection.execute(schema.clockings.insert().values(
-            clocking_values(draft, tenant_id, held_id, version)))
+        held.connection.execute(
+            schema.clockings.insert().values(clocking_values(draft, tenant_id, held_id, version))
+        )
         for thread in threads:
             thread.start()
         wait_until_writers_finish_or_wait(engine, threads)
@@ -156,8 +186,10 @@ def run_scenario(engine: Engine, factory: Factory) -> tuple[dict[int, str], dict
 
 def wait_until_writers_finish_or_wait(engine: Engine, threads: list[threading.Thread]) -> None:
     """Until every writer is done, or one waits on a lock (the mechanism at work)."""
-    waiting = sa.text("SELECT count(*) FROM pg_stat_activity "
-                      "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if not any(t.is_alive() for t in threads):
@@ -175,7 +207,9 @@ def test_the_reader_ends_with_exactly_the_servers_data(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_plain_sequence_loses_the_held_change(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_plain_sequence_loses_the_held_change(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with engine.begin() as connection:
         connection.execute(sa.text("CREATE SEQUENCE plain_versions START 1000000"))
         connection.execute(sa.text("CREATE SEQUENCE plain_ids START 1000"))

@@ -42,19 +42,37 @@ def test_a_delta_lives_72_hours_after_its_last_request(api: Api) -> None:
 
 def test_retention_forgets_expired_deltas_and_history_no_delta_needs(api: Api) -> None:
     now = dt.datetime.now(dt.UTC)
-    record = api.http.post(PATH, headers=api.auth(*RW), json={
-        "person": {"id": 1}, "date": "2026-01-15", "timeOfDayInMinutes": 500, "kind": "InOut"}).json()
+    record = api.http.post(
+        PATH,
+        headers=api.auth(*RW),
+        json={
+            "person": {"id": 1},
+            "date": "2026-01-15",
+            "timeOfDayInMinutes": 500,
+            "kind": "InOut",
+        },
+    ).json()
     mirror = start(api.http, PATH, {"filter": "date ge '2026-01-10'"}, api.auth(*RW))
-    api.http.put(f"{PATH}/{record['id']}", headers=api.auth(*RW), json={
-        "person": {"id": 1}, "date": "2026-01-02", "timeOfDayInMinutes": 500, "kind": "InOut"})
+    api.http.put(
+        f"{PATH}/{record['id']}",
+        headers=api.auth(*RW),
+        json={
+            "person": {"id": 1},
+            "date": "2026-01-02",
+            "timeOfDayInMinutes": 500,
+            "kind": "InOut",
+        },
+    )
     tracker = api.services.deltas
 
     kept = run_retention(api.engine, ttl=tracker.ttl, overlap=tracker.overlap, now=now + HOURS)
     assert (kept.deltas, kept.departures) == (0, 0)  # the live delta still needs the departure
     assert kept.change_marks > 0  # marks older than the overlap window, but the newest
     changes = follow(api.http, mirror, api.auth(*RW))
-    assert {"changeType": "Delete", "data": {"changeVersion": changes[-1]["data"]["changeVersion"],
-                                              "id": record["id"]}} in changes
+    assert {
+        "changeType": "Delete",
+        "data": {"changeVersion": changes[-1]["data"]["changeVersion"], "id": record["id"]},
+    } in changes
 
     later = now + 100 * HOURS
     report = run_retention(api.engine, ttl=tracker.ttl, overlap=tracker.overlap, now=later)

@@ -52,8 +52,12 @@ def api_with(engine: Engine, settings: Settings) -> Iterator[Api]:
 
 
 def token_request(api: Api, tenant: str | None = None, **form: str) -> httpx.Response:
-    data = {"grant_type": "client_credentials", "client_id": api.client_id,
-            "client_secret": api.client_secret, **form}
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": api.client_id,
+        "client_secret": api.client_secret,
+        **form,
+    }
     response: httpx.Response = api.http.post(
         f"/tenants/{tenant or api.tenant}/connect/token", data=data
     )
@@ -68,12 +72,15 @@ def test_an_unknown_route_is_a_404_error_body(api: Api, path: str) -> None:
     error_of(api.http.get(path, headers=api.auth(Scope.CLOCKINGS_READ)), 404, "NotFound")
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("PATCH", f"{CLOCKINGS}/1", {"GET", "PUT", "DELETE"}),
-    ("POST", f"{CLOCKINGS}/1", {"GET", "PUT", "DELETE"}),
-    ("PUT", CLOCKINGS, {"GET", "POST"}),
-    ("DELETE", "/connector/protimeapi/api/v1/people/1", {"GET"}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PATCH", f"{CLOCKINGS}/1", {"GET", "PUT", "DELETE"}),
+        ("POST", f"{CLOCKINGS}/1", {"GET", "PUT", "DELETE"}),
+        ("PUT", CLOCKINGS, {"GET", "POST"}),
+        ("DELETE", "/connector/protimeapi/api/v1/people/1", {"GET"}),
+    ],
+)
 def test_a_wrong_method_is_a_405_error_body_that_lists_every_allowed_method(
     api: Api, method: str, path: str, allowed: set[str]
 ) -> None:
@@ -91,8 +98,11 @@ def test_an_api_request_without_a_user_agent_is_a_400_that_says_so(
     headers = {**api.auth(Scope.CLOCKINGS_READ), "User-Agent": user_agent}
     error = error_of(api.http.get(f"{CLOCKINGS}/1", headers=headers), 400, "BadRequest")
     assert "User-Agent" in " ".join([error["message"], *error.get("reasons", [])])
-    token = api.http.post(f"/tenants/{api.tenant}/connect/token", headers={"User-Agent": ""},
-                          data={"grant_type": "client_credentials"})
+    token = api.http.post(
+        f"/tenants/{api.tenant}/connect/token",
+        headers={"User-Agent": ""},
+        data={"grant_type": "client_credentials"},
+    )
     error = error_of(token, 400, "BadRequest")
     assert "User-Agent" in " ".join(error.get("reasons", []))
     # The same request with a User-Agent is served.
@@ -126,7 +136,7 @@ def padded_clocking(size: int) -> bytes:
 def chunks(body: bytes, size: int = 100) -> Iterator[bytes]:
     """The body as a generator: httpx then sends it chunked, with no Content-Length."""
     for start in range(0, len(body), size):
-        yield body[start:start + size]
+        yield body[start : start + size]
 
 
 def test_a_body_over_the_limit_is_a_413_error_body(small_body_api: Api) -> None:
@@ -178,9 +188,7 @@ def request_counts(api: Api) -> dict[tuple[str, str, str], float]:
 
 
 def test_metrics_count_requests_by_route_template_not_by_concrete_path(api: Api) -> None:
-    template = (
-        "GET", "/connector/protimeapi/api/v1/clockings/{clocking_id}", "404"
-    )
+    template = ("GET", "/connector/protimeapi/api/v1/clockings/{clocking_id}", "404")
     before = request_counts(api).get(template, 0.0)
     for clocking_id in (987654321, 987654322):
         response = api.http.get(
@@ -205,7 +213,8 @@ def test_openapi_is_3_1_and_documents_every_api_route_with_bearer_security(api: 
         (method.lower(), context.path)
         for context in iter_route_contexts(api.http.app.routes)  # type: ignore[attr-defined]
         if isinstance(context.original_route, APIRoute)
-        and context.path and context.path.startswith("/connector/")
+        and context.path
+        and context.path.startswith("/connector/")
         for method in context.methods or ()
     ]
     assert len(routes) >= 17
@@ -241,26 +250,40 @@ def test_an_unsupported_grant_type_is_a_400(api: Api, grant_type: str) -> None:
 
 
 def test_a_token_request_that_is_not_form_encoded_is_a_415(api: Api) -> None:
-    response = api.http.post(f"/tenants/{api.tenant}/connect/token", json={
-        "grant_type": "client_credentials", "client_id": api.client_id,
-        "client_secret": api.client_secret,
-    })
+    response = api.http.post(
+        f"/tenants/{api.tenant}/connect/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": api.client_id,
+            "client_secret": api.client_secret,
+        },
+    )
     error_of(response, 415, "UnsupportedMediaType")
 
 
 def test_a_scope_the_client_was_not_granted_is_a_400(api: Api) -> None:
     reader = create_client(api.engine, api.tenant, [Scope.CLOCKINGS_READ])
     wanted = f"{Scope.CLOCKINGS_READ.value} {Scope.CLOCKINGS_WRITE.value}"
-    response = api.http.post(f"/tenants/{api.tenant}/connect/token", data={
-        "grant_type": "client_credentials", "client_id": reader.client_id,
-        "client_secret": reader.client_secret, "scope": wanted,
-    })
+    response = api.http.post(
+        f"/tenants/{api.tenant}/connect/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": reader.client_id,
+            "client_secret": reader.client_secret,
+            "scope": wanted,
+        },
+    )
     error = error_of(response, 400, "BadRequest")
     assert Scope.CLOCKINGS_WRITE.value in " ".join(error.get("reasons", []))
-    granted = api.http.post(f"/tenants/{api.tenant}/connect/token", data={
-        "grant_type": "client_credentials", "client_id": reader.client_id,
-        "client_secret": reader.client_secret, "scope": Scope.CLOCKINGS_READ.value,
-    })
+    granted = api.http.post(
+        f"/tenants/{api.tenant}/connect/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": reader.client_id,
+            "client_secret": reader.client_secret,
+            "scope": Scope.CLOCKINGS_READ.value,
+        },
+    )
     assert granted.status_code == 200
     assert granted.json()["scope"] == Scope.CLOCKINGS_READ.value
 
@@ -282,7 +305,8 @@ def test_http_basic_client_authentication_works(api: Api) -> None:
     assert used.status_code == 200
     wrong = base64.b64encode(f"{api.client_id}:wrong".encode()).decode()
     refused = api.http.post(
-        f"/tenants/{api.tenant}/connect/token", data={"grant_type": "client_credentials"},
+        f"/tenants/{api.tenant}/connect/token",
+        data={"grant_type": "client_credentials"},
         headers={"Authorization": f"Basic {wrong}"},
     )
     error_of(refused, 401, "Unauthorized")
@@ -306,10 +330,14 @@ def test_the_fourth_token_request_in_a_minute_is_a_429_with_retry_after(
         window = int(time.time() // 60)
         statuses = []
         for _ in range(4):
-            response = api.http.post(f"/tenants/{api.tenant}/connect/token", data={
-                "grant_type": "client_credentials", "client_id": client.client_id,
-                "client_secret": client.client_secret,
-            })
+            response = api.http.post(
+                f"/tenants/{api.tenant}/connect/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client.client_id,
+                    "client_secret": client.client_secret,
+                },
+            )
             statuses.append(response.status_code)
         if int(time.time() // 60) == window:
             break
@@ -350,12 +378,13 @@ def test_discovery_names_the_token_endpoint_and_its_jwks_verifies_issued_tokens(
     assert claims["exp"] - claims["iat"] == 1800
     # A token whose payload was altered no longer verifies against the published key.
     header, _payload, signature = token.split(".")
-    altered = base64.urlsafe_b64encode(
-        json.dumps({**claims, "tenant": "globex"}).encode()
-    ).rstrip(b"=").decode()
+    altered = (
+        base64.urlsafe_b64encode(json.dumps({**claims, "tenant": "globex"}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(f"{header}.{altered}.{signature}", key, algorithms=["RS256"],
-                   audience=AUDIENCE)
+        jwt.decode(f"{header}.{altered}.{signature}", key, algorithms=["RS256"], audience=AUDIENCE)
 
 
 def test_discovery_of_an_unknown_tenant_is_404(api: Api) -> None:

@@ -52,8 +52,12 @@ BODIES: dict[str, dict[str, Any]] = {
 # Collections whose scope is named differently (contract, "Authentication and scopes").
 SCOPE_NAMES = {"paid-presences": "calculated-totals"}
 REFERENCE_COLLECTIONS = (
-    "people", "terminals", "activity-definitions", "absence-definitions",
-    "counter-definitions", "shift-definitions",
+    "people",
+    "terminals",
+    "activity-definitions",
+    "absence-definitions",
+    "counter-definitions",
+    "shift-definitions",
 )
 
 
@@ -102,7 +106,8 @@ def api_endpoints(app: FastAPI) -> list[Endpoint]:
         path = context.path
         if isinstance(route, APIRoute) and path and path.startswith("/connector/"):
             required = tuple(
-                field.alias for field in route.dependant.query_params
+                field.alias
+                for field in route.dependant.query_params
                 if field.field_info.is_required()
             )
             for method in context.methods or ():
@@ -115,8 +120,11 @@ def api_endpoints(app: FastAPI) -> list[Endpoint]:
 def send(http: TestClient, endpoint: Endpoint, headers: dict[str, str]) -> httpx.Response:
     body = BODIES.get(endpoint.template) if endpoint.method in ("POST", "PUT") else None
     response: httpx.Response = http.request(
-        endpoint.method, endpoint.path, params=endpoint.query,
-        json=body, headers=headers,
+        endpoint.method,
+        endpoint.path,
+        params=endpoint.query,
+        json=body,
+        headers=headers,
     )
     return response
 
@@ -143,10 +151,15 @@ class Matrix:
 def issue(
     http: TestClient, tenant: str, client_id: str, secret: str, scopes: tuple[Scope, ...]
 ) -> str:
-    response = http.post(f"/tenants/{tenant}/connect/token", data={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
-        "scope": " ".join(s.value for s in scopes),
-    })
+    response = http.post(
+        f"/tenants/{tenant}/connect/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": " ".join(s.value for s in scopes),
+        },
+    )
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
@@ -176,12 +189,16 @@ def matrix(
             return cache[scopes]
 
         found = Matrix(
-            http, api_endpoints(app), acme_token,
+            http,
+            api_endpoints(app),
+            acme_token,
             issue(http, "globex", globex.client_id, globex.client_secret, ALL_SCOPES),
         )
-        found.forged = forged_tokens(engine_key=load_or_create_signing_key(engine),
-                                     real=acme_token(ALL_SCOPES),
-                                     unrelated=acme_token((Scope.WEBHOOKS_READ,)))
+        found.forged = forged_tokens(
+            engine_key=load_or_create_signing_key(engine),
+            real=acme_token(ALL_SCOPES),
+            unrelated=acme_token((Scope.WEBHOOKS_READ,)),
+        )
         yield found
     engine.dispose()
 
@@ -202,17 +219,21 @@ def forged_tokens(engine_key: SigningKey, real: str, unrelated: str) -> dict[str
         # The server's own key, but the token's time is up.
         "expired": jwt.encode(
             {**claims, "iat": now - 7200, "nbf": now - 7200, "exp": now - 1800},
-            engine_key.private_key, "RS256", headers={"kid": kid},
+            engine_key.private_key,
+            "RS256",
+            headers={"kid": kid},
         ),
         # The server's own key, but made out for another audience.
         "wrong audience": jwt.encode(
-            {**claims, "aud": "some-other-api"}, engine_key.private_key, "RS256",
+            {**claims, "aud": "some-other-api"},
+            engine_key.private_key,
+            "RS256",
             headers={"kid": kid},
         ),
         # Another key that claims the server key's kid.
         "signed by another key": jwt.encode(claims, other_key, "RS256", headers={"kid": kid}),
         "alg none": f"{b64url_json({'alg': 'none', 'typ': 'JWT', 'kid': kid})}"
-                    f".{b64url_json(claims)}.",
+        f".{b64url_json(claims)}.",
         # Key confusion: HMAC keyed with the (public) RSA key.
         "HS256 keyed with the public key": f"{hs_input.decode()}."
         + b64url(hmac.new(public_pem, hs_input, hashlib.sha256).digest()),
@@ -243,8 +264,14 @@ CASES: dict[str, Case] = {
     ),
     **{
         name: (lambda n: lambda m, e: at(ACME_HOST, bearer(m.forged[n])))(name)
-        for name in ("expired", "wrong audience", "signed by another key", "alg none",
-                     "HS256 keyed with the public key", "tampered payload")
+        for name in (
+            "expired",
+            "wrong audience",
+            "signed by another key",
+            "alg none",
+            "HS256 keyed with the public key",
+            "tampered payload",
+        )
     },
     "token of another tenant": lambda m, e: at(ACME_HOST, bearer(m.globex_token)),
     "acme token at another tenant's host": lambda m, e: at(
@@ -265,8 +292,11 @@ def test_the_matrix_covers_the_api(matrix: Matrix) -> None:
     served = {str(e) for e in matrix.endpoints}
     clockings = f"{API_PREFIX}/clockings"
     expected = {
-        f"GET {clockings}", f"POST {clockings}", f"GET {clockings}/{{clocking_id}}",
-        f"PUT {clockings}/{{clocking_id}}", f"DELETE {clockings}/{{clocking_id}}",
+        f"GET {clockings}",
+        f"POST {clockings}",
+        f"GET {clockings}/{{clocking_id}}",
+        f"PUT {clockings}/{{clocking_id}}",
+        f"DELETE {clockings}/{{clocking_id}}",
     }
     for name in REFERENCE_COLLECTIONS:
         expected |= {f"GET {API_PREFIX}/{name}", f"GET {API_PREFIX}/{name}/{{record_id}}"}
@@ -277,18 +307,24 @@ def test_each_endpoints_own_scope_lets_the_request_through(matrix: Matrix) -> No
     """The positive control: the same requests, with the right token, are served."""
     problems = []
     for endpoint in matrix.endpoints:
-        response = send(matrix.http, endpoint, at(
-            ACME_HOST, bearer(matrix.acme_token((endpoint.required_scope,)))
-        ))
+        response = send(
+            matrix.http,
+            endpoint,
+            at(ACME_HOST, bearer(matrix.acme_token((endpoint.required_scope,)))),
+        )
         # Where this file knows a valid request (the ids exist, no dummy query values),
         # the status must be the route's success status; elsewhere, only not refused.
         ids_only = not any(name in endpoint.template for name in PATH_VALUES)
-        known = ids_only and not endpoint.required_query and (
-            endpoint.method not in ("POST", "PUT") or endpoint.template in BODIES
+        known = (
+            ids_only
+            and not endpoint.required_query
+            and (endpoint.method not in ("POST", "PUT") or endpoint.template in BODIES)
         )
         expected = endpoint.status_code or 200
-        if response.status_code == 401 or response.status_code >= 500 or (
-            known and response.status_code != expected
+        if (
+            response.status_code == 401
+            or response.status_code >= 500
+            or (known and response.status_code != expected)
         ):
             problems.append(f"{endpoint}: {response.status_code} {response.text[:200]}")
     assert not problems, "\n".join(problems)
@@ -305,8 +341,10 @@ def test_every_endpoint_refuses(matrix: Matrix, case: str) -> None:
             problems.append(where)
             continue
         body = response.json()
-        if set(body) != {"error"} or body["error"].get("code") != "Unauthorized" or not (
-            isinstance(body["error"].get("message"), str) and body["error"]["message"]
+        if (
+            set(body) != {"error"}
+            or body["error"].get("code") != "Unauthorized"
+            or not (isinstance(body["error"].get("message"), str) and body["error"]["message"])
         ):
             problems.append(f"{where} (not the contract's error body)")
         if not response.headers.get("www-authenticate", "").startswith("Bearer"):

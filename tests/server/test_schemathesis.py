@@ -62,10 +62,14 @@ def seeded(
     # Not `with TestClient(...)`: no lifespan is needed to get a token. Tokens are
     # signed with the database's key, so every app on this database accepts it.
     http = TestClient(create_app(settings), headers={"User-Agent": USER_AGENT})
-    response = http.post("/tenants/acme/connect/token", data={
-        "grant_type": "client_credentials", "client_id": client.client_id,
-        "client_secret": client.client_secret,
-    })
+    response = http.post(
+        "/tenants/acme/connect/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client.client_id,
+            "client_secret": client.client_secret,
+        },
+    )
     assert response.status_code == 200, response.text
     yield Seeded(settings, response.json()["access_token"])
     engine.dispose()
@@ -77,10 +81,12 @@ def api_schema(seeded: Seeded) -> Any:
     # Auth and headers go in the config, not as headers to call_and_validate: then the
     # generator knows them (a negative case that drops Authorization is sent without
     # it), and the ignored_auth check knows the token is a real one, not generated.
-    config = schemathesis.Config.from_dict({
-        "headers": {"User-Agent": USER_AGENT},
-        "auth": {"openapi": {"HTTPBearer": {"bearer": seeded.token}}},
-    })
+    config = schemathesis.Config.from_dict(
+        {
+            "headers": {"User-Agent": USER_AGENT},
+            "auth": {"openapi": {"HTTPBearer": {"bearer": seeded.token}}},
+        }
+    )
     return schemathesis.openapi.from_asgi(
         "/openapi.json", create_app(seeded.settings), config=config
     )
@@ -106,9 +112,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=list(HealthCheck),
 )
 def test_api_conforms_to_its_schema(case: Any) -> None:
-    case.call_and_validate(
-        additional_checks=REQUIRED_CHECKS, excluded_checks=CHECKS_LEFT_OUT
-    )
+    case.call_and_validate(additional_checks=REQUIRED_CHECKS, excluded_checks=CHECKS_LEFT_OUT)
 
 
 def test_real_pages_and_records_conform_to_the_schema(api_schema: Any, seeded: Seeded) -> None:

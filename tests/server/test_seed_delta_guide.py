@@ -24,22 +24,49 @@ PATH = "/connector/protimeapi/api/v1/clockings"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def guide(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+def guide(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     url = new_database_url(request, request.param, tmp_path)
     runner = CliRunner()
-    for args in (["tenants", "create", "acme"],
-                 ["seed", "--tenant", "acme", "--people", "8", "--days", "20", "--until", "2024-12-20"]):
+    for args in (
+        ["tenants", "create", "acme"],
+        ["seed", "--tenant", "acme", "--people", "8", "--days", "20", "--until", "2024-12-20"],
+    ):
         assert runner.invoke(app, [*args, "--database", url]).exit_code == 0
-    client = json.loads(runner.invoke(app, ["clients", "create", "--tenant", "acme",
-                                            "--scope", "clockings.read", "--scope", "clockings.write",
-                                            "--json", "--database", url]).output)
+    client = json.loads(
+        runner.invoke(
+            app,
+            [
+                "clients",
+                "create",
+                "--tenant",
+                "acme",
+                "--scope",
+                "clockings.read",
+                "--scope",
+                "clockings.write",
+                "--json",
+                "--database",
+                url,
+            ],
+        ).output
+    )
     env = {"CHRONODELTA_TODAY": "2024-12-20", "CHRONODELTA_PAGE_SIZE": "50"}
-    with ServerProcess(url, env=env) as server, httpx.Client(
-        base_url=server.base_url, headers={"User-Agent": "DeltaGuide/1.0 (Acme)"}
-    ) as http:
-        token = http.post("/tenants/acme/connect/token", data={
-            "grant_type": "client_credentials", "client_id": client["client_id"],
-            "client_secret": client["client_secret"]}).json()["access_token"]
+    with (
+        ServerProcess(url, env=env) as server,
+        httpx.Client(
+            base_url=server.base_url, headers={"User-Agent": "DeltaGuide/1.0 (Acme)"}
+        ) as http,
+    ):
+        token = http.post(
+            "/tenants/acme/connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client["client_id"],
+                "client_secret": client["client_secret"],
+            },
+        ).json()["access_token"]
         yield http, {"Authorization": f"Bearer {token}", "Host": "acme.myprotime.eu"}
 
 
@@ -64,12 +91,25 @@ def test_track_changes_with_delta(guide: tuple[httpx.Client, dict[str, str]]) ->
     http.get(link, headers=auth)  # past the overlap window's repeats of the seeding
 
     # Step 3: changes since the deltaLink: a new clocking and one that left the filter.
-    created = http.post(PATH, headers=auth, json={
-        "person": {"id": 2}, "date": "2024-12-02", "timeOfDayInMinutes": 480, "kind": "InOut"}).json()
+    created = http.post(
+        PATH,
+        headers=auth,
+        json={
+            "person": {"id": 2},
+            "date": "2024-12-02",
+            "timeOfDayInMinutes": 480,
+            "kind": "InOut",
+        },
+    ).json()
     leaving = min(copy)
-    moved = http.put(f"{PATH}/{leaving}", headers=auth, json={
-        **{k: copy[leaving][k] for k in ("person", "date", "timeOfDayInMinutes", "kind")},
-        "date": "2024-11-29"}).json()
+    moved = http.put(
+        f"{PATH}/{leaving}",
+        headers=auth,
+        json={
+            **{k: copy[leaving][k] for k in ("person", "date", "timeOfDayInMinutes", "kind")},
+            "date": "2024-11-29",
+        },
+    ).json()
     response = http.get(link, headers=auth)
     assert response.status_code == 200
     step3 = response.json()
@@ -84,7 +124,15 @@ def test_track_changes_with_delta(guide: tuple[httpx.Client, dict[str, str]]) ->
     # Step 4: keep the newest deltaLink and poll again: only what changed since.
     again = http.get(step3["deltaLink"], headers=auth).json()
     assert again["value"] == [] and again["deltaLink"] != step3["deltaLink"]
-    updated = http.put(f"{PATH}/{created['id']}", headers=auth, json={
-        "person": {"id": 2}, "date": "2024-12-02", "timeOfDayInMinutes": 485, "kind": "InOut"}).json()
+    updated = http.put(
+        f"{PATH}/{created['id']}",
+        headers=auth,
+        json={
+            "person": {"id": 2},
+            "date": "2024-12-02",
+            "timeOfDayInMinutes": 485,
+            "kind": "InOut",
+        },
+    ).json()
     later = http.get(again["deltaLink"], headers=auth).json()
     assert later["value"] == [{"changeType": "InsertOrUpdate", "data": updated}]

@@ -141,14 +141,27 @@ def test_chromium_renders_the_swagger_page_with_no_network(
     page = f"http://127.0.0.1:{live_server.port}/swagger"
     result = subprocess.run(
         [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={tmp_path / 'profile'}",
             # No network: every host but the server's own address fails to resolve.
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--virtual-time-budget=15000", "--dump-dom", page,
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            page,
         ],
-        capture_output=True, text=True, timeout=180, check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     dom = result.stdout
@@ -156,6 +169,10 @@ def test_chromium_renders_the_swagger_page_with_no_network(
         assert text in dom, f"{text!r} not in the rendered page:\n{dom[:3000]}"
     assert 'class="swagger-ui' in dom
     # Everything the page needed came from this server.
-    for path in ("/swagger", "/swagger/assets/swagger-ui-bundle.js",
-                 "/swagger/assets/swagger-ui.css", "/openapi.json"):
+    for path in (
+        "/swagger",
+        "/swagger/assets/swagger-ui-bundle.js",
+        "/swagger/assets/swagger-ui.css",
+        "/openapi.json",
+    ):
         assert path in live_server.requested, live_server.requested

@@ -19,8 +19,10 @@ JANUARY = {"filter": "date ge '2026-01-01' and date le '2026-01-31'"}
 
 
 def token(http: TestClient, tenant: str, client_id: str, secret: str) -> dict[str, str]:
-    response = http.post(f"/tenants/{tenant}/connect/token", data={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+    response = http.post(
+        f"/tenants/{tenant}/connect/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
@@ -30,8 +32,9 @@ def two_tenants(engine: Engine, database_url: str) -> Iterator[tuple[TestClient,
     for name, seed in (("acme", 1), ("globex", 2)):
         create_tenant(engine, name)
         seed_tenant(engine, name, people=3, days=5, seed=seed, until=SEED_UNTIL)
-    with TestClient(create_app(Settings(database_url=database_url)),
-                    headers={"User-Agent": USER_AGENT}) as http:
+    with TestClient(
+        create_app(Settings(database_url=database_url)), headers={"User-Agent": USER_AGENT}
+    ) as http:
         for name in ("acme", "globex"):
             client = create_client(engine, name, [Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE])
             headers[name] = token(http, name, client.client_id, client.client_secret)
@@ -45,12 +48,16 @@ def listing(http: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
     return records
 
 
-def test_each_tenant_sees_only_its_own_clockings(two_tenants: tuple[TestClient, dict[str, Any]]) -> None:
+def test_each_tenant_sees_only_its_own_clockings(
+    two_tenants: tuple[TestClient, dict[str, Any]],
+) -> None:
     http, headers = two_tenants
     acme, globex = listing(http, headers["acme"]), listing(http, headers["globex"])
     assert acme and globex
     # Ids are per tenant, so both have a clocking 1, with different contents.
-    assert acme[0]["id"] == globex[0]["id"] == 1 or {r["id"] for r in acme} & {r["id"] for r in globex}
+    assert acme[0]["id"] == globex[0]["id"] == 1 or {r["id"] for r in acme} & {
+        r["id"] for r in globex
+    }
     assert acme != globex
 
 

@@ -21,7 +21,9 @@ USER_AGENT = "Tutorial/1.0 (Acme)"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def demo_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def demo_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     url = new_database_url(request, request.param, tmp_path_factory.mktemp("tutorial"))
     with ServerProcess(url, args=["--demo"]) as server:
         yield server
@@ -39,15 +41,23 @@ def test_tutorial_steps_1_to_3(demo_server: ServerProcess) -> None:
         # Step 1: authenticate with read and write scopes (form-encoded).
         token_response = http.post(
             "/tenants/acme/connect/token",
-            headers={"Host": "authentication.myprotime.eu",
-                     "Content-Type": "application/x-www-form-urlencoded"},
-            content=(f"grant_type=client_credentials&client_id={client_id}"
-                     f"&client_secret={secret}&scope={SCOPES}"),
+            headers={
+                "Host": "authentication.myprotime.eu",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            content=(
+                f"grant_type=client_credentials&client_id={client_id}"
+                f"&client_secret={secret}&scope={SCOPES}"
+            ),
         )
         assert token_response.status_code == 200, token_response.text
         token = token_response.json()
         assert set(token) == {"access_token", "expires_in", "token_type", "scope"}
-        assert (token["expires_in"], token["token_type"], token["scope"]) == (1800, "Bearer", SCOPES)
+        assert (token["expires_in"], token["token_type"], token["scope"]) == (
+            1800,
+            "Bearer",
+            SCOPES,
+        )
         api = {"Host": "acme.myprotime.eu", "Authorization": f"Bearer {token['access_token']}"}
 
         # Step 2: create an InOut clocking for person 1 at 08:30 on 2026-01-15.
@@ -55,7 +65,7 @@ def test_tutorial_steps_1_to_3(demo_server: ServerProcess) -> None:
             "/connector/protimeapi/api/v1/clockings",
             headers={**api, "Content-Type": "application/json"},
             content=b'{"person": {"id": 1}, "date": "2026-01-15", '
-                    b'"timeOfDayInMinutes": 510, "kind": "InOut"}',
+            b'"timeOfDayInMinutes": 510, "kind": "InOut"}',
         )
         assert created.status_code == 201, created.text
         location = created.headers["Location"]
@@ -89,10 +99,13 @@ def test_tutorial_steps_1_to_3(demo_server: ServerProcess) -> None:
             assert "deltaLink" not in page
             assert "continuationToken=" in page["nextLink"] and "deltaToken=" in page["nextLink"]
             assert page["nextLink"].startswith(
-                "/connector/protimeapi/api/v1/clockings?filter=date%20ge%20'2026-01-01'&")
+                "/connector/protimeapi/api/v1/clockings?filter=date%20ge%20'2026-01-01'&"
+            )
             page = http.get(page["nextLink"], headers=api).json()
         assert set(page) == {"value", "deltaLink"}
-        assert page["deltaLink"].startswith("/connector/protimeapi/api/v1/delta/clockings?deltaToken=")
+        assert page["deltaLink"].startswith(
+            "/connector/protimeapi/api/v1/delta/clockings?deltaToken="
+        )
 
         # Step 5: check for changes: the clocking of step 2 is repeated as InsertOrUpdate
         # with the changeVersion it already had, and a new deltaLink comes back.

@@ -73,7 +73,9 @@ def test_listens_on_loopback_only(cluster: ThrowawayPostgres) -> None:
     assert row == ("127.0.0.1",)
 
 
-@pytest.mark.parametrize("name", ["Upper", "1abc", "a-b", 'x"; DROP DATABASE postgres; --', "", "a" * 64])
+@pytest.mark.parametrize(
+    "name", ["Upper", "1abc", "a-b", 'x"; DROP DATABASE postgres; --', "", "a" * 64]
+)
 def test_rejects_unsafe_database_names(cluster: ThrowawayPostgres, name: str) -> None:
     with pytest.raises(ValueError, match="invalid database name"):
         cluster.create_database(name)

@@ -24,7 +24,9 @@ from chronodelta.storage import resolve_database_url, upgrade
 from ._common import DatabaseOption, JsonOption, console, engine_for, fail, print_json
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-tenants_app = typer.Typer(help="Tenants: each is an isolated Protime environment.", no_args_is_help=True)
+tenants_app = typer.Typer(
+    help="Tenants: each is an isolated Protime environment.", no_args_is_help=True
+)
 clients_app = typer.Typer(help="API clients (OAuth2 client credentials).", no_args_is_help=True)
 
 
@@ -93,7 +95,9 @@ def clients_create(
     tenant: Annotated[str, typer.Option(help="The tenant the client belongs to.")],
     scope: Annotated[
         list[str] | None,
-        typer.Option(help="A scope to allow (repeat; short form clockings.read works). Default: all."),
+        typer.Option(
+            help="A scope to allow (repeat; short form clockings.read works). Default: all."
+        ),
     ] = None,
     description: Annotated[str, typer.Option(help="Free text, e.g. who uses it.")] = "",
     database: DatabaseOption = None,
@@ -120,7 +124,9 @@ def clients_create(
 def seed(
     tenant: Annotated[str, typer.Option(help="An existing, empty tenant.")],
     people: Annotated[int, typer.Option(min=1, max=100_000, help="How many people.")] = 25,
-    days: Annotated[int, typer.Option(min=1, max=3660, help="Days of clockings, ending at --until.")] = 30,
+    days: Annotated[
+        int, typer.Option(min=1, max=3660, help="Days of clockings, ending at --until.")
+    ] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 1,
     until: Annotated[
         str | None, typer.Option(help="Last day with clockings, YYYY-MM-DD (default: today).")
@@ -138,13 +144,17 @@ def seed(
         raise typer.BadParameter("--until must be a date written YYYY-MM-DD") from None
     with engine_for(database) as engine:
         try:
-            result = seed_tenant(engine, tenant, people=people, days=days, seed=seed, until=last_day)
+            result = seed_tenant(
+                engine, tenant, people=people, days=days, seed=seed, until=last_day
+            )
         except AdminError as exc:
             raise fail(str(exc)) from None
     if json:
         print_json(result)
     else:
-        console.print(f"seeded {result.people} people and {result.clockings} clockings into {tenant}")
+        console.print(
+            f"seeded {result.people} people and {result.clockings} clockings into {tenant}"
+        )
 
 
 retention_app = typer.Typer(help="Delta retention.", no_args_is_help=True)

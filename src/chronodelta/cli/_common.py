@@ -14,7 +14,12 @@ import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
-from chronodelta.storage import DATABASE_URL_ENV, DatabaseUrlError, create_engine, resolve_database_url
+from chronodelta.storage import (
+    DATABASE_URL_ENV,
+    DatabaseUrlError,
+    create_engine,
+    resolve_database_url,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -59,4 +64,5 @@ def print_json(value: Any) -> None:
         if isinstance(obj, dt.date | dt.datetime):
             return obj.isoformat()
         raise TypeError
+
     typer.echo(orjson.dumps(value, default=default, option=orjson.OPT_INDENT_2).decode())

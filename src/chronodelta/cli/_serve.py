@@ -23,13 +23,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     database: DatabaseOption = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (use PostgreSQL for more than one).")] = 1,
-    demo: Annotated[bool, typer.Option(help="On an empty database, create tenant acme with a client and demo data.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="Worker processes (use PostgreSQL for more than one)."),
+    ] = 1,
+    demo: Annotated[
+        bool,
+        typer.Option(help="On an empty database, create tenant acme with a client and demo data."),
+    ] = False,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Migrate the database, then serve the API.
 
-    Example: chronodelta serve --port 8000 --database postgresql://chrono@127.0.0.1/chrono --workers 4
+    Example: chronodelta serve --port 8000 --workers 4 --database postgresql://chrono@127.0.0.1/cd
     """
     with engine_for(database) as engine:
         try:
@@ -37,18 +43,28 @@ def serve(
         except OperationalError as exc:
             raise fail(f"cannot reach the database: {exc.orig}") from None
         if workers > 1 and engine.dialect.name == "sqlite":
-            console.print("[yellow]note:[/] SQLite serializes writes; use PostgreSQL to scale writers")
+            console.print(
+                "[yellow]note:[/] SQLite serializes writes; use PostgreSQL to scale writers"
+            )
         client = bootstrap_demo(engine, until=dt.date.today()) if demo else None
     if client is not None:
         print_walkthrough(client, host, port)
     elif demo:
-        console.print("demo tenant already set up; a new client: chronodelta clients create --tenant acme")
+        console.print(
+            "demo tenant already set up; a new client: chronodelta clients create --tenant acme"
+        )
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chronodelta-metrics-")
     console.print(f"serving on http://{host}:{port}  (Swagger UI: http://{host}:{port}/swagger)")
     uvicorn.run(
-        APP_FACTORY, factory=True, host=host, port=port, workers=workers,
-        access_log=access_log, log_level="info", server_header=False,
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info",
+        server_header=False,
     )
 
 
@@ -56,7 +72,8 @@ def print_walkthrough(client: NewClient, host: str, port: int) -> None:
     """Seed 004's tutorial, steps 1 to 3, as curl commands with this client."""
     base = f"http://{host}:{port}"
     scopes = "connector-protimeapi-clockings.read connector-protimeapi-clockings.write"
-    console.print(f"""
+    console.print(
+        f"""
 [bold]Demo tenant ready.[/] Store this secret now: it is not kept.
 
   tenant:        {client.tenant}
@@ -71,7 +88,8 @@ TOKEN=$(curl -s -A 'Tutorial/1.0 (Acme)' -X POST {base}/tenants/{client.tenant}/
   --data-urlencode grant_type=client_credentials \\
   --data-urlencode client_id={client.client_id} \\
   --data-urlencode client_secret={client.client_secret} \\
-  --data-urlencode 'scope={scopes}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  --data-urlencode 'scope={scopes}' \\
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 # 2. create an InOut clocking for person 1 at 08:30 on 2026-01-15 (201 + Location)
 curl -si -A 'Tutorial/1.0 (Acme)' -X POST {base}/connector/protimeapi/api/v1/clockings \\
@@ -81,4 +99,7 @@ curl -si -A 'Tutorial/1.0 (Acme)' -X POST {base}/connector/protimeapi/api/v1/clo
 # 3. retrieve it (use the id from the Location header)
 curl -s -A 'Tutorial/1.0 (Acme)' -H "Authorization: Bearer $TOKEN" \\
   {base}/connector/protimeapi/api/v1/clockings/ID
-""", highlight=False, soft_wrap=True)
+""",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from chronodelta.domain import ALL_SCOPES, ClockingDraft, ReferenceData, Scope, format_scopes
-from chronodelta.storage import ensure_tenant_counters, write_transaction
 from chronodelta.storage import _schema as schema
+from chronodelta.storage import ensure_tenant_counters, write_transaction
 
 from ._auth import hash_secret, new_client_credentials, utc_now
 from ._backend import clocking_values
@@ -75,9 +75,13 @@ def list_tenants(engine: Engine) -> list[TenantInfo]:
 
 def tenant_id(engine: Engine, name: str) -> int:
     with engine.connect() as connection:
-        found = connection.scalar(sa.select(schema.tenants.c.id).where(schema.tenants.c.name == name))
+        found = connection.scalar(
+            sa.select(schema.tenants.c.id).where(schema.tenants.c.name == name)
+        )
     if found is None:
-        raise AdminError(f"no tenant named {name!r} (create it with: chronodelta tenants create {name})")
+        raise AdminError(
+            f"no tenant named {name!r} (create it with: chronodelta tenants create {name})"
+        )
     return int(found)
 
 
@@ -104,7 +108,9 @@ def create_client(
 
 def count_clients(engine: Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.scalar(sa.select(sa.func.count()).select_from(schema.api_clients)) or 0)
+        return int(
+            connection.scalar(sa.select(sa.func.count()).select_from(schema.api_clients)) or 0
+        )
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,9 @@ def seed_tenant(
     owner = tenant_id(engine, tenant)
     with engine.connect() as connection:
         existing = connection.scalar(
-            sa.select(sa.func.count()).select_from(schema.people).where(schema.people.c.tenant_id == owner)
+            sa.select(sa.func.count())
+            .select_from(schema.people)
+            .where(schema.people.c.tenant_id == owner)
         )
     if existing:
         raise AdminError(f"tenant {tenant!r} already has people; seed a new, empty tenant")
@@ -143,8 +151,10 @@ def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) 
         for collection, records in batches:
             if not records:
                 continue
-            rows = [_versioned({**asdict(r), "tenant_id": owner}, tx.next_change_version())
-                    for r in records]
+            rows = [
+                _versioned({**asdict(r), "tenant_id": owner}, tx.next_change_version())
+                for r in records
+            ]
             tx.connection.execute(schema.REFERENCE_TABLES[collection].insert(), rows)
             tx.reserve_ids_through(collection, max(r.id for r in records))
 
@@ -159,7 +169,10 @@ def insert_clockings(engine: Engine, owner: int, drafts: Iterator[ClockingDraft]
     while batch := list(itertools.islice(drafts, SEED_BATCH)):
         with write_transaction(engine, owner) as tx:
             ids = tx.allocate_ids("clockings", len(batch))
-            rows = [clocking_values(d, owner, i, tx.next_change_version()) for d, i in zip(batch, ids, strict=True)]
+            rows = [
+                clocking_values(d, owner, i, tx.next_change_version())
+                for d, i in zip(batch, ids, strict=True)
+            ]
             tx.connection.execute(schema.clockings.insert(), rows)
         total += len(batch)
     return total

@@ -200,7 +200,9 @@ def _bump_window(engine: Engine, client_key: str, window: int) -> int:
         count = int(connection.execute(statement).scalar_one())
         if count == 1:  # first request of a new window: forget this client's old ones
             connection.execute(
-                table.delete().where(table.c.client_key == client_key, table.c.window_start < window)
+                table.delete().where(
+                    table.c.client_key == client_key, table.c.window_start < window
+                )
             )
     return count
 

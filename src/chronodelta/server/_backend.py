@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import ClockingDraft, ClockingKind, ClockingStatus, FilterCriteria
-from chronodelta.storage import is_postgresql, read_transaction, write_transaction
 from chronodelta.storage import _schema as schema
+from chronodelta.storage import is_postgresql, read_transaction, write_transaction
 
 from ._errors import BadRequest, Conflict, NotFound
 from ._serialize import (
@@ -132,7 +132,9 @@ class ConnectorBackend:
             tx.connection.execute(
                 clockings.update()
                 .where(*_clocking_key(tenant_id, clocking_id))
-                .values(status=ClockingStatus.DELETED.value, change_version=tx.next_change_version())
+                .values(
+                    status=ClockingStatus.DELETED.value, change_version=tx.next_change_version()
+                )
             )
 
     def purge_clocking(self, tenant_id: int, clocking_id: int) -> None:
@@ -158,8 +160,9 @@ class ConnectorBackend:
             raise NotFound(f"Clocking {clocking_id} does not exist")
         if if_match is not None and not etag_matches(if_match, row.change_version):
             raise Conflict(
-                reasons=["If-Match does not match the clocking's current ETag; "
-                         "GET it again and retry"]
+                reasons=[
+                    "If-Match does not match the clocking's current ETag; GET it again and retry"
+                ]
             )
         return row
 

@@ -123,8 +123,17 @@ def error_response(error: ApiError) -> Response:
 
 _STATUS_ERRORS: dict[int, type[ApiError]] = {
     cls.status_code: cls
-    for cls in (BadRequest, Unauthorized, NotFound, MethodNotAllowed, Conflict, Gone,
-                PayloadTooLarge, UriTooLong, UnsupportedMediaType)
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        Gone,
+        PayloadTooLarge,
+        UriTooLong,
+        UnsupportedMediaType,
+    )
 }
 
 

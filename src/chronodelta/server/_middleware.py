@@ -53,9 +53,14 @@ class RequestGuard:
     def _problem(self, scope: Scope) -> ApiError | None:
         path = scope.get("raw_path") or scope["path"].encode()
         if len(path) + 1 + len(scope.get("query_string", b"")) > MAX_URI_LENGTH:
-            return UriTooLong(reasons=[f"The request URI may be at most {MAX_URI_LENGTH} characters"])
+            return UriTooLong(
+                reasons=[f"The request URI may be at most {MAX_URI_LENGTH} characters"]
+            )
         headers = dict(scope["headers"])
-        if scope["path"].startswith(USER_AGENT_PREFIXES) and not headers.get(b"user-agent", b"").strip():
+        if (
+            scope["path"].startswith(USER_AGENT_PREFIXES)
+            and not headers.get(b"user-agent", b"").strip()
+        ):
             return BadRequest(
                 reasons=["The User-Agent header is required, as ServiceName/Version (Company)"]
             )

@@ -46,7 +46,9 @@ class PageTokenCodec:
             raise BadRequest(reasons=["The continuationToken is invalid"])
         if payload.get("f") != digest:
             raise BadRequest(
-                reasons=["The continuationToken was issued for another filter; "
-                         "follow nextLink as given or start again without a token"]
+                reasons=[
+                    "The continuationToken was issued for another filter; "
+                    "follow nextLink as given or start again without a token"
+                ]
             )
         return PagePosition(tuple(key))

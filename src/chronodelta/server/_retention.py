@@ -32,21 +32,26 @@ class RetentionReport:
 def run_retention(
     engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta, now: dt.datetime
 ) -> RetentionReport:
-    deltas, departures, marks = schema.deltas, schema.departures, schema.change_marks
+    deltas, marks = schema.deltas, schema.change_marks
     with engine.begin() as connection:
         expired = connection.execute(
             deltas.delete().where(deltas.c.last_used_at < now - ttl)
         ).rowcount
         removed_departures = removed_marks = 0
         for (tenant_id,) in connection.execute(sa.select(schema.tenants.c.id)):
-            window_cursor = int(connection.scalar(
-                sa.select(sa.func.max(marks.c.change_version)).where(
-                    marks.c.tenant_id == tenant_id, marks.c.committed_at < now - overlap)
-            ) or 0)
+            window_cursor = int(
+                connection.scalar(
+                    sa.select(sa.func.max(marks.c.change_version)).where(
+                        marks.c.tenant_id == tenant_id, marks.c.committed_at < now - overlap
+                    )
+                )
+                or 0
+            )
             removed_departures += _forget_departures(connection, tenant_id, window_cursor)
             removed_marks += connection.execute(
-                marks.delete().where(marks.c.tenant_id == tenant_id,
-                                     marks.c.change_version < window_cursor)
+                marks.delete().where(
+                    marks.c.tenant_id == tenant_id, marks.c.change_version < window_cursor
+                )
             ).rowcount
     return RetentionReport(expired, removed_departures, removed_marks)
 
@@ -61,14 +66,18 @@ def _forget_departures(connection: sa.Connection, tenant_id: int, window_cursor:
     for collection in collections:
         oldest_live = connection.scalar(
             sa.select(sa.func.min(deltas.c.first_cursor)).where(
-                deltas.c.tenant_id == tenant_id, deltas.c.collection == collection,
-                deltas.c.status == "active")
+                deltas.c.tenant_id == tenant_id,
+                deltas.c.collection == collection,
+                deltas.c.status == "active",
+            )
         )
         horizon = window_cursor if oldest_live is None else min(window_cursor, int(oldest_live))
         removed += connection.execute(
-            departures.delete().where(departures.c.tenant_id == tenant_id,
-                                      departures.c.collection == collection,
-                                      departures.c.change_version <= horizon)
+            departures.delete().where(
+                departures.c.tenant_id == tenant_id,
+                departures.c.collection == collection,
+                departures.c.change_version <= horizon,
+            )
         ).rowcount
     return removed
 
@@ -76,8 +85,9 @@ def _forget_departures(connection: sa.Connection, tenant_id: int, window_cursor:
 class RetentionThread:
     """Runs retention every ``interval`` seconds in the background of a server process."""
 
-    def __init__(self, engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta,
-                 interval: float) -> None:
+    def __init__(
+        self, engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta, interval: float
+    ) -> None:
         self._engine, self._ttl, self._overlap, self._interval = engine, ttl, overlap, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,8 +106,9 @@ class RetentionThread:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                report = run_retention(self._engine, ttl=self._ttl, overlap=self._overlap,
-                                       now=dt.datetime.now(dt.UTC))
+                report = run_retention(
+                    self._engine, ttl=self._ttl, overlap=self._overlap, now=dt.datetime.now(dt.UTC)
+                )
                 log.info("retention: %s", report)
             except Exception:  # a failed run is retried at the next interval
                 log.exception("retention run failed")

@@ -14,8 +14,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from chronodelta.domain import CLOCKINGS, CLOCKINGS_FILTER, REFERENCE_COLLECTIONS
-from chronodelta.domain import CollectionFilterSpec, CollectionInfo, FilterCriteria
+from chronodelta.domain import (
+    CLOCKINGS,
+    CLOCKINGS_FILTER,
+    REFERENCE_COLLECTIONS,
+    CollectionFilterSpec,
+    CollectionInfo,
+    FilterCriteria,
+)
 from chronodelta.storage import _schema as schema
 
 from ._serialize import (

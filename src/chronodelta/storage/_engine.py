@@ -73,9 +73,7 @@ def _create_sqlite_engine(target: sa.URL) -> Engine:
     database = target.database or ""
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        target, connect_args={"check_same_thread": False, "timeout": 30}
-    )
+    engine = sa.create_engine(target, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine

@@ -171,9 +171,7 @@ clockings = _tenant_table(
     sa.Column("activity_levels", sa.Text, nullable=True),
     sa.Column("status", sa.String(10), nullable=False),
     sa.ForeignKeyConstraint(["tenant_id", "person_id"], ["people.tenant_id", "people.id"]),
-    sa.ForeignKeyConstraint(
-        ["tenant_id", "terminal_id"], ["terminals.tenant_id", "terminals.id"]
-    ),
+    sa.ForeignKeyConstraint(["tenant_id", "terminal_id"], ["terminals.tenant_id", "terminals.id"]),
     sa.ForeignKeyConstraint(
         ["tenant_id", "reason_id"],
         ["absence_definitions.tenant_id", "absence_definitions.id"],
@@ -199,7 +197,9 @@ departures = sa.Table(
     sa.Column("old_date", sa.Date, nullable=True),
     sa.Column("old_kind", sa.String(16), nullable=True),
     sa.Column("removed", sa.Boolean, nullable=False),
-    sa.Index("ix_departures_tenant_collection_version", "tenant_id", "collection", "change_version"),
+    sa.Index(
+        "ix_departures_tenant_collection_version", "tenant_id", "collection", "change_version"
+    ),
 )
 
 # When each write transaction committed, by its last version: maps the contract's

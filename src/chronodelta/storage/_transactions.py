@@ -83,20 +83,19 @@ class WriteTransaction:
 @contextmanager
 def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransaction]:
     """A transaction that holds the tenant's write lock until it commits."""
-    with engine.connect().execution_options(**{SQLITE_IMMEDIATE: True}) as connection:
-        with connection.begin():
-            last = _read_counter(connection, tenant_id, CHANGE_VERSION, lock=True)
-            tx = WriteTransaction(connection, tenant_id, last, last)
-            yield tx
-            tx._flush_counters()
+    connect = engine.connect().execution_options(**{SQLITE_IMMEDIATE: True})
+    with connect as connection, connection.begin():
+        last = _read_counter(connection, tenant_id, CHANGE_VERSION, lock=True)
+        tx = WriteTransaction(connection, tenant_id, last, last)
+        yield tx
+        tx._flush_counters()
 
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[sa.Connection]:
     """A read-only transaction (deferred on SQLite, READ COMMITTED on PostgreSQL)."""
-    with engine.connect() as connection:
-        with connection.begin():
-            yield connection
+    with engine.connect() as connection, connection.begin():
+        yield connection
 
 
 def ensure_tenant_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> None:

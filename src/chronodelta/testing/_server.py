@@ -73,14 +73,34 @@ class ServerProcess:
     def start(self) -> None:
         if self._process is not None:
             raise RuntimeError("the server is already running")
-        command = [sys.executable, *self._launcher, "-m", "chronodelta", "serve",
-                   "--host", "127.0.0.1", "--port", str(self.port),
-                   "--database", self.database_url, *self._args]
-        env = {**os.environ, "CHRONODELTA_DATABASE_URL": self.database_url,
-               "COLUMNS": "200", **self._env}
+        command = [
+            sys.executable,
+            *self._launcher,
+            "-m",
+            "chronodelta",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--database",
+            self.database_url,
+            *self._args,
+        ]
+        env = {
+            **os.environ,
+            "CHRONODELTA_DATABASE_URL": self.database_url,
+            "COLUMNS": "200",
+            **self._env,
+        }
         self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env=env, start_new_session=True,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
         if not self._ready.wait(self._timeout) or self._process.poll() is not None:

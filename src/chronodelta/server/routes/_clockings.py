@@ -9,14 +9,21 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.responses import Response
 
-from chronodelta.domain import CLOCKINGS, ActivityLevel, ClockingDraft, Scope
-from chronodelta.domain import CLOCKINGS_FILTER, FilterError, compile_filter
+from chronodelta.domain import (
+    CLOCKINGS,
+    CLOCKINGS_FILTER,
+    ActivityLevel,
+    ClockingDraft,
+    FilterError,
+    Scope,
+    compile_filter,
+)
 
 from .._auth import Principal
 from .._backend import etag, etag_matches
 from .._errors import BadRequest
-from .._models import ClockingBody, ErrorBody, Id, page_model
 from .._models import Clocking as ClockingModel
+from .._models import ClockingBody, ErrorBody, Id, page_model
 from .._security import require_scope
 from .._services import services
 from .._tracked import TRACKED
@@ -32,11 +39,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 ClockingId = Annotated[Id, Path(description="The clocking's id")]
 FilterText = Annotated[
     str | None,
-    Query(description="Required: date range of at most a year, e.g. "
-          "date ge '2026-01-01' and date le '2026-01-31'; optionally person, kind"),
+    Query(
+        description="Required: date range of at most a year, e.g. "
+        "date ge '2026-01-01' and date le '2026-01-31'; optionally person, kind"
+    ),
 ]
 Token = Annotated[str | None, Query(description="From the previous page's nextLink")]
-
 
 
 @router.get(
@@ -55,8 +63,12 @@ def list_clockings(
 ) -> Response:
     if delta is not None or deltaToken is not None:
         return snapshot_response(
-            request, principal, TRACKED["clockings"], filter_text=filter,
-            continuation=continuationToken, delta_token=deltaToken,
+            request,
+            principal,
+            TRACKED["clockings"],
+            filter_text=filter,
+            continuation=continuationToken,
+            delta_token=deltaToken,
         )
     found = services(request)
     try:
@@ -171,5 +183,8 @@ def _record_response(
     if if_none_match is not None and etag_matches(if_none_match, version):
         return Response(status_code=304, headers=headers)
     return Response(
-        orjson.dumps(record), status_code=status_code, media_type="application/json", headers=headers
+        orjson.dumps(record),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
     )

@@ -55,8 +55,13 @@ def delta_filter(
 
 
 def snapshot_response(
-    request: Request, principal: Principal, tracked: TrackedCollection, *,
-    filter_text: str | None, continuation: str | None, delta_token: str | None,
+    request: Request,
+    principal: Principal,
+    tracked: TrackedCollection,
+    *,
+    filter_text: str | None,
+    continuation: str | None,
+    delta_token: str | None,
 ) -> Response:
     """A page of a delta's initial snapshot: the first one starts the delta."""
     found = services(request)
@@ -72,8 +77,12 @@ def snapshot_response(
         criteria = delta_filter(tracked, filter_text, state.started_on)
         canonical = criteria.canonical() if criteria is not None else ""
         if state.filter_canonical != canonical:
-            raise BadRequest(reasons=["The filter differs from the one this delta was started with; "
-                                      "follow nextLink as given"])
+            raise BadRequest(
+                reasons=[
+                    "The filter differs from the one this delta was started with; "
+                    "follow nextLink as given"
+                ]
+            )
         after = position(found, continuation, principal.tenant_id, tracked.name, canonical)
     page = found.deltas.snapshot_page(tracked, state, criteria, after, found.settings.page_size)
     body: dict[str, Any] = {"value": page.records}
@@ -85,14 +94,20 @@ def snapshot_response(
 
 
 def _next_link(
-    found: Services, tracked: TrackedCollection, state: DeltaState, key: tuple[Any, ...],
+    found: Services,
+    tracked: TrackedCollection,
+    state: DeltaState,
+    key: tuple[Any, ...],
     filter_text: str | None,
 ) -> str:
     continuation = found.pages.encode(
         state.tenant_id, tracked.name, filter_digest(state.filter_canonical), PagePosition(key)
     )
     query = [f"filter={quote(filter_text, safe=FILTER_SAFE)}"] if filter_text else []
-    query += [f"continuationToken={continuation}", f"deltaToken={found.deltas.snapshot_token(state)}"]
+    query += [
+        f"continuationToken={continuation}",
+        f"deltaToken={found.deltas.snapshot_token(state)}",
+    ]
     return f"{tracked.info.path}?{'&'.join(query)}"
 
 
@@ -100,8 +115,10 @@ def _next_link(
     API_PREFIX + "/delta/{collection}",
     summary="Retrieve the changes since a deltaLink",
     response_class=Response,
-    responses={200: {"description": "Changes and a new deltaLink"},
-               **{code: {"model": ErrorBody} for code in (400, 401, 404, 410, 414)}},
+    responses={
+        200: {"description": "Changes and a new deltaLink"},
+        **{code: {"model": ErrorBody} for code in (400, 401, 404, 410, 414)},
+    },
 )
 def read_changes(
     request: Request,
@@ -123,4 +140,3 @@ def read_changes(
     reached = max(feed.high_water, at.known)
     link = delta_link(collection, found.deltas.changes_token(state, reached, reached))
     return StreamingResponse(feed.chunks(link), media_type="application/json")
-

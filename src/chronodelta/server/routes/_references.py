@@ -52,20 +52,31 @@ def _add_collection(info: CollectionInfo) -> None:
     ) -> Response:
         if delta is not None or deltaToken is not None:
             return snapshot_response(
-                request, principal, TRACKED[info.name], filter_text=filter,
-                continuation=continuationToken, delta_token=deltaToken,
+                request,
+                principal,
+                TRACKED[info.name],
+                filter_text=filter,
+                continuation=continuationToken,
+                delta_token=deltaToken,
             )
         if filter is not None:
             raise BadRequest(reasons=[f"The {info.name} collection does not support filter"])
         found = services(request)
         after = position(found, continuationToken, principal.tenant_id, info.name, NO_FILTER)
         page = found.backend.list_references(
-            principal.tenant_id, info.name, int(after[0]) if after else None,
+            principal.tenant_id,
+            info.name,
+            int(after[0]) if after else None,
             found.settings.page_size,
         )
         return page_response(
-            found, path=info.path, tenant_id=principal.tenant_id, collection=info.name,
-            records=page.records, next_key=page.next_key, filter_text=None,
+            found,
+            path=info.path,
+            tenant_id=principal.tenant_id,
+            collection=info.name,
+            records=page.records,
+            next_key=page.next_key,
+            filter_text=None,
             canonical_filter=NO_FILTER,
         )
 
@@ -78,13 +89,23 @@ def _add_collection(info: CollectionInfo) -> None:
         return Response(orjson.dumps(record), media_type="application/json")
 
     router.add_api_route(
-        info.path, list_records, methods=["GET"], summary=f"Retrieve a list of {title}",
-        response_class=Response, tags=[info.name], operation_id=f"list_{info.name}",
+        info.path,
+        list_records,
+        methods=["GET"],
+        summary=f"Retrieve a list of {title}",
+        response_class=Response,
+        tags=[info.name],
+        operation_id=f"list_{info.name}",
         responses={200: {"model": page_model(model)}, **ERRORS},
     )
     router.add_api_route(
-        info.path + "/{record_id}", get_record, methods=["GET"], summary=f"Retrieve one of {title}",
-        response_class=Response, tags=[info.name], operation_id=f"get_{info.name}",
+        info.path + "/{record_id}",
+        get_record,
+        methods=["GET"],
+        summary=f"Retrieve one of {title}",
+        response_class=Response,
+        tags=[info.name],
+        operation_id=f"get_{info.name}",
         responses={200: {"model": model}, **ERRORS},
     )
 

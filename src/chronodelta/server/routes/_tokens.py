@@ -19,8 +19,7 @@ from chronodelta.storage._schema import tenants
 
 from .._auth import authenticate_client, check_token_rate
 from .._errors import BadRequest, NotFound, Unauthorized, UnsupportedMediaType
-from .._models import ErrorBody
-from .._models import TokenResponse
+from .._models import ErrorBody, TokenResponse
 from .._services import Services, services
 
 router = APIRouter(tags=["authentication"])
@@ -35,13 +34,32 @@ UNKNOWN_TENANT: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
     summary="Get an access token (OAuth2 client credentials, form-encoded)",
     response_class=Response,
     # 415: a body that is not form-encoded (documented after Schemathesis found it missing).
-    responses={200: {"model": TokenResponse}, 400: {"model": ErrorBody},
-               401: {"model": ErrorBody}, 415: {"model": ErrorBody}, 429: {"model": ErrorBody}},
-    openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": {
-        "type": "object", "required": ["grant_type"],
-        "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]},
-                       "client_id": {"type": "string"}, "client_secret": {"type": "string"},
-                       "scope": {"type": "string"}}}}}}},
+    responses={
+        200: {"model": TokenResponse},
+        400: {"model": ErrorBody},
+        401: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+        429: {"model": ErrorBody},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                            "scope": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
 async def issue_token(request: Request, tenant: str) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
@@ -56,7 +74,8 @@ async def issue_token(request: Request, tenant: str) -> Response:
         _issue, services(request), tenant, client_id, client_secret, requested, issuer
     )
     return Response(
-        orjson.dumps(body), media_type="application/json",
+        orjson.dumps(body),
+        media_type="application/json",
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
 
@@ -64,7 +83,9 @@ async def issue_token(request: Request, tenant: str) -> Response:
 def _issue(
     found: Services, tenant: str, client_id: str, secret: str, requested: str, issuer: str
 ) -> dict[str, Any]:
-    check_token_rate(found.engine, f"{tenant}/{client_id}", found.settings.token_requests_per_minute)
+    check_token_rate(
+        found.engine, f"{tenant}/{client_id}", found.settings.token_requests_per_minute
+    )
     client = authenticate_client(found.engine, tenant, client_id, secret)
     try:
         wanted = parse_scopes(requested) if requested.strip() else client.scopes
