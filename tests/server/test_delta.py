@@ -115,9 +115,25 @@ def test_records_never_in_scope_are_not_reported(api: Api) -> None:
     follow(api.http, mirror, api.auth(*RW))  # past the overlap window's repeats
     outside = create(api, date="2026-01-02")
     put(api, outside["id"], date="2026-01-02", timeOfDayInMinutes=600)
-    created_then_moved = create(api)
-    put(api, created_then_moved["id"], date="2026-01-03")
+    put(api, outside["id"], date="2026-01-03", timeOfDayInMinutes=600)
     assert follow(api.http, mirror, api.auth(*RW)) == []
+
+
+def test_a_replayed_older_link_still_deletes_what_a_later_link_delivered(api: Api) -> None:
+    mirror = open_delta(api)
+    follow(api.http, mirror, api.auth(*RW))
+    older = mirror.delta_link
+    created = create(api)  # delivered by the next call...
+    follow(api.http, mirror, api.auth(*RW))
+    assert created["id"] in mirror.records
+    moved = put(api, created["id"], date="2026-01-03")  # ...then leaves the filter
+    mirror.delta_link = older  # the client crashed and replays an older, still valid link
+    changes = follow(api.http, mirror, api.auth(*RW))
+    assert {
+        "changeType": "Delete",
+        "data": {"changeVersion": moved["changeVersion"], "id": created["id"]},
+    } in changes
+    assert mirror.records == server_state(api)
 
 
 def test_soft_delete_is_an_update_and_purge_is_a_delete(api: Api) -> None:

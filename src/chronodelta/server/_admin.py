@@ -160,7 +160,7 @@ def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) 
 
 
 def _versioned(row: dict[str, Any], version: int) -> dict[str, Any]:
-    return {**row, "change_version": version, "created_version": version}
+    return {**row, "change_version": version}
 
 
 def insert_clockings(engine: Engine, owner: int, drafts: Iterator[ClockingDraft]) -> int:

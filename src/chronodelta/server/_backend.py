@@ -115,7 +115,6 @@ class ConnectorBackend:
             version = tx.next_change_version()
             values = clocking_values(draft, tenant_id, clocking_id, version)
             values.update(original_time_of_day=original, is_generated=current.is_generated)
-            del values["created_version"]
             if (current.date, current.kind) != (draft.date, draft.kind.value):
                 record_departure(tx.connection, "clockings", current, version, removed=False)
             tx.connection.execute(
@@ -254,7 +253,6 @@ def clocking_values(
         "tenant_id": tenant_id,
         "id": clocking_id,
         "change_version": change_version,
-        "created_version": change_version,
         "person_id": draft.person_id,
         "date": draft.date,
         "time_of_day": draft.time_of_day,
@@ -282,7 +280,6 @@ def record_departure(
             collection=collection,
             record_id=old.id,
             change_version=version,
-            created_version=old.created_version,
             old_date=getattr(old, "date", None),
             old_kind=getattr(old, "kind", None),
             removed=removed,

@@ -12,12 +12,13 @@ The rules (contract, "Delta"):
 * A change feed for cursor C returns every record whose version is in (C, H], H the
   highest committed version when the call starts, once, in its latest state, in
   version order: InsertOrUpdate when it is in the filter now; Delete when it is not
-  but the client has it, or when it was removed. Records the client never had are not
-  reported. What the client has is the data at its *known* version K: the snapshot S
-  for the first deltaLink (whose cursor lies before S, by the overlap), C afterwards;
-  a record's attributes at K come from the ``departures`` log. The new deltaLink's
-  cursor (and K) is H. Because writes commit in version order (``storage/_transactions.py``), no
-  version <= H can appear later, so nothing is ever missed.
+  but was in it at some version after the client's *known* version K, or when it was
+  removed. K is the version the client's copy reflects: the snapshot S for the first
+  deltaLink (whose cursor lies before S, by the overlap), C afterwards. A record's past
+  filter attributes come from the ``departures`` log. Records never in the filter
+  since K are not reported. The new deltaLink's cursor (and K) is H. Because writes
+  commit in version order (``storage/_transactions.py``), no version <= H can appear
+  later, so nothing is ever missed.
 """
 
 from __future__ import annotations
@@ -375,7 +376,7 @@ class _FeedReader:
         )
         in_filter = sa.and_(sa.true(), *self.tracked.conditions(self.criteria))
         query = (
-            sa.select(*self.tracked.columns, table.c.created_version)
+            sa.select(*self.tracked.columns)
             .where(
                 table.c.tenant_id == self.tenant_id,
                 table.c.change_version > self.cursor,
@@ -388,18 +389,17 @@ class _FeedReader:
             yield from self._current_chunk(chunk)
 
     def _current_chunk(self, chunk: Sequence[Any]) -> Iterator[tuple[int, bytes]]:
-        pairs = [(row, self.tracked.to_wire(row[:-1])) for row in chunk]
-        left = [w["id"] for row, w in pairs if not self._matches(w) and row[-1] <= self.known]
-        before = self._attributes_at_known(left)
-        for _row, wire in pairs:
+        wires = [self.tracked.to_wire(row) for row in chunk]
+        was_in = self._in_scope_since_known([w["id"] for w in wires if not self._matches(w)])
+        for wire in wires:
             version = int(wire["changeVersion"], 16)
             if self._matches(wire):
                 yield version, _insert_or_update(wire)
-            elif wire["id"] in before and self.tracked.in_scope(self.criteria, *before[wire["id"]]):
+            elif wire["id"] in was_in:
                 yield version, _delete(version, wire["id"])
 
     def _removed(self) -> Iterator[tuple[int, bytes]]:
-        """Records removed for good in (known, high_water] that the client had."""
+        """Records removed for good in (known, high_water] that the client may have."""
         departures = schema.departures
         query = (
             sa.select(departures.c.record_id, departures.c.change_version)
@@ -407,37 +407,41 @@ class _FeedReader:
                 departures.c.tenant_id == self.tenant_id,
                 departures.c.collection == self.tracked.name,
                 departures.c.removed.is_(True),
-                departures.c.created_version <= self.known,
                 departures.c.change_version > self.known,
                 departures.c.change_version <= self.high_water,
             )
             .order_by(departures.c.change_version)
         )
         for chunk in self.connection.execute(query).partitions():
-            before = self._attributes_at_known([row.record_id for row in chunk])
+            was_in = self._in_scope_since_known([row.record_id for row in chunk])
             for row in chunk:
-                if self.tracked.in_scope(self.criteria, *before[row.record_id]):
+                if row.record_id in was_in:
                     yield row.change_version, _delete(row.change_version, row.record_id)
 
-    def _attributes_at_known(self, ids: list[int]) -> dict[int, tuple[dt.date | None, str | None]]:
-        """(date, kind) each record had at the known version: its first departure after it."""
+    def _in_scope_since_known(self, ids: list[int]) -> set[int]:
+        """Which of these records were in the filter at some version after the known one.
+
+        Those are the ones the client may have: at the known version (the attributes of
+        the first departure after it), or later, through a link followed after this one
+        was issued (a replayed older link must still delete them). A record that was
+        never in the filter in that time is never reported.
+        """
         if not ids:
-            return {}
+            return set()
         departures = schema.departures
         rows = self.connection.execute(
-            sa.select(departures.c.record_id, departures.c.old_date, departures.c.old_kind)
-            .where(
+            sa.select(departures.c.record_id, departures.c.old_date, departures.c.old_kind).where(
                 departures.c.tenant_id == self.tenant_id,
                 departures.c.collection == self.tracked.name,
                 departures.c.record_id.in_(ids),
                 departures.c.change_version > self.known,
             )
-            .order_by(departures.c.record_id, departures.c.change_version)
         ).all()
-        found: dict[int, tuple[dt.date | None, str | None]] = {}
-        for row in rows:
-            found.setdefault(row.record_id, (row.old_date, row.old_kind))
-        return found
+        return {
+            row.record_id
+            for row in rows
+            if self.tracked.in_scope(self.criteria, row.old_date, row.old_kind)
+        }
 
     def _matches(self, wire: Wire) -> bool:
         return self.tracked.in_scope(self.criteria, wire.get("date"), wire.get("kind"))

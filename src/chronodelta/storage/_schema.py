@@ -84,18 +84,13 @@ token_request_windows = sa.Table(
 
 
 def _tenant_table(name: str, *items: sa.schema.SchemaItem) -> sa.Table:
-    """A collection table keyed by (tenant_id, id), with its change tracking columns.
-
-    ``created_version`` is the version of the insert: a delta reader uses it to tell a
-    record its client never had (created after the client's cursor) from one it had.
-    """
+    """A collection table keyed by (tenant_id, id), with its change version."""
     return sa.Table(
         name,
         metadata,
         sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("change_version", sa.BigInteger, nullable=False),
-        sa.Column("created_version", sa.BigInteger, nullable=False),
         *items,
         sa.Index(f"ix_{name}_tenant_change_version", "tenant_id", "change_version"),
     )
@@ -193,7 +188,6 @@ departures = sa.Table(
     sa.Column("collection", sa.String(40), primary_key=True),
     sa.Column("record_id", sa.BigInteger, primary_key=True),
     sa.Column("change_version", sa.BigInteger, primary_key=True),
-    sa.Column("created_version", sa.BigInteger, nullable=False),
     sa.Column("old_date", sa.Date, nullable=True),
     sa.Column("old_kind", sa.String(16), nullable=True),
     sa.Column("removed", sa.Boolean, nullable=False),
