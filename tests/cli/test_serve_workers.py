@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from chronodelta.cli import app
 from chronodelta.testing import ServerProcess
 from tests.conftest import new_database_url
+from tests.provisioning import bearer, provision_with_cli
 
 PATH = "/connector/protimeapi/api/v1/clockings"
 
@@ -22,47 +20,14 @@ def test_several_workers_serve_concurrent_writers(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = new_database_url(request, "postgresql", tmp_path)
-    runner = CliRunner()
-    assert runner.invoke(app, ["tenants", "create", "acme", "--database", url]).exit_code == 0
-    assert (
-        runner.invoke(
-            app,
-            [
-                "seed",
-                "--tenant",
-                "acme",
-                "--people",
-                "3",
-                "--days",
-                "2",
-                "--until",
-                "2026-01-20",
-                "--database",
-                url,
-            ],
-        ).exit_code
-        == 0
-    )
-    created = runner.invoke(
-        app, ["clients", "create", "--tenant", "acme", "--json", "--database", url]
-    )
-    client = json.loads(created.output)
-
+    client = provision_with_cli(url, people=3, days=2, until="2026-01-20")
     with (
         ServerProcess(url, args=["--workers", "3"]) as server,
         httpx.Client(
             base_url=server.base_url, headers={"User-Agent": "workers-test/1.0 (chronodelta)"}
         ) as http,
     ):
-        token = http.post(
-            "/tenants/acme/connect/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client["client_id"],
-                "client_secret": client["client_secret"],
-            },
-        ).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = bearer(http, client)
 
         def create(minute: int) -> dict[str, object]:
             body = {

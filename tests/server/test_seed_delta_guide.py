@@ -7,18 +7,16 @@ that rule is pinned with CHRONODELTA_TODAY, so the guide runs exactly as written
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from chronodelta.cli import app
 from chronodelta.testing import ServerProcess
 from tests.conftest import new_database_url
+from tests.provisioning import bearer, provision_with_cli
 
 PATH = "/connector/protimeapi/api/v1/clockings"
 
@@ -28,29 +26,12 @@ def guide(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     url = new_database_url(request, request.param, tmp_path)
-    runner = CliRunner()
-    for args in (
-        ["tenants", "create", "acme"],
-        ["seed", "--tenant", "acme", "--people", "8", "--days", "20", "--until", "2024-12-20"],
-    ):
-        assert runner.invoke(app, [*args, "--database", url]).exit_code == 0
-    client = json.loads(
-        runner.invoke(
-            app,
-            [
-                "clients",
-                "create",
-                "--tenant",
-                "acme",
-                "--scope",
-                "clockings.read",
-                "--scope",
-                "clockings.write",
-                "--json",
-                "--database",
-                url,
-            ],
-        ).output
+    client = provision_with_cli(
+        url,
+        people=8,
+        days=20,
+        until="2024-12-20",
+        scopes=("clockings.read", "clockings.write"),
     )
     env = {"CHRONODELTA_TODAY": "2024-12-20", "CHRONODELTA_PAGE_SIZE": "50"}
     with (
@@ -59,15 +40,7 @@ def guide(
             base_url=server.base_url, headers={"User-Agent": "DeltaGuide/1.0 (Acme)"}
         ) as http,
     ):
-        token = http.post(
-            "/tenants/acme/connect/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client["client_id"],
-                "client_secret": client["client_secret"],
-            },
-        ).json()["access_token"]
-        yield http, {"Authorization": f"Bearer {token}", "Host": "acme.myprotime.eu"}
+        yield http, {**bearer(http, client), "Host": "acme.myprotime.eu"}
 
 
 def test_track_changes_with_delta(guide: tuple[httpx.Client, dict[str, str]]) -> None:
