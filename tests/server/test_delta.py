@@ -194,7 +194,9 @@ def test_a_new_delta_supersedes_the_old_one(api: Api) -> None:
 def test_forged_and_foreign_tokens_get_no_data(api: Api) -> None:
     mirror = open_delta(api)
     link = str(mirror.delta_link)
-    altered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    token_start = link.index("deltaToken=") + len("deltaToken=")
+    flipped = "B" if link[token_start] == "A" else "A"
+    altered = link[:token_start] + flipped + link[token_start + 1 :]
     assert api.http.get(altered, headers=api.auth(*RW)).status_code == 400
     swapped = link.replace("/delta/clockings", "/delta/people")
     response = api.http.get(swapped, headers=api.auth(Scope.PEOPLE_READ))

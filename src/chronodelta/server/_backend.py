@@ -8,9 +8,7 @@ serialize; the benchmarks call them directly to measure the cost without HTTP.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -29,16 +27,9 @@ from ._serialize import (
     reference_columns,
     reference_serializer,
 )
+from ._tracked import TRACKED, Page, read_page
 
 clockings = schema.clockings
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of records and, when more follow, the keyset of the last one."""
-
-    records: list[Wire]
-    next_key: tuple[Any, ...] | None
 
 
 class ConnectorBackend:
@@ -54,30 +45,8 @@ class ConnectorBackend:
         self, tenant_id: int, criteria: FilterCriteria, after: tuple[Any, ...] | None, limit: int
     ) -> Page:
         """Clockings matching ``criteria`` in (date, id) order, after ``after``."""
-        keyset: list[sa.ColumnElement[bool]] = []
-        if after is not None:
-            after_date, after_id = dt.date.fromisoformat(after[0]), int(after[1])
-            keyset.append(sa.tuple_(clockings.c.date, clockings.c.id) > (after_date, after_id))
-            if criteria.date_from is not None and criteria.date_from <= after_date:
-                # The keyset implies date >= after_date >= date_from, so the filter's own
-                # lower bound selects nothing less. Leaving it out lets SQLite seek the
-                # index to the keyset; with both it scans from the range's start on every
-                # page, and a walk over n records costs O(n^2). Same rows either way.
-                criteria = replace(criteria, date_from=None)
-        query = (
-            sa.select(*CLOCKING_COLUMNS)
-            .where(clockings.c.tenant_id == tenant_id, *_clocking_conditions(criteria), *keyset)
-            .order_by(clockings.c.date, clockings.c.id)
-            .limit(limit + 1)
-        )
         with read_transaction(self.engine) as connection:
-            rows = connection.execute(query).all()
-        records = [clocking_to_wire(row) for row in rows[:limit]]
-        next_key = None
-        if len(rows) > limit:
-            last = records[-1]
-            next_key = (last["date"].isoformat(), last["id"])
-        return Page(records, next_key)
+            return read_page(connection, TRACKED["clockings"], tenant_id, criteria, after, limit)
 
     def get_clocking(self, tenant_id: int, clocking_id: int) -> Wire:
         with read_transaction(self.engine) as connection:
@@ -174,23 +143,10 @@ class ConnectorBackend:
     # ---- reference collections ------------------------------------------------------
 
     def list_references(
-        self, tenant_id: int, collection: str, after_id: int | None, limit: int
+        self, tenant_id: int, collection: str, after: tuple[Any, ...] | None, limit: int
     ) -> Page:
-        table = schema.REFERENCE_TABLES[collection]
-        query = (
-            sa.select(*reference_columns(collection))
-            .where(table.c.tenant_id == tenant_id)
-            .order_by(table.c.id)
-            .limit(limit + 1)
-        )
-        if after_id is not None:
-            query = query.where(table.c.id > after_id)
         with read_transaction(self.engine) as connection:
-            rows = connection.execute(query).all()
-        to_wire = self._reference_serializers[collection]
-        records = [to_wire(row) for row in rows[:limit]]
-        next_key = (records[-1]["id"],) if len(rows) > limit else None
-        return Page(records, next_key)
+            return read_page(connection, TRACKED[collection], tenant_id, None, after, limit)
 
     def get_reference(self, tenant_id: int, collection: str, record_id: int) -> Wire:
         table = schema.REFERENCE_TABLES[collection]
@@ -207,21 +163,6 @@ class ConnectorBackend:
 
 def _clocking_key(tenant_id: int, clocking_id: int) -> tuple[sa.ColumnElement[bool], ...]:
     return (clockings.c.tenant_id == tenant_id, clockings.c.id == clocking_id)
-
-
-def _clocking_conditions(criteria: FilterCriteria) -> list[sa.ColumnElement[bool]]:
-    conditions: list[sa.ColumnElement[bool]] = []
-    if criteria.date_from is not None:
-        conditions.append(clockings.c.date >= criteria.date_from)
-    if criteria.date_to is not None:
-        conditions.append(clockings.c.date <= criteria.date_to)
-    persons = criteria.get("person")
-    if persons is not None:
-        conditions.append(clockings.c.person_id.in_(sorted(int(p) for p in persons)))
-    kinds = criteria.get("kind")
-    if kinds is not None:
-        conditions.append(clockings.c.kind.in_(sorted(str(k) for k in kinds)))
-    return conditions
 
 
 def etag(change_version: int) -> str:

@@ -52,6 +52,9 @@ def _unb64(text: str) -> bytes | None:
     if not text or len(text) > _MAX_PART:
         return None
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, TypeError):
         return None
+    # The last character of unpadded base64 has bits the decoder ignores; accept only
+    # the canonical spelling, so that every token has exactly one valid form.
+    return data if _b64(data) == text else None

@@ -66,7 +66,7 @@ def _add_collection(info: CollectionInfo) -> None:
         page = found.backend.list_references(
             principal.tenant_id,
             info.name,
-            int(after[0]) if after else None,
+            after,
             found.settings.page_size,
         )
         return page_response(
