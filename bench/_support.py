@@ -2,37 +2,27 @@
 
 * :func:`migrated_database` gives the URL of a fresh, migrated database: a SQLite file
   in a temporary directory, or a database in a :class:`ThrowawayPostgres` cluster.
-  Everything is deleted afterwards.
-* :func:`seed_clockings` creates a tenant, a read-only API client and exactly ``count``
-  realistic clockings (the demo generator, cut to ``count``), all within one year so
-  that a single list filter selects every one of them.
-* :class:`BenchServer` runs ``chronodelta serve --workers 1`` on a free loopback port,
-  waits until uvicorn logs "Application startup complete" (bounded, no sleeps) and
-  stops it; optionally under cProfile.
+  Everything is deleted afterwards. :func:`migrated_databases` gives several at once
+  (SQLite files in one directory, or databases in one cluster).
+* :func:`seed_clockings` creates a tenant, an API client (read-only unless ``scopes``
+  says otherwise) and exactly ``count`` realistic clockings (the demo generator, cut
+  to ``count``), all within one year so that a single list filter selects them all.
+* :func:`bench_server` is a :class:`chronodelta.testing.ServerProcess` running
+  ``chronodelta serve --workers 1`` on a free loopback port (ready when uvicorn logs
+  "Application startup complete", no sleeps), optionally under cProfile.
 """
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import itertools
 import math
-import os
-import queue
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 import httpx
 import orjson
@@ -41,16 +31,14 @@ from chronodelta.domain import ClockingDraft, Scope
 from chronodelta.server import create_client, create_tenant
 from chronodelta.server._admin import insert_clockings, insert_reference_data
 from chronodelta.server._demo_data import generate_clockings, generate_reference_data
-from chronodelta.storage import DATABASE_URL_ENV, create_engine, upgrade
-from chronodelta.testing import ThrowawayPostgres
+from chronodelta.storage import create_engine, upgrade
+from chronodelta.testing import ServerProcess, ThrowawayPostgres
 
 Backend = Literal["sqlite", "postgresql"]
 BACKENDS: tuple[Backend, ...] = ("sqlite", "postgresql")
 
-HOST = "127.0.0.1"
 USER_AGENT = "chronodelta-bench/1.0 (chronodelta)"
 PAGE_SIZE_ENV = "CHRONODELTA_PAGE_SIZE"
-READY_LINE = "Application startup complete"
 
 # A fixed end date keeps the seeded rows identical from run to run.
 SEED_UNTIL = dt.date(2025, 12, 31)
@@ -80,16 +68,29 @@ def migrate(url: str) -> None:
 @contextmanager
 def migrated_database(backend: Backend) -> Iterator[str]:
     """The URL of a fresh, migrated database of ``backend``, deleted afterwards."""
+    with migrated_databases(backend, ["bench"]) as urls:
+        yield urls["bench"]
+
+
+@contextmanager
+def migrated_databases(backend: Backend, names: Sequence[str]) -> Iterator[dict[str, str]]:
+    """Fresh, migrated databases of ``backend`` by name (their URLs), deleted afterwards.
+
+    SQLite: one file each in one temporary directory. PostgreSQL: one database each in
+    one throwaway cluster.
+    """
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="chronodelta-bench-") as directory:
-            url = f"sqlite:///{Path(directory) / 'bench.db'}"
-            migrate(url)
-            yield url
+            urls = {name: f"sqlite:///{Path(directory) / name}.db" for name in names}
+            for url in urls.values():
+                migrate(url)
+            yield urls
     elif backend == "postgresql":
         with ThrowawayPostgres() as cluster:
-            url = cluster.create_database("bench")
-            migrate(url)
-            yield url
+            urls = {name: cluster.create_database(name) for name in names}
+            for url in urls.values():
+                migrate(url)
+            yield urls
     else:
         raise ValueError(f"unknown backend {backend!r}")
 
@@ -160,133 +161,28 @@ def seed_clockings(
 # --- the server -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
+def bench_server(
+    database_url: str,
+    *,
+    page_size: int | None = None,
+    env: Mapping[str, str] | None = None,
+    profile_to: Path | None = None,
+) -> ServerProcess:
+    """``chronodelta serve --workers 1`` on a free loopback port (use it with ``with``).
 
-
-def _chronodelta_command() -> list[str]:
-    """``chronodelta`` as a script run by this interpreter (so cProfile can wrap it)."""
-    script = Path(sys.executable).parent / "chronodelta"
-    if not script.is_file():
-        found = shutil.which("chronodelta")
-        if found is None:
-            raise BenchmarkError("the chronodelta command is not installed (pip install -e .)")
-        script = Path(found)
-    return [str(script)]
-
-
-class BenchServer:
-    """``chronodelta serve --workers 1`` on a free loopback port, as a subprocess.
-
+    ``page_size`` sets ``CHRONODELTA_PAGE_SIZE``; ``env`` adds other settings.
     ``profile_to``: run the server under cProfile (every thread, see ``_profiled.py``);
     the profile is written to that path when the server stops.
     """
-
-    def __init__(
-        self,
-        database_url: str,
-        *,
-        page_size: int | None = None,
-        profile_to: Path | None = None,
-        startup_timeout: float = 60.0,
-        stop_timeout: float = 30.0,
-    ) -> None:
-        self.database_url = database_url
-        self.page_size = page_size
-        self.profile_to = profile_to
-        self.startup_timeout = startup_timeout
-        self.stop_timeout = stop_timeout
-        self.port = free_port()
-        self._process: subprocess.Popen[str] | None = None
-        self._lines: collections.deque[str] = collections.deque(maxlen=200)
-        self._events: queue.Queue[str | None] = queue.Queue()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def output(self) -> str:
-        """The last lines the server wrote (stdout and stderr), for error messages."""
-        return "".join(self._lines)
-
-    def start(self) -> None:
-        if self._process is not None:
-            raise RuntimeError("the server is already running")
-        python = [sys.executable]
-        if self.profile_to is not None:  # cProfile in every thread (see _profiled.py)
-            python += [str(Path(__file__).with_name("_profiled.py")), str(self.profile_to)]
-        command = [
-            *python, *_chronodelta_command(), "serve",
-            "--workers", "1", "--host", HOST, "--port", str(self.port),
-        ]  # fmt: skip
-        env = {**os.environ, DATABASE_URL_ENV: self.database_url}
-        if self.page_size is not None:
-            env[PAGE_SIZE_ENV] = str(self.page_size)
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env=env,
-        )  # fmt: skip
-        threading.Thread(target=self._drain, daemon=True).start()
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _drain(self) -> None:
-        """Read the server's output for as long as it runs, so its pipe never fills."""
-        assert self._process is not None and self._process.stdout is not None
-        for line in self._process.stdout:
-            self._lines.append(line)
-            if READY_LINE in line:
-                self._events.put(line)
-        self._events.put(None)  # end of output: the process has exited
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BenchmarkError(
-                    f"the server did not start within {self.startup_timeout:.0f} s:\n{self.output}"
-                )
-            try:
-                event = self._events.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if event is None:
-                raise BenchmarkError(f"the server exited while starting:\n{self.output}")
-            return
-
-    def stop(self) -> None:
-        """Stop gracefully (uvicorn shuts down on SIGINT; cProfile then writes out)."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    settings = {PAGE_SIZE_ENV: str(page_size)} if page_size is not None else {}
+    launcher = (
+        [str(Path(__file__).with_name("_profiled.py")), str(profile_to)]
+        if profile_to is not None
+        else []
+    )
+    return ServerProcess(
+        database_url, args=["--workers", "1"], env={**settings, **(env or {})}, launcher=launcher
+    )
 
 
 # --- clients and figures -----------------------------------------------------------------

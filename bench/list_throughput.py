@@ -57,8 +57,8 @@ from ._support import (
     BACKENDS,
     Backend,
     BenchmarkError,
-    BenchServer,
     SeededTenant,
+    bench_server,
     check_ids,
     fetch_token,
     http_client,
@@ -199,7 +199,7 @@ def run_backend(
         over_http: list[Walk] = []
         try:
             with (
-                BenchServer(url, page_size=page_size, profile_to=server_profile) as server,
+                bench_server(url, page_size=page_size, profile_to=server_profile) as server,
                 http_client(server.base_url) as http,
             ):
                 token = fetch_token(http, tenant, [Scope.CLOCKINGS_READ])
