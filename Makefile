@@ -17,7 +17,7 @@ serve: $(RUN_STAMP)
 test: $(DEV_STAMP) system-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
