@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import itertools
 import math
@@ -237,3 +238,15 @@ def check_ids(ids: Sequence[int], expected: int, what: str) -> None:
         raise BenchmarkError(
             f"{what}: got {len(ids)} records ({distinct} distinct ids), expected {expected}"
         )
+
+
+def db_label(backend: Backend) -> str:
+    return {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

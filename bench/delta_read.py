@@ -65,9 +65,11 @@ from ._support import (
     BenchmarkError,
     SeededTenant,
     bench_server,
+    db_label,
     fetch_token,
     http_client,
     migrated_databases,
+    positive,
     seed_clockings,
     server_seconds,
 )
@@ -418,7 +420,7 @@ def report(results: Sequence[Result]) -> str:
         for side in (r.small, r.large):
             ratio = f"**{r.ratio:.2f}** (server {r.server_ratio:.2f})" if side is r.large else ""
             lines.append(
-                f"| {_name(r.backend)} | {side.tenant.clockings:,} | {r.changes} "
+                f"| {db_label(r.backend)} | {side.tenant.clockings:,} | {r.changes} "
                 f"| {side.median:.4f} | {side.server_median:.4f} | {ratio} |"
             )
     lines += [
@@ -432,7 +434,7 @@ def report(results: Sequence[Result]) -> str:
             big = side.big
             assert big is not None
             lines.append(
-                f"| {_name(r.backend)} | {big.changes:,} | {big.seconds:.1f} | {big.rate:,.0f} "
+                f"| {db_label(r.backend)} | {big.changes:,} | {big.seconds:.1f} | {big.rate:,.0f} "
                 f"| {big.body_bytes / MB:.0f} | {big.baseline_rss / MB:.0f} "
                 f"| {big.peak_rss / MB:.0f} | {(big.peak_rss - big.baseline_rss) / MB:.0f} |"
             )
@@ -446,24 +448,13 @@ def report(results: Sequence[Result]) -> str:
         paired = ", ".join(f"{b.seconds / s.seconds:.2f}" for s, b in pairs)
         assert r.large.big is not None
         lines.append(
-            f"- {_name(r.backend)}: small/large delta reads per round {rounds} ms; ratio "
+            f"- {db_label(r.backend)}: small/large delta reads per round {rounds} ms; ratio "
             f"within each round {paired}; {r.large.reads[0].body_bytes:,} body bytes per read. "
             f"Big read: {r.large.big.samples} RSS samples, RSS after it "
             f"{r.large.big.after_rss / MB:.0f} MB. Snapshot walk of the large tenant "
             f"({r.large.tenant.clockings:,} records): {r.large.snapshot_seconds:.1f} s."
         )
     return "\n".join(lines)
-
-
-def _name(backend: Backend) -> str:
-    return {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

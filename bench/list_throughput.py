@@ -60,9 +60,11 @@ from ._support import (
     SeededTenant,
     bench_server,
     check_ids,
+    db_label,
     fetch_token,
     http_client,
     migrated_database,
+    positive,
     seed_clockings,
     server_seconds,
 )
@@ -237,7 +239,7 @@ def report(results: Sequence[Result]) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {_name(r.backend)} | {r.records:,} | {r.page_size:,} | {r.in_process_rate:,.0f} "
+            f"| {db_label(r.backend)} | {r.records:,} | {r.page_size:,} | {r.in_process_rate:,.0f} "
             f"| {r.http_rate:,.0f} | {r.ratio:.2f} |"
         )
     lines.append("")
@@ -251,24 +253,13 @@ def report(results: Sequence[Result]) -> str:
         server = statistics.median(w.server_seconds / w.seconds for w in r.http)
         parsing = statistics.median(w.parse_seconds / w.seconds for w in r.http)
         lines.append(
-            f"- {_name(r.backend)}: in-process runs {local}; HTTP runs {remote} (records/s); "
+            f"- {db_label(r.backend)}: in-process runs {local}; HTTP runs {remote} (records/s); "
             f"ratio within each round {paired}; "
             f"{size:.0f} body bytes per record. Of the HTTP walk's time, the server's "
             f"middleware measured {server:.0%} on the route, the client spent {parsing:.0%} "
             f"parsing; the other {1 - server - parsing:.0%} is uvicorn, httpx and the socket."
         )
     return "\n".join(lines)
-
-
-def _name(backend: Backend) -> str:
-    return {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
