@@ -47,6 +47,7 @@ RW = (Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE)
 # middle, inside every filter, so that the simplest examples already write in scope.
 MIDDLE_DAY = dt.date(2026, 1, 15)
 DAYS = st.integers(min_value=-10, max_value=10).map(lambda n: MIDDLE_DAY + dt.timedelta(days=n))
+WINDOW = [MIDDLE_DAY + dt.timedelta(days=n) for n in range(-10, 11)]
 MINUTES = st.integers(min_value=0, max_value=1439)
 PEOPLE = st.integers(min_value=1, max_value=6)
 REASONS = st.integers(min_value=1, max_value=6)  # absence definitions 1..6 are seeded
@@ -71,6 +72,10 @@ class DeltaFilter:
     date_from: dt.date
     date_to: dt.date | None = None
     kinds: frozenset[str] | None = None
+
+    def dates(self, *, inside: bool) -> list[dt.date]:
+        """The dates of the window inside (or outside) the filter's date range."""
+        return [d for d in WINDOW if (self.date_from <= d <= (self.date_to or d)) == inside]
 
 
 FILTERS = [
@@ -161,6 +166,7 @@ def test_delta_copy_always_equals_the_servers_filtered_data(api: Api) -> None:
             # their own creations and a spread of seeded ones.
             self.bodies = {i: b for (i, _), b in self.verified.items() if i in spread}
             self.deleted: set[int] = set()  # soft-deleted ones the rules may still purge
+            self.touched: list[int] = []  # the clockings written, last last
             self.mirror = Mirror()
             self.filter = FILTERS[0]
             self.saved: list[Saved] = []  # the live delta's deltaLinks so far, oldest first
@@ -191,23 +197,36 @@ def test_delta_copy_always_equals_the_servers_filtered_data(api: Api) -> None:
             self.bodies[record_id] = response.json()
 
         def choose_live(self, data: st.DataObject) -> int:
-            return data.draw(st.sampled_from(sorted(self.bodies)), label="clocking")
+            """A live clocking, often one of the last touched: records go in and out."""
+            recent = [i for i in self.touched[-3:] if i in self.bodies]
+            choices = st.sampled_from(sorted(self.bodies))
+            if recent:
+                choices = st.sampled_from(recent) | choices
+            record_id = data.draw(choices, label="clocking")
+            self.touched.append(record_id)
+            return record_id
 
         def read(self, data: st.DataObject) -> None:
             """One delta call on the mirror's link, then the invariant.
 
-            Then, links being cursors, an older link of the live delta is read again, by
-            a client that kept its newer copy and by one that restored the copy it saved
-            with that link: their copies must equal the server's data too.
+            First, links being cursors, an older link of the live delta is read instead
+            of the newest, by a client that kept its newer copy (and dedupes by
+            changeVersion) and by one that restored the copy it had saved with that link:
+            their copies must equal the server's data too.
             """
-            follow(self.api.http, self.mirror, self.headers)
-            self.saved.append(Saved.of(self.mirror))
-            self.check(self.mirror)
-            if len(self.saved) >= 2:
-                older = self.saved[data.draw(st.integers(0, len(self.saved) - 2), label="older")]
+            assert self.mirror.delta_link is not None
+            links = [saved.link for saved in self.saved]
+            earlier = self.saved[: links.index(self.mirror.delta_link)]  # than the copy's link
+            if earlier:
+                # Often the oldest: the longer ago, the more changes to get right.
+                index = st.just(0) | st.integers(0, len(earlier) - 1)
+                older = earlier[data.draw(index, label="older")]
                 for copy in (older.onto(self.mirror), older.restore()):
                     follow(self.api.http, copy, self.headers)
                     self.check(copy)
+            follow(self.api.http, self.mirror, self.headers)
+            self.saved.append(Saved.of(self.mirror))
+            self.check(self.mirror)
 
         def check(self, mirror: Mirror) -> None:
             """The invariant: the client's copy is the server's data in the filter."""
@@ -236,6 +255,7 @@ def test_delta_copy_always_equals_the_servers_filtered_data(api: Api) -> None:
             assert response.status_code == 201, response.text
             created: dict[str, Any] = response.json()
             self.bodies[created["id"]] = created
+            self.touched.append(created["id"])
 
         @precondition(lambda self: bool(self.bodies))
         @rule(data=st.data(), minute=MINUTES)
@@ -248,6 +268,25 @@ def test_delta_copy_always_equals_the_servers_filtered_data(api: Api) -> None:
         def change_date(self, data: st.DataObject, date: dt.date) -> None:
             record_id = self.choose_live(data)
             self.put(record_id, {**self.bodies[record_id], "date": date.isoformat()})
+
+        @precondition(lambda self: bool(self.bodies))
+        @rule(data=st.data())
+        def move_across_the_filter(self, data: st.DataObject) -> None:
+            """Out of the live delta's filter if the clocking is in it, else into it."""
+            record_id = self.choose_live(data)
+            body, kinds = self.bodies[record_id], self.filter.kinds
+            in_dates = dt.date.fromisoformat(body["date"]) in self.filter.dates(inside=True)
+            in_kinds = kinds is None or body["kind"] in kinds
+            if in_dates and in_kinds:
+                date = data.draw(st.sampled_from(self.filter.dates(inside=False)), label="date")
+                body = {**body, "date": date.isoformat()}
+            else:
+                if not in_dates:
+                    date = data.draw(st.sampled_from(self.filter.dates(inside=True)), label="date")
+                    body = {**body, "date": date.isoformat()}
+                if not in_kinds:
+                    body = with_kind(body, None)  # InOut, the one kind the filters name
+            self.put(record_id, body)
 
         @precondition(lambda self: bool(self.bodies))
         @rule(data=st.data(), reason=REASONS)
