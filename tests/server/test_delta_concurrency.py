@@ -174,7 +174,8 @@ def run_scenario(engine: Engine, factory: Factory) -> tuple[dict[int, str], dict
         )
         for thread in threads:
             thread.start()
-        wait_until_writers_finish_or_wait(engine, threads)
+        held_pid = int(held.connection.scalar(sa.text("SELECT pg_backend_pid()")) or 0)
+        wait_until_writers_finish_or_wait_on(engine, threads, held_pid)
         reader.follow()  # while the held transaction is still open
     for thread in threads:
         thread.join()
@@ -184,12 +185,19 @@ def run_scenario(engine: Engine, factory: Factory) -> tuple[dict[int, str], dict
     return copy, server_state(engine, tenant_id)
 
 
-def wait_until_writers_finish_or_wait(engine: Engine, threads: list[threading.Thread]) -> None:
-    """Until every writer is done, or one waits on a lock (the mechanism at work)."""
+def wait_until_writers_finish_or_wait_on(
+    engine: Engine, threads: list[threading.Thread], held_pid: int
+) -> None:
+    """Until every writer is done, or one waits on the held transaction (the mechanism).
+
+    Only a wait on the held transaction counts: writers of the control briefly queue
+    behind each other on the counter row, and returning then would let the reader run
+    before any writer committed, so the control would not lose the held record.
+    """
     waiting = sa.text(
         "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
+        "WHERE datname = current_database() AND :held = ANY(pg_blocking_pids(pid))"
+    ).bindparams(held=held_pid)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if not any(t.is_alive() for t in threads):
