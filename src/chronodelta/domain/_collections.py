@@ -30,6 +30,11 @@ ABSENCE_DEFINITIONS = CollectionInfo("absence-definitions", Scope.ABSENCE_DEFINI
 COUNTER_DEFINITIONS = CollectionInfo("counter-definitions", Scope.COUNTER_DEFINITIONS_READ)
 SHIFT_DEFINITIONS = CollectionInfo("shift-definitions", Scope.SHIFT_DEFINITIONS_READ)
 
+# Calculated from clockings (docs/calculation.md); read only.
+PAID_PRESENCES = CollectionInfo("paid-presences", Scope.CALCULATED_TOTALS_READ)
+ACTIVITY_DURATIONS = CollectionInfo("activity-durations", Scope.ACTIVITY_DURATIONS_READ)
+TOTAL_COLLECTIONS: tuple[CollectionInfo, ...] = (PAID_PRESENCES, ACTIVITY_DURATIONS)
+
 REFERENCE_COLLECTIONS: tuple[CollectionInfo, ...] = (
     PEOPLE,
     TERMINALS,

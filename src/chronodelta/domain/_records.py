@@ -61,6 +61,8 @@ class ActivityDefinition:
     parent_id: int | None
     data_entry_code: str
     external_reference: str
+    # Counters that time booked on this activity feeds (docs/calculation.md).
+    counter_definition_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class AbsenceDefinition:
     id: int
     name: str
     absence_code: str
+    counter_definition_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,12 +133,16 @@ activity_definitions = _tenant_table(
     sa.Column("parent_id", sa.BigInteger, nullable=True),
     sa.Column("data_entry_code", sa.String(40), nullable=False),
     sa.Column("external_reference", sa.String(100), nullable=False),
+    # Counters that time booked on this activity feeds, as a JSON list of counter
+    # definition ids (docs/calculation.md); read whole by the calculation.
+    sa.Column("counter_definition_ids", sa.Text, nullable=True),
 )
 
 absence_definitions = _tenant_table(
     "absence_definitions",
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("absence_code", sa.String(40), nullable=False),
+    sa.Column("counter_definition_ids", sa.Text, nullable=True),  # as on activities
 )
 
 counter_definitions = _tenant_table(
@@ -173,6 +177,58 @@ clockings = _tenant_table(
     ),
     # Lists page in (date, id) order: this index serves the filter and the order.
     sa.Index("ix_clockings_tenant_date_id", "tenant_id", "date", "id"),
+    # The calculation reads one person-day's clockings on every write.
+    sa.Index("ix_clockings_tenant_person_date", "tenant_id", "person_id", "date"),
+)
+
+# ---- calculated totals (docs/calculation.md) -----------------------------------------
+# Derived from clockings in the same transaction as the write that changes them, so
+# they carry change versions and deltas like any other collection. A total that no
+# longer follows from the clockings is deleted (with a departure row, so that open
+# deltas report it as Delete).
+
+paid_presences = _tenant_table(
+    "paid_presences",
+    sa.Column("person_id", sa.BigInteger, nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("duration_minutes", sa.Integer, nullable=False),
+    sa.Column("shift_definition_id", sa.BigInteger, nullable=True),
+    sa.ForeignKeyConstraint(["tenant_id", "person_id"], ["people.tenant_id", "people.id"]),
+    sa.UniqueConstraint("tenant_id", "person_id", "date"),
+    sa.Index("ix_paid_presences_tenant_date_id", "tenant_id", "date", "id"),
+)
+
+activity_durations = _tenant_table(
+    "activity_durations",
+    sa.Column("person_id", sa.BigInteger, nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    # What the duration totals within its person-day ("activity:12/31", "absence:4"):
+    # a recalculation updates the row with the same key instead of replacing it.
+    sa.Column("duration_key", sa.String(200), nullable=False),
+    sa.Column("duration_minutes", sa.Integer, nullable=False),
+    sa.Column("activity_levels", sa.Text, nullable=True),  # as on clockings
+    sa.Column("absence_definition_id", sa.BigInteger, nullable=True),
+    sa.Column("counter_definition_ids", sa.Text, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("is_authorized", sa.Boolean, nullable=False),
+    sa.ForeignKeyConstraint(["tenant_id", "person_id"], ["people.tenant_id", "people.id"]),
+    sa.UniqueConstraint("tenant_id", "person_id", "date", "duration_key"),
+    sa.Index("ix_activity_durations_tenant_date_id", "tenant_id", "date", "id"),
+)
+
+# Custom external references (no "@"): key-value pairs an integrator attaches to
+# reference records. A value names one record per collection and name, so that write
+# bodies can point at a record by it.
+external_references = sa.Table(
+    "external_references",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("collection", sa.String(40), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("tenant_id", "collection", "name", "value"),
 )
 
 # ---- delta tracking (contract, "Delta"; docs/delta.md) ------------------------------
@@ -238,4 +294,13 @@ REFERENCE_TABLES: dict[str, sa.Table] = {
     "shift-definitions": shift_definitions,
 }
 
-COLLECTION_TABLES: dict[str, sa.Table] = {**REFERENCE_TABLES, "clockings": clockings}
+TOTAL_TABLES: dict[str, sa.Table] = {
+    "paid-presences": paid_presences,
+    "activity-durations": activity_durations,
+}
+
+COLLECTION_TABLES: dict[str, sa.Table] = {
+    **REFERENCE_TABLES,
+    "clockings": clockings,
+    **TOTAL_TABLES,
+}

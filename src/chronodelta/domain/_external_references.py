@@ -1,0 +1,132 @@
+"""External references: which exist, which endpoint accepts which, and the query syntax.
+
+Contract, "External references", and seeds 001-003: ``externalReferences=(people,
+@badge-number)(terminals,@external-code)`` adds the chosen references to each nested
+object of that collection. Predefined references start with ``@`` and are fields of
+the record; custom ones (no ``@``) are key-value pairs an integrator sets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Predefined references per collection, and the column each one reads.
+PREDEFINED_REFERENCES: dict[str, dict[str, str]] = {
+    "people": {"@badge-number": "badge_number", "@employee-number": "employee_number"},
+    "terminals": {"@external-code": "external_code"},
+    "activity-definitions": {
+        "@data-entry-code": "data_entry_code",
+        "@external-reference": "external_reference",
+    },
+    "absence-definitions": {"@absence-code": "absence_code"},
+    "counter-definitions": {"@counter-code": "counter_code"},
+    "shift-definitions": {"@shift-code": "shift_code"},
+}
+
+# The collections each endpoint accepts, exactly as its seed's table lists them.
+SUPPORTED_REFERENCE_COLLECTIONS: dict[str, tuple[str, ...]] = {
+    "clockings": ("people", "terminals", "activity-definitions", "absence-definitions"),
+    "paid-presences": ("people", "shift-definitions"),
+    "activity-durations": (
+        "people",
+        "activity-definitions",
+        "absence-definitions",
+        "counter-definitions",
+        "shift-definitions",
+    ),
+}
+
+# A custom reference's name: letters, digits, '.', '_', '-' (no '@', which marks the
+# predefined ones, and nothing that the query syntax uses).
+CUSTOM_REFERENCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+CUSTOM_REFERENCE_VALUE_MAX = 200
+
+_PAIR = re.compile(r"\(([^(),]*),([^(),]*)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalReference:
+    """One ``(collection,name)`` of an ``externalReferences`` request."""
+
+    collection: str
+    name: str
+
+    @property
+    def predefined(self) -> bool:
+        return self.name.startswith("@")
+
+
+class ExternalReferencesError(ValueError):
+    """An ``externalReferences`` value that cannot be used; ``reasons`` say why."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def parse_external_references(text: str, endpoint: str) -> tuple[ExternalReference, ...]:
+    """The pairs of ``text`` for ``endpoint``; each must be one the endpoint supports.
+
+    Custom names are checked for form only here: whether the tenant uses a name is
+    the server's to say.
+    """
+    pairs = _split(text)
+    supported = SUPPORTED_REFERENCE_COLLECTIONS.get(endpoint, ())
+    reasons: list[str] = []
+    for ref in pairs:
+        reasons += _problems(ref, endpoint, supported)
+    if len(set(pairs)) != len(pairs):
+        reasons.append("externalReferences: a (collection,reference) pair is listed twice")
+    if reasons:
+        raise ExternalReferencesError(reasons)
+    return pairs
+
+
+def format_external_references(pairs: tuple[ExternalReference, ...]) -> str:
+    return "".join(f"({ref.collection},{ref.name})" for ref in pairs)
+
+
+def _split(text: str) -> tuple[ExternalReference, ...]:
+    pairs, position = [], 0
+    while position < len(text):
+        match = _PAIR.match(text, position)
+        if match is None:
+            raise ExternalReferencesError(
+                [
+                    f"externalReferences: expected '(collection,reference)' at position "
+                    f"{position + 1}, e.g. (people,@badge-number)(terminals,@external-code)"
+                ]
+            )
+        pairs.append(ExternalReference(match.group(1), match.group(2)))
+        position = match.end()
+    if not pairs:
+        raise ExternalReferencesError(
+            ["externalReferences: empty; give (collection,reference) pairs"]
+        )
+    return tuple(pairs)
+
+
+def _problems(ref: ExternalReference, endpoint: str, supported: tuple[str, ...]) -> list[str]:
+    if ref.collection not in PREDEFINED_REFERENCES:
+        return [f"externalReferences: unknown collection {ref.collection!r}"]
+    if ref.collection not in supported:
+        allowed = ", ".join(supported) or "none"
+        return [
+            f"externalReferences: the {endpoint} endpoint does not support collection "
+            f"{ref.collection!r} (supported: {allowed})"
+        ]
+    if ref.predefined:
+        known = PREDEFINED_REFERENCES[ref.collection]
+        if ref.name not in known:
+            return [
+                f"externalReferences: unknown reference {ref.name!r} for {ref.collection} "
+                f"(predefined: {', '.join(known)})"
+            ]
+        return []
+    if not CUSTOM_REFERENCE_NAME.fullmatch(ref.name):
+        return [
+            f"externalReferences: {ref.name!r} is not a valid reference name (predefined "
+            "ones start with '@'; custom ones use letters, digits, '.', '_' and '-')"
+        ]
+    return []
