@@ -40,11 +40,14 @@ from .conftest import SEED_UNTIL, USER_AGENT
 ACME_HOST = "acme.myprotime.eu"
 EXISTING_ID = "1"
 # Path parameters that are not ids (e.g. /delta/{collection}); any other one gets EXISTING_ID.
-PATH_VALUES = {"collection": "clockings"}
+PATH_VALUES = {"collection": "clockings", "name": "HRMID"}
 JANUARY = "date ge '2026-01-01' and date le '2026-01-31'"
 CLOCKING = {"person": {"id": 1}, "date": "2026-01-15", "timeOfDayInMinutes": 510, "kind": "InOut"}
 # What a request needs, besides access, to succeed (for the positive control).
-QUERIES: dict[str, dict[str, str]] = {f"{API_PREFIX}/clockings": {"filter": JANUARY}}
+QUERIES: dict[str, dict[str, str]] = {
+    f"{API_PREFIX}/{name}": {"filter": JANUARY}
+    for name in ("clockings", "paid-presences", "activity-durations")
+}
 BODIES: dict[str, dict[str, Any]] = {
     f"{API_PREFIX}/clockings": CLOCKING,
     f"{API_PREFIX}/clockings/{{clocking_id}}": CLOCKING,
@@ -58,6 +61,12 @@ REFERENCE_COLLECTIONS = (
     "absence-definitions",
     "counter-definitions",
     "shift-definitions",
+)
+BODIES.update(
+    {
+        f"{API_PREFIX}/{name}/{{record_id}}/external-references/{{name}}": {"value": "X-1"}
+        for name in REFERENCE_COLLECTIONS
+    }
 )
 
 
@@ -85,6 +94,8 @@ class Endpoint:
         parts = self.path.removeprefix(API_PREFIX + "/").split("/")
         collection = parts[1] if parts[0] == "delta" and len(parts) > 1 else parts[0]
         access = "read" if self.method == "GET" else "write"
+        if "/external-references" in self.path and access == "write":
+            return Scope.EXTERNAL_REFERENCES_WRITE
         name = f"connector-protimeapi-{SCOPE_NAMES.get(collection, collection)}.{access}"
         try:
             return Scope(name)
@@ -298,8 +309,15 @@ def test_the_matrix_covers_the_api(matrix: Matrix) -> None:
         f"PUT {clockings}/{{clocking_id}}",
         f"DELETE {clockings}/{{clocking_id}}",
     }
-    for name in REFERENCE_COLLECTIONS:
+    for name in ("paid-presences", "activity-durations", *REFERENCE_COLLECTIONS):
         expected |= {f"GET {API_PREFIX}/{name}", f"GET {API_PREFIX}/{name}/{{record_id}}"}
+    for name in REFERENCE_COLLECTIONS:
+        references = f"{API_PREFIX}/{name}/{{record_id}}/external-references"
+        expected |= {
+            f"GET {references}",
+            f"PUT {references}/{{name}}",
+            f"DELETE {references}/{{name}}",
+        }
     assert expected <= served, sorted(expected - served)
 
 

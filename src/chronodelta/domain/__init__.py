@@ -35,6 +35,7 @@ from ._external_references import (
     ExternalReferencesError,
     format_external_references,
     parse_external_references,
+    reference_name_problem,
 )
 from ._filters import (
     ACTIVITY_DURATIONS_FILTER,
@@ -125,4 +126,5 @@ __all__ = [
     "parse_external_references",
     "parse_filter",
     "parse_scopes",
+    "reference_name_problem",
 ]

@@ -11,12 +11,15 @@ recalculate from scratch. The rules, with worked examples, are in
   is still open and counts nothing yet.
 * **Paid presence** (one per person-day with at least one presence clocking): the
   intervals' minutes; with a shift definition, only the minutes inside the shift's
-  window, less the shift's unpaid break where the person did not clock it out.
+  window, less the part of the shift's unpaid break the person did not clock out for
+  (time away on a coded leave is no break: it is counted as an absence).
 * **Activity durations** (one per person, day and activity or absence): an Activity
   clocking opens a segment, the next Activity or an ActivityEnd closes it; time the
   person was clocked out does not count. A segment still open at the end of the day
-  is closed by the day's last out-clocking (not authorized: the system guessed). A
-  Reason clocking at an out position opens an absence until the person is back.
+  is closed by the day's last out-clocking. A Reason clocking at an out position
+  opens an absence until the person is back. A duration with a boundary the system
+  chose (a generated clocking, an implicit close) is not authorized; one with an
+  edited boundary is Manual, otherwise Auto.
 
 Times are minutes from the midnight of the clocking's date (-1440..2880), so a night
 shift's out-clocking after midnight stays on the day the shift began (contract).
@@ -24,7 +27,6 @@ shift's out-clocking after midnight stays on the day the shift began (contract).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -105,17 +107,15 @@ def paid_presence(
     if not presence:
         return None
     intervals = _pairs(presence)
-    shift_id = shift.id if shift is not None else None
     if shift is None:
         return PaidPresenceTotal(sum(end - start for start, end in intervals), None)
     window = (shift.start, shift.end)
     worked = sum(_overlap(interval, window) for interval in intervals)
-    # The break is unpaid. Time clocked out between two intervals inside the window
-    # already went unpaid, so only the rest of the break is taken off.
-    gaps = [(a[1], b[0]) for a, b in itertools.pairwise(intervals)]
-    clocked_break = sum(_overlap(gap, window) for gap in gaps)
+    # The break is unpaid. Time clocked out for a break inside the window already went
+    # unpaid, so only the rest of the break is taken off.
+    clocked_break = sum(_overlap(gap, window) for gap in _breaks(presence))
     untaken = max(0, shift.break_minutes - clocked_break)
-    return PaidPresenceTotal(max(0, worked - untaken) if worked else 0, shift_id)
+    return PaidPresenceTotal(max(0, worked - untaken), shift.id)
 
 
 def activity_durations(
@@ -155,6 +155,17 @@ def _pairs(presence: Sequence[DayClocking]) -> list[Interval]:
     return [(presence[i].time, presence[i + 1].time) for i in range(0, len(presence) - 1, 2)]
 
 
+def _breaks(presence: Sequence[DayClocking]) -> list[Interval]:
+    """Clocked breaks: from an InOut out-clocking to the next presence clocking. A
+    coded leave (Reason) is no break: its time is an absence duration, and counting it
+    as the break too would pay the break on days with a leave."""
+    return [
+        (presence[i].time, presence[i + 1].time)
+        for i in range(1, len(presence) - 1, 2)
+        if presence[i].kind == ClockingKind.IN_OUT
+    ]
+
+
 def _clocked_out(presence: Sequence[DayClocking]) -> list[Interval]:
     """When the person is known to be away: from each out to the next in, and after the
     day's last out. Before the first in nothing is known, so nothing is taken off."""
@@ -178,7 +189,7 @@ class _Segment:
     levels: tuple[ActivityLevel, ...]
     absence_id: int | None
     edited: bool
-    guessed: bool  # the system chose the end: generated clocking or implicit close
+    guessed: bool  # the system chose a boundary: generated clocking or implicit close
 
 
 def _activity_segments(
@@ -190,17 +201,17 @@ def _activity_segments(
     opened: DayClocking | None = None
     for clocking in (c for c in active if c.kind in _ACTIVITY_KINDS):
         if opened is not None:
-            segments.append(_activity_segment(opened, clocking, guessed=clocking.is_generated))
+            segments.append(_activity_segment(opened, clocking, implicit=False))
             opened = None
         if clocking.kind == ClockingKind.ACTIVITY:
             opened = clocking
     last_out = presence[-1] if presence and len(presence) % 2 == 0 else None
     if opened is not None and last_out is not None and last_out.time > opened.time:
-        segments.append(_activity_segment(opened, last_out, guessed=True))
+        segments.append(_activity_segment(opened, last_out, implicit=True))
     return segments
 
 
-def _activity_segment(opened: DayClocking, closer: DayClocking, *, guessed: bool) -> _Segment:
+def _activity_segment(opened: DayClocking, closer: DayClocking, *, implicit: bool) -> _Segment:
     ids = "/".join(str(level.activity_definition_id) for level in opened.activity_levels)
     return _Segment(
         key=f"activity:{ids}",
@@ -209,7 +220,7 @@ def _activity_segment(opened: DayClocking, closer: DayClocking, *, guessed: bool
         levels=opened.activity_levels,
         absence_id=None,
         edited=opened.is_edited or closer.is_edited,
-        guessed=guessed,
+        guessed=implicit or opened.is_generated or closer.is_generated,
     )
 
 
@@ -252,7 +263,7 @@ def _totals(
     totals = []
     for key, group in by_key.items():
         first = group[0]
-        minutes = sum(_counted_minutes(s, away) for s in group)
+        minutes = _counted_minutes(first, away)
         totals.append(
             ActivityDurationTotal(
                 key=key,

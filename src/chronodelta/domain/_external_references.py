@@ -116,17 +116,20 @@ def _problems(ref: ExternalReference, endpoint: str, supported: tuple[str, ...])
             f"externalReferences: the {endpoint} endpoint does not support collection "
             f"{ref.collection!r} (supported: {allowed})"
         ]
-    if ref.predefined:
-        known = PREDEFINED_REFERENCES[ref.collection]
-        if ref.name not in known:
-            return [
-                f"externalReferences: unknown reference {ref.name!r} for {ref.collection} "
-                f"(predefined: {', '.join(known)})"
-            ]
-        return []
-    if not CUSTOM_REFERENCE_NAME.fullmatch(ref.name):
-        return [
-            f"externalReferences: {ref.name!r} is not a valid reference name (predefined "
-            "ones start with '@'; custom ones use letters, digits, '.', '_' and '-')"
-        ]
-    return []
+    problem = reference_name_problem(ref.collection, ref.name)
+    return [f"externalReferences: {problem}"] if problem else []
+
+
+def reference_name_problem(collection: str, name: str) -> str | None:
+    """Why ``name`` cannot be a reference of ``collection`` (None when it can be)."""
+    if name.startswith("@"):
+        known = PREDEFINED_REFERENCES[collection]
+        if name not in known:
+            return f"unknown reference {name!r} for {collection} (predefined: {', '.join(known)})"
+        return None
+    if not CUSTOM_REFERENCE_NAME.fullmatch(name):
+        return (
+            f"{name!r} is not a valid reference name (predefined ones start with '@'; "
+            "custom ones use letters, digits, '.', '_' and '-')"
+        )
+    return None

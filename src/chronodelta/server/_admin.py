@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -19,11 +20,12 @@ from chronodelta.storage import ensure_tenant_counters, write_transaction
 
 from ._auth import hash_secret, new_client_credentials, utc_now
 from ._backend import clocking_values
+from ._calculation import PersonDay, person_days_of, recalculate
 from ._demo_data import generate_clockings, generate_reference_data
 
 # A tenant name is a DNS label: it becomes the host "<tenant>.myprotime.eu".
 TENANT_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
-COUNTER_NAMES = ["clockings", *schema.REFERENCE_TABLES]
+COUNTER_NAMES = ["clockings", *schema.REFERENCE_TABLES, *schema.TOTAL_TABLES]
 SEED_BATCH = 5000
 
 
@@ -152,19 +154,33 @@ def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) 
             if not records:
                 continue
             rows = [
-                _versioned({**asdict(r), "tenant_id": owner}, tx.next_change_version())
-                for r in records
+                _versioned(_reference_row(r, owner), tx.next_change_version()) for r in records
             ]
             tx.connection.execute(schema.REFERENCE_TABLES[collection].insert(), rows)
             tx.reserve_ids_through(collection, max(r.id for r in records))
+
+
+def _reference_row(record: Any, owner: int) -> dict[str, Any]:
+    row = {**asdict(record), "tenant_id": owner}
+    if "counter_definition_ids" in row:  # stored as JSON text, null when none
+        counters = row["counter_definition_ids"]
+        row["counter_definition_ids"] = orjson.dumps(list(counters)).decode() if counters else None
+    return row
 
 
 def _versioned(row: dict[str, Any], version: int) -> dict[str, Any]:
     return {**row, "change_version": version}
 
 
-def insert_clockings(engine: Engine, owner: int, drafts: Iterator[ClockingDraft]) -> int:
-    """Insert clockings in batches, one transaction per batch; returns the count."""
+def insert_clockings(
+    engine: Engine, owner: int, drafts: Iterator[ClockingDraft], *, calculate: bool = True
+) -> int:
+    """Insert clockings in batches, one transaction per batch; returns the count.
+
+    Each batch recalculates the totals of the person-days it touched, in its own
+    transaction, as any write does. ``calculate=False`` leaves them out (benchmarks
+    that only need clockings; ``recalculate_tenant`` can fill them in later).
+    """
     total = 0
     while batch := list(itertools.islice(drafts, SEED_BATCH)):
         with write_transaction(engine, owner) as tx:
@@ -174,8 +190,29 @@ def insert_clockings(engine: Engine, owner: int, drafts: Iterator[ClockingDraft]
                 for d, i in zip(batch, ids, strict=True)
             ]
             tx.connection.execute(schema.clockings.insert(), rows)
+            if calculate:
+                recalculate(tx, person_days_of(batch))
         total += len(batch)
     return total
+
+
+def recalculate_tenant(engine: Engine, tenant: str) -> int:
+    """Recalculate every person-day of a tenant that has clockings or totals.
+
+    For data written before the totals existed (migration 0002), or after reference
+    data such as a person's shift changed outside the API. Returns the person-days.
+    """
+    owner = tenant_id(engine, tenant)
+    days: set[PersonDay] = set()
+    with engine.connect() as connection:
+        for table in (schema.clockings, *schema.TOTAL_TABLES.values()):
+            query = sa.select(table.c.person_id, table.c.date).where(table.c.tenant_id == owner)
+            days.update((row.person_id, row.date) for row in connection.execute(query.distinct()))
+    ordered = sorted(days)
+    for start in range(0, len(ordered), SEED_BATCH):
+        with write_transaction(engine, owner) as tx:
+            recalculate(tx, ordered[start : start + SEED_BATCH])
+    return len(ordered)
 
 
 DEMO_TENANT = "acme"

@@ -25,7 +25,15 @@ from ._retention import RetentionThread
 from ._services import Services
 from ._settings import Settings
 from ._signing import TokenSigner
-from .routes import _clockings, _delta, _operations, _references, _tokens
+from .routes import (
+    _clockings,
+    _delta,
+    _external_references,
+    _operations,
+    _references,
+    _tokens,
+    _totals,
+)
 
 DESCRIPTION = """\
 A faithful implementation of the Protime Connector API: OAuth2 client-credentials
@@ -75,7 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = found
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for module in (_tokens, _clockings, _references, _delta, _operations):
+    for module in (
+        _tokens,
+        _clockings,
+        _totals,
+        _references,
+        _external_references,
+        _delta,
+        _operations,
+    ):
         app.include_router(module.router)
     app.mount(
         _operations.SWAGGER_ASSETS_PATH,

@@ -8,24 +8,38 @@ serialize; the benchmarks call them directly to measure the cost without HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from chronodelta.domain import ClockingDraft, ClockingKind, ClockingStatus, FilterCriteria
+from chronodelta.domain import (
+    PREDEFINED_REFERENCES,
+    ClockingDraft,
+    ClockingKind,
+    ClockingStatus,
+    ExternalReference,
+    FilterCriteria,
+)
+from chronodelta.storage import (
+    WriteTransaction,
+    is_postgresql,
+    read_transaction,
+    write_transaction,
+)
 from chronodelta.storage import _schema as schema
-from chronodelta.storage import is_postgresql, read_transaction, write_transaction
 
+from ._auth import utc_now
+from ._calculation import PersonDay, recalculate
 from ._errors import BadRequest, Conflict, NotFound
+from ._external_references import add_external_references, checked_references, resolve_reference
 from ._serialize import (
     CLOCKING_COLUMNS,
     Wire,
     clocking_to_wire,
-    reference_columns,
-    reference_serializer,
 )
 from ._tracked import TRACKED, Page, read_page
 
@@ -33,31 +47,95 @@ clockings = schema.clockings
 
 
 class ConnectorBackend:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._reference_serializers: dict[str, Callable[[Sequence[Any]], Wire]] = {
-            name: reference_serializer(name) for name in schema.REFERENCE_TABLES
-        }
+    """``calculate_totals=False`` leaves paid presences and activity durations alone:
+    only the write benchmark's baseline uses it (it measures what they cost)."""
 
-    # ---- clockings: reads -----------------------------------------------------------
+    def __init__(self, engine: Engine, *, calculate_totals: bool = True) -> None:
+        self.engine = engine
+        self.calculate_totals = calculate_totals
+
+    # ---- reads: clockings and calculated totals ------------------------------------
 
     def list_clockings(
-        self, tenant_id: int, criteria: FilterCriteria, after: tuple[Any, ...] | None, limit: int
+        self,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: Sequence[ExternalReference] = (),
     ) -> Page:
         """Clockings matching ``criteria`` in (date, id) order, after ``after``."""
-        with read_transaction(self.engine) as connection:
-            return read_page(connection, TRACKED["clockings"], tenant_id, criteria, after, limit)
+        return self._list("clockings", tenant_id, criteria, after, limit, references)
 
-    def get_clocking(self, tenant_id: int, clocking_id: int) -> Wire:
+    def get_clocking(
+        self, tenant_id: int, clocking_id: int, references: Sequence[ExternalReference] = ()
+    ) -> Wire:
+        return self._get("clockings", tenant_id, clocking_id, references)
+
+    def list_paid_presences(
+        self,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: Sequence[ExternalReference] = (),
+    ) -> Page:
+        return self._list("paid-presences", tenant_id, criteria, after, limit, references)
+
+    def get_paid_presence(
+        self, tenant_id: int, record_id: int, references: Sequence[ExternalReference] = ()
+    ) -> Wire:
+        return self._get("paid-presences", tenant_id, record_id, references)
+
+    def list_activity_durations(
+        self,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: Sequence[ExternalReference] = (),
+    ) -> Page:
+        return self._list("activity-durations", tenant_id, criteria, after, limit, references)
+
+    def get_activity_duration(
+        self, tenant_id: int, record_id: int, references: Sequence[ExternalReference] = ()
+    ) -> Wire:
+        return self._get("activity-durations", tenant_id, record_id, references)
+
+    def _list(
+        self,
+        collection: str,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: Sequence[ExternalReference],
+    ) -> Page:
+        with read_transaction(self.engine) as connection:
+            page = read_page(connection, TRACKED[collection], tenant_id, criteria, after, limit)
+            add_external_references(connection, tenant_id, collection, references, page.records)
+            return page
+
+    def _get(
+        self,
+        collection: str,
+        tenant_id: int,
+        record_id: int,
+        references: Sequence[ExternalReference],
+    ) -> Wire:
+        tracked = TRACKED[collection]
+        table = tracked.table
         with read_transaction(self.engine) as connection:
             row = connection.execute(
-                sa.select(*CLOCKING_COLUMNS).where(
-                    clockings.c.tenant_id == tenant_id, clockings.c.id == clocking_id
+                sa.select(*tracked.columns).where(
+                    table.c.tenant_id == tenant_id, table.c.id == record_id
                 )
             ).first()
-        if row is None:
-            raise NotFound(f"Clocking {clocking_id} does not exist")
-        return clocking_to_wire(row)
+            if row is None:
+                raise NotFound(f"No {collection} record with id {record_id}")
+            record = tracked.to_wire(row)
+            add_external_references(connection, tenant_id, collection, references, [record])
+        return record
 
     # ---- clockings: writes ----------------------------------------------------------
 
@@ -67,6 +145,7 @@ class ConnectorBackend:
             (clocking_id,) = tx.allocate_ids("clockings")
             values = clocking_values(draft, tenant_id, clocking_id, tx.next_change_version())
             tx.connection.execute(clockings.insert().values(values))
+            self._recalculate(tx, [(draft.person_id, draft.date)])
             return self._get_clocking_in(tx.connection, tenant_id, clocking_id)
 
     def update_clocking(
@@ -89,6 +168,9 @@ class ConnectorBackend:
             tx.connection.execute(
                 clockings.update().where(*_clocking_key(tenant_id, clocking_id)).values(values)
             )
+            self._recalculate(
+                tx, [(current.person_id, current.date), (draft.person_id, draft.date)]
+            )
             return self._get_clocking_in(tx.connection, tenant_id, clocking_id)
 
     def delete_clocking(self, tenant_id: int, clocking_id: int, if_match: str | None) -> None:
@@ -104,6 +186,7 @@ class ConnectorBackend:
                     status=ClockingStatus.DELETED.value, change_version=tx.next_change_version()
                 )
             )
+            self._recalculate(tx, [(current.person_id, current.date)])
 
     def purge_clocking(self, tenant_id: int, clocking_id: int) -> None:
         """Remove a clocking for good (a hard delete, unlike DELETE's soft delete).
@@ -116,6 +199,11 @@ class ConnectorBackend:
             version = tx.next_change_version()
             record_departure(tx.connection, "clockings", current, version, removed=True)
             tx.connection.execute(clockings.delete().where(*_clocking_key(tenant_id, clocking_id)))
+            self._recalculate(tx, [(current.person_id, current.date)])
+
+    def _recalculate(self, tx: WriteTransaction, person_days: list[PersonDay]) -> None:
+        if self.calculate_totals:
+            recalculate(tx, person_days)
 
     def _lock_clocking(
         self, connection: sa.Connection, tenant_id: int, clocking_id: int, if_match: str | None
@@ -149,16 +237,130 @@ class ConnectorBackend:
             return read_page(connection, TRACKED[collection], tenant_id, None, after, limit)
 
     def get_reference(self, tenant_id: int, collection: str, record_id: int) -> Wire:
-        table = schema.REFERENCE_TABLES[collection]
+        return self._get(collection, tenant_id, record_id, ())
+
+    # ---- external references --------------------------------------------------------
+
+    def check_external_references(
+        self, tenant_id: int, endpoint: str, text: str | None
+    ) -> tuple[ExternalReference, ...]:
+        """The pairs of an ``externalReferences`` query value for ``endpoint``; 400 if bad."""
         with read_transaction(self.engine) as connection:
-            row = connection.execute(
-                sa.select(*reference_columns(collection)).where(
-                    table.c.tenant_id == tenant_id, table.c.id == record_id
+            return checked_references(connection, tenant_id, endpoint, text)
+
+    def resolve_external_references(
+        self, tenant_id: int, wanted: Sequence[ReferenceLookup]
+    ) -> dict[str, int]:
+        """The ids that write-body fields name by external reference (400 if not one)."""
+        found, problems = {}, []
+        with read_transaction(self.engine) as connection:
+            for lookup in wanted:
+                ids = resolve_reference(
+                    connection, tenant_id, lookup.collection, lookup.name, lookup.value
                 )
-            ).first()
-        if row is None:
-            raise NotFound(f"No {collection} record with id {record_id}")
-        return self._reference_serializers[collection](row)
+                if len(ids) == 1:
+                    found[lookup.field] = ids[0]
+                else:
+                    count = "no" if not ids else "more than one"
+                    problems.append(
+                        f"{lookup.field}: {count} {lookup.collection} record has "
+                        f"{lookup.name} {lookup.value!r}"
+                    )
+        if problems:
+            raise BadRequest(reasons=problems)
+        return found
+
+    def get_external_references(self, tenant_id: int, collection: str, record_id: int) -> Wire:
+        """A record's references: every predefined one and the custom ones set on it."""
+        with read_transaction(self.engine) as connection:
+            return _references_of(connection, tenant_id, collection, record_id)
+
+    def set_external_reference(
+        self, tenant_id: int, collection: str, record_id: int, name: str, value: str
+    ) -> Wire:
+        custom = schema.external_references
+        with write_transaction(self.engine, tenant_id) as tx:
+            _references_of(tx.connection, tenant_id, collection, record_id)  # 404 if missing
+            holder = resolve_reference(tx.connection, tenant_id, collection, name, value)
+            if holder and holder != [record_id]:
+                raise Conflict(
+                    reasons=[
+                        f"{collection} record {holder[0]} already has {name} {value!r}; "
+                        "a reference value names one record"
+                    ]
+                )
+            key = _custom_key(tenant_id, collection, record_id, name)
+            tx.connection.execute(custom.delete().where(*key))
+            tx.connection.execute(
+                custom.insert().values(
+                    tenant_id=tenant_id,
+                    collection=collection,
+                    record_id=record_id,
+                    name=name,
+                    value=value,
+                    updated_at=utc_now(),
+                )
+            )
+            return _references_of(tx.connection, tenant_id, collection, record_id)
+
+    def delete_external_reference(
+        self, tenant_id: int, collection: str, record_id: int, name: str
+    ) -> None:
+        custom = schema.external_references
+        with write_transaction(self.engine, tenant_id) as tx:
+            key = _custom_key(tenant_id, collection, record_id, name)
+            if tx.connection.execute(custom.delete().where(*key)).rowcount == 0:
+                _references_of(tx.connection, tenant_id, collection, record_id)  # 404 record
+                raise NotFound(f"{collection} record {record_id} has no reference {name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceLookup:
+    """A write-body field that names its record by external reference."""
+
+    field: str
+    collection: str
+    name: str
+    value: str
+
+
+def _references_of(
+    connection: sa.Connection, tenant_id: int, collection: str, record_id: int
+) -> Wire:
+    table = schema.REFERENCE_TABLES[collection]
+    predefined = PREDEFINED_REFERENCES[collection]
+    row = connection.execute(
+        sa.select(*(table.c[column] for column in predefined.values())).where(
+            table.c.tenant_id == tenant_id, table.c.id == record_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"No {collection} record with id {record_id}")
+    references = dict(zip(predefined, row, strict=True))
+    custom = schema.external_references
+    rows = connection.execute(
+        sa.select(custom.c.name, custom.c.value)
+        .where(
+            custom.c.tenant_id == tenant_id,
+            custom.c.collection == collection,
+            custom.c.record_id == record_id,
+        )
+        .order_by(custom.c.name)
+    )
+    references.update({name: value for name, value in rows})
+    return {"id": record_id, "externalReferences": references}
+
+
+def _custom_key(
+    tenant_id: int, collection: str, record_id: int, name: str
+) -> tuple[sa.ColumnElement[bool], ...]:
+    custom = schema.external_references
+    return (
+        custom.c.tenant_id == tenant_id,
+        custom.c.collection == collection,
+        custom.c.record_id == record_id,
+        custom.c.name == name,
+    )
 
 
 def _clocking_key(tenant_id: int, clocking_id: int) -> tuple[sa.ColumnElement[bool], ...]:

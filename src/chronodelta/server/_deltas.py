@@ -33,12 +33,18 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from chronodelta.domain import API_PREFIX, FilterCriteria, format_change_version
+from chronodelta.domain import (
+    API_PREFIX,
+    ExternalReference,
+    FilterCriteria,
+    format_change_version,
+)
 from chronodelta.storage import SQLITE_IMMEDIATE_OPTIONS, is_postgresql
 from chronodelta.storage import _schema as schema
 
 from ._auth import Principal, utc_now
 from ._errors import BadRequest, Gone
+from ._external_references import add_external_references
 from ._serialize import Wire
 from ._signing import TokenSigner
 from ._tracked import Page, TrackedCollection, read_page
@@ -268,10 +274,11 @@ class DeltaTracker:
         criteria: FilterCriteria | None,
         after: tuple[Any, ...] | None,
         limit: int,
+        references: Sequence[ExternalReference] = (),
     ) -> Page:
         """A page of the snapshot: records in the filter with versions <= S."""
         with self.engine.connect() as connection:
-            return read_page(
+            page = read_page(
                 connection,
                 tracked,
                 state.tenant_id,
@@ -280,6 +287,10 @@ class DeltaTracker:
                 limit,
                 max_version=state.snapshot_version,
             )
+            add_external_references(
+                connection, state.tenant_id, tracked.name, references, page.records
+            )
+            return page
 
     def changes(
         self,
@@ -287,6 +298,7 @@ class DeltaTracker:
         state: DeltaState,
         criteria: FilterCriteria | None,
         position: Position,
+        references: Sequence[ExternalReference] = (),
     ) -> ChangeFeed:
         """Open the change feed at ``position``; the caller streams and thereby closes it."""
         connection = self.engine.connect()
@@ -301,7 +313,9 @@ class DeltaTracker:
 
         try:
             high_water = committed_version(connection, state.tenant_id)
-            feed = _FeedReader(connection, tracked, state.tenant_id, criteria, position, high_water)
+            feed = _FeedReader(
+                connection, tracked, state.tenant_id, criteria, position, high_water, references
+            )
             items = feed.items() if high_water > position.cursor else iter(())
         except BaseException:
             close()
@@ -320,9 +334,11 @@ class _FeedReader:
         criteria: FilterCriteria | None,
         position: Position,
         high_water: int,
+        references: Sequence[ExternalReference],
     ) -> None:
         self.connection = connection.execution_options(stream_results=True, yield_per=CHUNK)
         self.tracked, self.tenant_id, self.criteria = tracked, tenant_id, criteria
+        self.references = references
         self.cursor, self.known, self.high_water = position.cursor, position.known, high_water
 
     def items(self) -> Iterator[bytes]:
@@ -354,6 +370,13 @@ class _FeedReader:
     def _current_chunk(self, chunk: Sequence[Any]) -> Iterator[tuple[int, bytes]]:
         wires = [self.tracked.to_wire(row) for row in chunk]
         was_in = self._in_scope_since_known([w["id"] for w in wires if not self._matches(w)])
+        add_external_references(
+            self.connection,
+            self.tenant_id,
+            self.tracked.name,
+            self.references,
+            [w for w in wires if self._matches(w)],
+        )
         for wire in wires:
             version = int(wire["changeVersion"], 16)
             if self._matches(wire):

@@ -141,6 +141,15 @@ _COUNTERS: tuple[tuple[str, str], ...] = (
     ("SATP", "Saturday premium"),
 )
 
+# Which counters time booked on an absence or a project feeds (docs/calculation.md):
+# training and missions are tracked on the flexi balance and meal vouchers, and
+# maintenance work on the overtime counter.
+_COUNTER_LINKS: dict[str, tuple[str, ...]] = {
+    "TRN": ("FLEX",),
+    "MIS": ("MEAL",),
+    "CC410": ("OVT",),
+}
+
 # Name pools: (weight, first names, last names), each list comma-separated so that
 # multi-word surnames ("Van den Broeck", "El Amrani") stay whole.
 _NAME_POOLS: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...] = tuple(
@@ -234,7 +243,9 @@ def generate_reference_data(*, people: int, seed: int, today: dt.date) -> Refere
         ),
         activity_definitions=_activity_definitions(),
         absence_definitions=tuple(
-            AbsenceDefinition(id=i, name=name, absence_code=code)
+            AbsenceDefinition(
+                id=i, name=name, absence_code=code, counter_definition_ids=_counter_ids(code)
+            )
             for i, (code, name, _, _) in enumerate(_ABSENCES, start=1)
         ),
         counter_definitions=tuple(
@@ -259,6 +270,12 @@ def _shift_definitions() -> tuple[ShiftDefinition, ...]:
     )
 
 
+def _counter_ids(code: str) -> tuple[int, ...]:
+    """The counters an absence or project code feeds (ids follow ``_COUNTERS``)."""
+    counter_ids = {counter: i for i, (counter, _) in enumerate(_COUNTERS, start=1)}
+    return tuple(counter_ids[c] for c in _COUNTER_LINKS.get(code, ()))
+
+
 def _activity_definitions() -> tuple[ActivityDefinition, ...]:
     """Projects (level 1) each followed by their tasks (level 2), ids consecutive."""
     result: list[ActivityDefinition] = []
@@ -272,6 +289,7 @@ def _activity_definitions() -> tuple[ActivityDefinition, ...]:
                 parent_id=None,
                 data_entry_code=code,
                 external_reference=erp,
+                counter_definition_ids=_counter_ids(code),
             )
         )
         for number, (task_code, task_name) in enumerate(tasks, start=1):

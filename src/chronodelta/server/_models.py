@@ -13,9 +13,25 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
-from chronodelta.domain import MAX_TIME_OF_DAY, MIN_TIME_OF_DAY, ClockingKind, ClockingStatus
+from chronodelta.domain import (
+    CUSTOM_REFERENCE_VALUE_MAX,
+    MAX_TIME_OF_DAY,
+    MIN_TIME_OF_DAY,
+    ClockingKind,
+    ClockingStatus,
+    DurationStatus,
+)
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ChangeVersion = Annotated[str, Field(pattern=r"^[0-9A-F]{20}$", examples=["0000000000000000002A"])]
@@ -31,6 +47,30 @@ class IdRef(_Strict):
     id: StrictId
 
 
+ReferenceValue = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class RecordRef(_Strict):
+    """A nested object of a write body: the record's id, or one external reference.
+
+    External references page: ``{"person": {"externalReferences": {"@badge-number":
+    "6767676"}}}``. When both are sent (a GET body with references, PUT back), the id
+    is used.
+    """
+
+    id: StrictId | None = None
+    externalReferences: dict[str, ReferenceValue] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name_it(self) -> RecordRef:
+        if self.id is None:
+            if not self.externalReferences:
+                raise ValueError("give the record's id or one of its externalReferences")
+            if len(self.externalReferences) != 1:
+                raise ValueError("name the record by exactly one external reference")
+        return self
+
+
 class Geolocation(_Strict):
     # strict: a JSON number only (an integer is fine). Lax floats took false and "12.5"
     # (found by Schemathesis: a boolean latitude was stored as 0.0).
@@ -40,19 +80,19 @@ class Geolocation(_Strict):
 
 class ActivityLevelBody(_Strict):
     level: Annotated[StrictInt, Field(ge=1, le=10)]
-    activityDefinition: IdRef
+    activityDefinition: RecordRef
 
 
 class ClockingBody(_Strict):
     """The writable fields of a clocking (POST and PUT)."""
 
-    person: IdRef
+    person: RecordRef
     date: dt.date
     timeOfDayInMinutes: Annotated[StrictInt, Field(ge=MIN_TIME_OF_DAY, le=MAX_TIME_OF_DAY)]
     kind: ClockingKind
-    terminal: IdRef | None = None
+    terminal: RecordRef | None = None
     geolocation: Geolocation | None = None
-    reason: IdRef | None = None
+    reason: RecordRef | None = None
     isOpen: StrictBool | None = None
     activityLevels: list[ActivityLevelBody] | None = Field(default=None, max_length=10)
     # Read-only: accepted so that a GET body can be PUT back, and ignored.
@@ -83,6 +123,7 @@ class ClockingBody(_Strict):
 
 class IdOut(BaseModel):
     id: int
+    externalReferences: dict[str, str] | None = None
 
 
 class ActivityLevelOut(BaseModel):
@@ -159,6 +200,40 @@ class ShiftDefinition(BaseModel):
     startTimeInMinutes: int
     endTimeInMinutes: int
     breakInMinutes: int
+
+
+class PaidPresence(BaseModel):
+    changeVersion: ChangeVersion
+    id: int
+    person: IdOut
+    date: dt.date
+    durationInMinutes: int
+    shiftDefinition: IdOut | None = None
+
+
+class ActivityDuration(BaseModel):
+    changeVersion: ChangeVersion
+    id: int
+    person: IdOut
+    date: dt.date
+    durationInMinutes: int
+    activityLevels: list[ActivityLevelOut] | None = None
+    absenceDefinition: IdOut | None = None
+    request: IdOut | None = None
+    counterDefinitions: list[IdOut] | None = None
+    status: DurationStatus
+    isAuthorized: bool
+
+
+class ExternalReferencesOut(BaseModel):
+    id: int
+    externalReferences: dict[str, str]
+
+
+class ExternalReferenceBody(_Strict):
+    """The value of a custom external reference (PUT)."""
+
+    value: Annotated[StrictStr, Field(min_length=1, max_length=CUSTOM_REFERENCE_VALUE_MAX)]
 
 
 class ErrorDetail(BaseModel):

@@ -106,3 +106,54 @@ def reference_serializer(collection: str) -> Callable[[Sequence[Any]], Wire]:
         return wire
 
     return to_wire
+
+
+# ---- calculated totals (seeds 002 and 003, in their field order) ----------------------
+
+p = schema.paid_presences.c
+PAID_PRESENCE_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
+    p.change_version, p.id, p.person_id, p.date, p.duration_minutes, p.shift_definition_id,
+)  # fmt: skip
+
+
+def paid_presence_to_wire(row: Sequence[Any]) -> Wire:
+    wire: Wire = {
+        "changeVersion": f"{row[0]:020X}",
+        "id": row[1],
+        "person": {"id": row[2]},
+        "date": row[3],
+        "durationInMinutes": row[4],
+    }
+    if row[5] is not None:
+        wire["shiftDefinition"] = {"id": row[5]}
+    return wire
+
+
+a = schema.activity_durations.c
+ACTIVITY_DURATION_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
+    a.change_version, a.id, a.person_id, a.date, a.duration_minutes, a.activity_levels,
+    a.absence_definition_id, a.counter_definition_ids, a.status, a.is_authorized,
+)  # fmt: skip
+
+
+def activity_duration_to_wire(row: Sequence[Any]) -> Wire:
+    """``request.id`` is never present: this server has no requests (docs/calculation.md)."""
+    wire: Wire = {
+        "changeVersion": f"{row[0]:020X}",
+        "id": row[1],
+        "person": {"id": row[2]},
+        "date": row[3],
+        "durationInMinutes": row[4],
+    }
+    if row[5] is not None:
+        wire["activityLevels"] = [
+            {"level": level, "activityDefinition": {"id": definition}}
+            for level, definition in orjson.loads(row[5])
+        ]
+    if row[6] is not None:
+        wire["absenceDefinition"] = {"id": row[6]}
+    if row[7] is not None:
+        wire["counterDefinitions"] = [{"id": counter} for counter in orjson.loads(row[7])]
+    wire["status"] = row[8]
+    wire["isAuthorized"] = bool(row[9])
+    return wire

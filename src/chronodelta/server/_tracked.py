@@ -15,8 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from chronodelta.domain import (
+    ACTIVITY_DURATIONS,
+    ACTIVITY_DURATIONS_FILTER,
     CLOCKINGS,
     CLOCKINGS_FILTER,
+    PAID_PRESENCES,
+    PAID_PRESENCES_FILTER,
     REFERENCE_COLLECTIONS,
     CollectionFilterSpec,
     CollectionInfo,
@@ -25,9 +29,13 @@ from chronodelta.domain import (
 from chronodelta.storage import _schema as schema
 
 from ._serialize import (
+    ACTIVITY_DURATION_COLUMNS,
     CLOCKING_COLUMNS,
+    PAID_PRESENCE_COLUMNS,
     Wire,
+    activity_duration_to_wire,
     clocking_to_wire,
+    paid_presence_to_wire,
     reference_columns,
     reference_serializer,
 )
@@ -163,6 +171,20 @@ def _reference(info: CollectionInfo) -> TrackedCollection:
 TRACKED: dict[str, TrackedCollection] = {
     CLOCKINGS.name: TrackedCollection(
         CLOCKINGS, schema.clockings, CLOCKING_COLUMNS, clocking_to_wire, CLOCKINGS_FILTER
+    ),
+    PAID_PRESENCES.name: TrackedCollection(
+        PAID_PRESENCES,
+        schema.paid_presences,
+        PAID_PRESENCE_COLUMNS,
+        paid_presence_to_wire,
+        PAID_PRESENCES_FILTER,
+    ),
+    ACTIVITY_DURATIONS.name: TrackedCollection(
+        ACTIVITY_DURATIONS,
+        schema.activity_durations,
+        ACTIVITY_DURATION_COLUMNS,
+        activity_duration_to_wire,
+        ACTIVITY_DURATIONS_FILTER,
     ),
     **{info.name: _reference(info) for info in REFERENCE_COLLECTIONS},
 }

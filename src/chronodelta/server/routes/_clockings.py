@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 import orjson
@@ -11,24 +10,22 @@ from starlette.responses import Response
 
 from chronodelta.domain import (
     CLOCKINGS,
-    CLOCKINGS_FILTER,
     ActivityLevel,
     ClockingDraft,
-    FilterError,
     Scope,
-    compile_filter,
+    reference_name_problem,
 )
 
 from .._auth import Principal
-from .._backend import etag, etag_matches
+from .._backend import ConnectorBackend, ReferenceLookup, etag, etag_matches
 from .._errors import BadRequest
 from .._models import Clocking as ClockingModel
-from .._models import ClockingBody, ErrorBody, Id, page_model
+from .._models import ClockingBody, ErrorBody, Id, RecordRef, page_model
 from .._security import require_scope
 from .._services import services
 from .._tracked import TRACKED
-from ._delta import DeltaFlag, DeltaToken, snapshot_response
-from ._lists import page_response, position
+from ._dated import ExternalReferencesText, dated_list_response
+from ._delta import DeltaFlag, DeltaToken
 
 router = APIRouter(tags=["clockings"])
 READ = Depends(require_scope(Scope.CLOCKINGS_READ))
@@ -60,35 +57,18 @@ def list_clockings(
     continuationToken: Token = None,
     delta: DeltaFlag = None,
     deltaToken: DeltaToken = None,
+    externalReferences: ExternalReferencesText = None,
 ) -> Response:
-    if delta is not None or deltaToken is not None:
-        return snapshot_response(
-            request,
-            principal,
-            TRACKED["clockings"],
-            filter_text=filter,
-            continuation=continuationToken,
-            delta_token=deltaToken,
-        )
-    found = services(request)
-    try:
-        criteria = compile_filter(filter, CLOCKINGS_FILTER, mode="list", today=dt.date.today())
-    except FilterError as exc:
-        raise BadRequest(reasons=exc.reasons) from None
-    canonical = criteria.canonical()
-    after = position(found, continuationToken, principal.tenant_id, "clockings", canonical)
-    page = found.backend.list_clockings(
-        principal.tenant_id, criteria, after, found.settings.page_size
-    )
-    return page_response(
-        found,
-        path=CLOCKINGS.path,
-        tenant_id=principal.tenant_id,
-        collection="clockings",
-        records=page.records,
-        next_key=page.next_key,
+    return dated_list_response(
+        request,
+        principal,
+        TRACKED["clockings"],
+        services(request).backend.list_clockings,
         filter_text=filter,
-        canonical_filter=canonical,
+        continuation=continuationToken,
+        delta=delta,
+        delta_token=deltaToken,
+        external_references=externalReferences,
     )
 
 
@@ -103,8 +83,13 @@ def get_clocking(
     clocking_id: ClockingId,
     principal: Principal = READ,
     if_none_match: Annotated[str | None, Header()] = None,
+    externalReferences: ExternalReferencesText = None,
 ) -> Response:
-    record = services(request).backend.get_clocking(principal.tenant_id, clocking_id)
+    backend = services(request).backend
+    references = backend.check_external_references(
+        principal.tenant_id, "clockings", externalReferences
+    )
+    record = backend.get_clocking(principal.tenant_id, clocking_id, references)
     return _record_response(record, if_none_match=if_none_match)
 
 
@@ -116,7 +101,8 @@ def get_clocking(
     responses={201: {"model": ClockingModel}, **ERRORS},
 )
 def create_clocking(request: Request, body: ClockingBody, principal: Principal = WRITE) -> Response:
-    record = services(request).backend.create_clocking(principal.tenant_id, to_draft(body))
+    backend = services(request).backend
+    record = backend.create_clocking(principal.tenant_id, to_draft(backend, principal, body))
     response = _record_response(record, status_code=201)
     response.headers["Location"] = f"{CLOCKINGS.path}/{record['id']}"
     return response
@@ -135,8 +121,9 @@ def update_clocking(
     principal: Principal = WRITE,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    record = services(request).backend.update_clocking(
-        principal.tenant_id, clocking_id, to_draft(body), if_match
+    backend = services(request).backend
+    record = backend.update_clocking(
+        principal.tenant_id, clocking_id, to_draft(backend, principal, body), if_match
     )
     return _record_response(record)
 
@@ -158,21 +145,58 @@ def delete_clocking(
     return Response(status_code=204)
 
 
-def to_draft(body: ClockingBody) -> ClockingDraft:
+def to_draft(backend: ConnectorBackend, principal: Principal, body: ClockingBody) -> ClockingDraft:
+    """The body as a draft, with records named by external reference resolved to ids."""
+    fields: dict[str, tuple[str, RecordRef | None]] = {
+        "person": ("people", body.person),
+        "terminal": ("terminals", body.terminal),
+        "reason": ("absence-definitions", body.reason),
+    }
+    for index, lv in enumerate(body.activityLevels or ()):
+        fields[f"activityLevels[{index}].activityDefinition"] = (
+            "activity-definitions",
+            lv.activityDefinition,
+        )
+    ids = _resolve(backend, principal, fields)
     return ClockingDraft(
-        person_id=body.person.id,
+        person_id=ids["person"],
         date=body.date,
         time_of_day=body.timeOfDayInMinutes,
         kind=body.kind,
-        terminal_id=body.terminal.id if body.terminal else None,
+        terminal_id=ids.get("terminal"),
         longitude=body.geolocation.longitude if body.geolocation else None,
         latitude=body.geolocation.latitude if body.geolocation else None,
-        reason_id=body.reason.id if body.reason else None,
+        reason_id=ids.get("reason"),
         is_open=body.isOpen,
         activity_levels=tuple(
-            ActivityLevel(lv.level, lv.activityDefinition.id) for lv in body.activityLevels or ()
+            ActivityLevel(lv.level, ids[f"activityLevels[{index}].activityDefinition"])
+            for index, lv in enumerate(body.activityLevels or ())
         ),
     )
+
+
+def _resolve(
+    backend: ConnectorBackend,
+    principal: Principal,
+    fields: dict[str, tuple[str, RecordRef | None]],
+) -> dict[str, int]:
+    ids, lookups, problems = {}, [], []
+    for field, (collection, ref) in fields.items():
+        if ref is None:
+            continue
+        if ref.id is not None:
+            ids[field] = ref.id
+            continue
+        assert ref.externalReferences is not None  # the model requires one or the other
+        ((name, value),) = ref.externalReferences.items()
+        problem = reference_name_problem(collection, name)
+        if problem:
+            problems.append(f"{field}.externalReferences: {problem}")
+        else:
+            lookups.append(ReferenceLookup(field, collection, name, value))
+    if problems:
+        raise BadRequest(reasons=problems)
+    return ids | backend.resolve_external_references(principal.tenant_id, lookups)
 
 
 def _record_response(

@@ -16,7 +16,15 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from chronodelta.domain import API_PREFIX, FilterCriteria, FilterError, compile_filter
+from chronodelta.domain import (
+    API_PREFIX,
+    ExternalReference,
+    FilterCriteria,
+    FilterError,
+    compile_filter,
+    format_external_references,
+    parse_external_references,
+)
 
 from .._auth import Principal
 from .._deltas import DeltaState, delta_link
@@ -62,14 +70,28 @@ def snapshot_response(
     filter_text: str | None,
     continuation: str | None,
     delta_token: str | None,
+    external_references: str | None = None,
 ) -> Response:
-    """A page of a delta's initial snapshot: the first one starts the delta."""
+    """A page of a delta's initial snapshot: the first one starts the delta.
+
+    The delta keeps the ``externalReferences`` it was started with (contract: they
+    work with delta as with lists): its pages and change feeds all carry them.
+    """
     found = services(request)
     if delta_token is None:
         criteria = delta_filter(tracked, filter_text, found.settings.today())
         canonical = criteria.canonical() if criteria is not None else ""
+        references = found.backend.check_external_references(
+            principal.tenant_id, tracked.name, external_references
+        )
+        options = {"externalReferences": format_external_references(references)}
         state = found.deltas.start(
-            principal, tracked.name, filter_text or "", canonical, {}, found.settings.today()
+            principal,
+            tracked.name,
+            filter_text or "",
+            canonical,
+            options if references else {},
+            found.settings.today(),
         )
         after = None
     else:
@@ -84,13 +106,22 @@ def snapshot_response(
                 ]
             )
         after = position(found, continuation, principal.tenant_id, tracked.name, canonical)
-    page = found.deltas.snapshot_page(tracked, state, criteria, after, found.settings.page_size)
+        references = state_references(state)
+    page = found.deltas.snapshot_page(
+        tracked, state, criteria, after, found.settings.page_size, references
+    )
     body: dict[str, Any] = {"value": page.records}
     if page.next_key is not None:
         body["nextLink"] = _next_link(found, tracked, state, page.next_key, filter_text)
     else:
         body["deltaLink"] = delta_link(tracked.name, found.deltas.first_changes_token(state))
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+def state_references(state: DeltaState) -> tuple[ExternalReference, ...]:
+    """The external references a delta was started with (checked then)."""
+    text = state.options.get("externalReferences")
+    return parse_external_references(text, state.collection) if text else ()
 
 
 def _next_link(
@@ -135,7 +166,7 @@ def read_changes(
     found = services(request)
     state, at = found.deltas.resume(principal, collection, deltaToken, snapshot=False)
     criteria = delta_filter(tracked, state.filter_text, state.started_on)
-    feed = found.deltas.changes(tracked, state, criteria, at)
+    feed = found.deltas.changes(tracked, state, criteria, at, state_references(state))
     # Never step back: a replayed first link can read a high-water below the snapshot.
     reached = max(feed.high_water, at.known)
     link = delta_link(collection, found.deltas.changes_token(state, reached, reached))

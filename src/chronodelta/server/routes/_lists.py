@@ -26,6 +26,7 @@ def page_response(
     next_key: tuple[Any, ...] | None,
     filter_text: str | None,
     canonical_filter: str,
+    external_references: str | None = None,
 ) -> Response:
     body: dict[str, Any] = {"value": records}
     if next_key is not None:
@@ -33,6 +34,8 @@ def page_response(
             tenant_id, collection, filter_digest(canonical_filter), PagePosition(next_key)
         )
         query = [f"filter={quote(filter_text, safe=FILTER_SAFE)}"] if filter_text else []
+        if external_references:
+            query.append(f"externalReferences={quote(external_references, safe=FILTER_SAFE)}")
         query.append(f"continuationToken={token}")
         body["nextLink"] = f"{path}?{'&'.join(query)}"
     return Response(orjson.dumps(body), media_type="application/json")

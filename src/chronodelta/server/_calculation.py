@@ -1,0 +1,307 @@
+"""Keeping paid presences and activity durations in step with the clockings.
+
+Every clocking write calls ``recalculate`` with the person-days it touched (an update
+touches the old and the new person and date), inside its own write transaction. The
+person-day is recalculated from scratch from the clockings in the database (the rules
+are the domain's, ``domain/_calculation.py``, and ``docs/calculation.md``) and only
+the totals that differ are written, each with a new change version. A total that no
+longer follows is deleted, with a departure row, so that open deltas report a Delete.
+Because all of it commits with the write or not at all, no reader ever sees totals
+out of step with the clockings (issue 4: "atomic with the write").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from chronodelta.domain import (
+    ActivityDurationTotal,
+    ActivityLevel,
+    ClockingKind,
+    ClockingStatus,
+    CounterLinks,
+    DayClocking,
+    PaidPresenceTotal,
+    ShiftWindow,
+    activity_durations,
+    paid_presence,
+)
+from chronodelta.storage import WriteTransaction
+from chronodelta.storage import _schema as schema
+
+PersonDay = tuple[int, dt.date]
+BATCH = 400  # person-days per query: well under SQLite's 32766 bound parameters
+
+clockings = schema.clockings
+paid_presences = schema.paid_presences
+activity_durations_table = schema.activity_durations
+
+
+def recalculate(tx: WriteTransaction, person_days: Iterable[PersonDay]) -> None:
+    """Bring the totals of these person-days in line with their clockings."""
+    ordered = sorted(set(person_days))
+    if not ordered:
+        return
+    counters = load_counter_links(tx.connection, tx.tenant_id)
+    for start in range(0, len(ordered), BATCH):
+        _recalculate_batch(tx, ordered[start : start + BATCH], counters)
+
+
+def _recalculate_batch(tx: WriteTransaction, days: list[PersonDay], counters: CounterLinks) -> None:
+    connection, tenant_id = tx.connection, tx.tenant_id
+    facts = load_day_clockings(connection, tenant_id, days)
+    shifts = load_shift_windows(connection, tenant_id, {person for person, _ in days})
+    writer = _TotalsWriter(tx)
+    existing_presences = writer.existing(paid_presences, days)
+    existing_durations = writer.existing(activity_durations_table, days)
+    for person_id, date in days:
+        day_clockings, shift = facts.get((person_id, date), []), shifts.get(person_id)
+        writer.put_presence(
+            person_id,
+            date,
+            paid_presence(day_clockings, shift),
+            existing_presences.get((person_id, date), {}).get(""),
+        )
+        writer.put_durations(
+            person_id,
+            date,
+            activity_durations(day_clockings, shift, counters),
+            existing_durations.get((person_id, date), {}),
+        )
+    writer.flush()
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+
+def load_day_clockings(
+    connection: sa.Connection, tenant_id: int, days: Sequence[PersonDay]
+) -> dict[PersonDay, list[DayClocking]]:
+    """The clockings of these person-days (deleted ones too: the rules skip them)."""
+    c = clockings.c
+    query = sa.select(
+        c.person_id, c.date, c.id, c.calculated_time_of_day, c.kind, c.status,
+        c.is_generated, c.original_time_of_day, c.reason_id, c.is_open, c.activity_levels,
+    ).where(c.tenant_id == tenant_id, sa.tuple_(c.person_id, c.date).in_(days))  # fmt: skip
+    found: dict[PersonDay, list[DayClocking]] = {}
+    for row in connection.execute(query):
+        found.setdefault((row.person_id, row.date), []).append(
+            DayClocking(
+                id=row.id,
+                time=row.calculated_time_of_day,
+                kind=ClockingKind(row.kind),
+                status=ClockingStatus(row.status),
+                is_generated=bool(row.is_generated),
+                is_edited=row.original_time_of_day is not None,
+                reason_id=row.reason_id,
+                is_open=row.is_open,
+                activity_levels=parse_levels(row.activity_levels),
+            )
+        )
+    return found
+
+
+def load_shift_windows(
+    connection: sa.Connection, tenant_id: int, people: set[int]
+) -> dict[int, ShiftWindow]:
+    person, shift = schema.people, schema.shift_definitions
+    query = (
+        sa.select(person.c.id, shift.c.id.label("shift_id"), shift.c.start_minutes,
+                  shift.c.end_minutes, shift.c.break_minutes)
+        .join(shift, sa.and_(shift.c.tenant_id == person.c.tenant_id,
+                             shift.c.id == person.c.shift_definition_id))
+        .where(person.c.tenant_id == tenant_id, person.c.id.in_(sorted(people)))
+    )  # fmt: skip
+    return {
+        row.id: ShiftWindow(row.shift_id, row.start_minutes, row.end_minutes, row.break_minutes)
+        for row in connection.execute(query)
+    }
+
+
+def load_counter_links(connection: sa.Connection, tenant_id: int) -> CounterLinks:
+    def links(table: sa.Table) -> dict[int, tuple[int, ...]]:
+        rows = connection.execute(
+            sa.select(table.c.id, table.c.counter_definition_ids).where(
+                table.c.tenant_id == tenant_id, table.c.counter_definition_ids.is_not(None)
+            )
+        )
+        return {row.id: tuple(orjson.loads(row.counter_definition_ids)) for row in rows}
+
+    return CounterLinks(
+        activities=links(schema.activity_definitions), absences=links(schema.absence_definitions)
+    )
+
+
+def parse_levels(text: str | None) -> tuple[ActivityLevel, ...]:
+    if not text:
+        return ()
+    return tuple(ActivityLevel(level, definition) for level, definition in orjson.loads(text))
+
+
+def dump_levels(levels: Sequence[ActivityLevel]) -> str | None:
+    if not levels:
+        return None
+    return orjson.dumps([[lv.level, lv.activity_definition_id] for lv in levels]).decode()
+
+
+# ---- writing ---------------------------------------------------------------------------
+
+
+@dataclass
+class _TotalsWriter:
+    """Collects the inserts, updates and deletes of a batch and writes them at once."""
+
+    tx: WriteTransaction
+
+    def __post_init__(self) -> None:
+        self.inserts: dict[sa.Table, list[dict[str, Any]]] = {}
+        self.updates: dict[sa.Table, list[dict[str, Any]]] = {}
+        self.deletes: dict[sa.Table, list[sa.Row[Any]]] = {}
+
+    def existing(
+        self, table: sa.Table, days: Sequence[PersonDay]
+    ) -> dict[PersonDay, dict[str, sa.Row[Any]]]:
+        """Current totals by person-day and key ("" for paid presences)."""
+        has_key = "duration_key" in table.c
+        query = sa.select(table).where(
+            table.c.tenant_id == self.tx.tenant_id,
+            sa.tuple_(table.c.person_id, table.c.date).in_(days),
+        )
+        found: dict[PersonDay, dict[str, sa.Row[Any]]] = {}
+        for row in self.tx.connection.execute(query):
+            key = row.duration_key if has_key else ""
+            found.setdefault((row.person_id, row.date), {})[key] = row
+        return found
+
+    def put_presence(
+        self,
+        person_id: int,
+        date: dt.date,
+        total: PaidPresenceTotal | None,
+        current: sa.Row[Any] | None,
+    ) -> None:
+        values = None
+        if total is not None:
+            values = {
+                "person_id": person_id,
+                "date": date,
+                "duration_minutes": total.duration_minutes,
+                "shift_definition_id": total.shift_definition_id,
+            }
+        self._put(paid_presences, "paid-presences", values, current)
+
+    def put_durations(
+        self,
+        person_id: int,
+        date: dt.date,
+        totals: Sequence[ActivityDurationTotal],
+        current: dict[str, sa.Row[Any]],
+    ) -> None:
+        wanted = {total.key: total for total in totals}
+        for key, total in wanted.items():
+            self._put(
+                activity_durations_table,
+                "activity-durations",
+                duration_values(person_id, date, total),
+                current.get(key),
+            )
+        for key, row in current.items():
+            if key not in wanted:
+                self._put(activity_durations_table, "activity-durations", None, row)
+
+    def _put(
+        self,
+        table: sa.Table,
+        collection: str,
+        values: dict[str, Any] | None,
+        current: sa.Row[Any] | None,
+    ) -> None:
+        if values is None:
+            if current is not None:
+                self.deletes.setdefault(table, []).append(current)
+            return
+        if current is None:
+            (new_id,) = self.tx.allocate_ids(collection)
+            row = {**values, "tenant_id": self.tx.tenant_id, "id": new_id}
+            self.inserts.setdefault(table, []).append(_versioned(self.tx, row))
+        elif any(getattr(current, name) != value for name, value in values.items()):
+            row = {**values, "tenant_id": self.tx.tenant_id, "id": current.id}
+            self.updates.setdefault(table, []).append(_versioned(self.tx, row))
+
+    def flush(self) -> None:
+        connection = self.tx.connection
+        for table, rows in self.inserts.items():
+            connection.execute(table.insert(), rows)
+        for table, rows in self.updates.items():
+            connection.execute(_update_by_key(table, rows[0]), [_bind(r) for r in rows])
+        for table, removed in self.deletes.items():
+            self._delete(table, removed)
+
+    def _delete(self, table: sa.Table, removed: list[sa.Row[Any]]) -> None:
+        collection = "paid-presences" if table is paid_presences else "activity-durations"
+        self.tx.connection.execute(
+            schema.departures.insert(),
+            [
+                {
+                    "tenant_id": row.tenant_id,
+                    "collection": collection,
+                    "record_id": row.id,
+                    "change_version": self.tx.next_change_version(),
+                    "old_date": row.date,
+                    "old_kind": None,
+                    "removed": True,
+                }
+                for row in removed
+            ],
+        )
+        self.tx.connection.execute(
+            table.delete().where(
+                table.c.tenant_id == self.tx.tenant_id, table.c.id.in_([r.id for r in removed])
+            )
+        )
+
+
+def duration_values(person_id: int, date: dt.date, total: ActivityDurationTotal) -> dict[str, Any]:
+    counters = total.counter_definition_ids
+    return {
+        "person_id": person_id,
+        "date": date,
+        "duration_key": total.key,
+        "duration_minutes": total.duration_minutes,
+        "activity_levels": dump_levels(total.activity_levels),
+        "absence_definition_id": total.absence_definition_id,
+        "counter_definition_ids": orjson.dumps(list(counters)).decode() if counters else None,
+        "status": total.status.value,
+        "is_authorized": total.is_authorized,
+    }
+
+
+def _versioned(tx: WriteTransaction, row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "change_version": tx.next_change_version()}
+
+
+def _update_by_key(table: sa.Table, sample: dict[str, Any]) -> sa.Update:
+    """An executemany UPDATE keyed by (tenant_id, id); other keys of ``sample`` are set."""
+    columns = [name for name in sample if name not in ("tenant_id", "id")]
+    return (
+        table.update()
+        .where(table.c.tenant_id == sa.bindparam("k_tenant"), table.c.id == sa.bindparam("k_id"))
+        .values({name: sa.bindparam(f"v_{name}") for name in columns})
+    )
+
+
+def _bind(row: dict[str, Any]) -> dict[str, Any]:
+    bound = {f"v_{name}": value for name, value in row.items() if name not in ("tenant_id", "id")}
+    return {**bound, "k_tenant": row["tenant_id"], "k_id": row["id"]}
+
+
+def person_days_of(rows: Iterable[Any]) -> Iterator[PersonDay]:
+    """The person-days of clocking rows or drafts (anything with person_id and date)."""
+    for row in rows:
+        yield (row.person_id, row.date)

@@ -1,0 +1,156 @@
+"""External references on the server: validating requests, adding them, resolving them.
+
+* ``checked_references`` turns an ``externalReferences`` query value into pairs, or a
+  400 that says what is wrong (contract: unknown collection or reference, or one the
+  endpoint does not support). A custom name is known when the tenant has set it on at
+  least one record of that collection.
+* ``add_external_references`` adds ``"externalReferences": {name: value}`` to the
+  nested objects of a batch of wire records, with one query per requested pair.
+* ``resolve_reference`` finds the record a write body names by external reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from chronodelta.domain import (
+    PREDEFINED_REFERENCES,
+    ExternalReference,
+    ExternalReferencesError,
+    parse_external_references,
+)
+from chronodelta.storage import _schema as schema
+
+from ._errors import BadRequest
+from ._serialize import Wire
+
+custom = schema.external_references
+Nested = Callable[[Wire], Iterator[dict[str, Any]]]
+
+
+def _field(name: str) -> Nested:
+    def found(wire: Wire) -> Iterator[dict[str, Any]]:
+        value = wire.get(name)
+        if isinstance(value, dict):
+            yield value
+
+    return found
+
+
+def _each(name: str, inner: str | None = None) -> Nested:
+    def found(wire: Wire) -> Iterator[dict[str, Any]]:
+        for item in wire.get(name) or ():
+            yield item[inner] if inner else item
+
+    return found
+
+
+# Where each endpoint's records nest objects of each collection. Activity durations
+# accept shift-definitions (seed 003 lists it) but carry no shift object, so it adds
+# nothing there.
+NESTED: dict[str, dict[str, Nested]] = {
+    "clockings": {
+        "people": _field("person"),
+        "terminals": _field("terminal"),
+        "absence-definitions": _field("reason"),
+        "activity-definitions": _each("activityLevels", "activityDefinition"),
+    },
+    "paid-presences": {"people": _field("person"), "shift-definitions": _field("shiftDefinition")},
+    "activity-durations": {
+        "people": _field("person"),
+        "activity-definitions": _each("activityLevels", "activityDefinition"),
+        "absence-definitions": _field("absenceDefinition"),
+        "counter-definitions": _each("counterDefinitions"),
+        "shift-definitions": _field("shiftDefinition"),
+    },
+}
+
+
+def checked_references(
+    connection: sa.Connection, tenant_id: int, endpoint: str, text: str | None
+) -> tuple[ExternalReference, ...]:
+    """The pairs of an ``externalReferences`` value (none when absent); 400 otherwise."""
+    if text is None:
+        return ()
+    try:
+        pairs = parse_external_references(text, endpoint)
+    except ExternalReferencesError as exc:
+        raise BadRequest(reasons=exc.reasons) from None
+    unknown = [
+        f"externalReferences: unknown reference {ref.name!r} for {ref.collection} (no "
+        f"{ref.collection} record has it; set custom references with PUT "
+        f".../{ref.collection}/{{id}}/external-references/{ref.name})"
+        for ref in pairs
+        if not ref.predefined and not _custom_name_used(connection, tenant_id, ref)
+    ]
+    if unknown:
+        raise BadRequest(reasons=unknown)
+    return pairs
+
+
+def _custom_name_used(connection: sa.Connection, tenant_id: int, ref: ExternalReference) -> bool:
+    query = sa.select(custom.c.record_id).where(
+        custom.c.tenant_id == tenant_id,
+        custom.c.collection == ref.collection,
+        custom.c.name == ref.name,
+    )
+    return connection.execute(query.limit(1)).first() is not None
+
+
+def add_external_references(
+    connection: sa.Connection,
+    tenant_id: int,
+    endpoint: str,
+    pairs: Sequence[ExternalReference],
+    wires: Sequence[Wire],
+) -> None:
+    """Add the requested references to the nested objects of ``wires`` (in place)."""
+    for ref in pairs:
+        targets = [obj for wire in wires for obj in NESTED[endpoint][ref.collection](wire)]
+        if not targets:
+            continue
+        values = _values(connection, tenant_id, ref, {obj["id"] for obj in targets})
+        for obj in targets:
+            value = values.get(obj["id"])
+            if value is not None:  # a record without this custom reference: left out
+                obj.setdefault("externalReferences", {})[ref.name] = value
+
+
+def _values(
+    connection: sa.Connection, tenant_id: int, ref: ExternalReference, ids: set[int]
+) -> dict[int, str]:
+    if ref.predefined:
+        table = schema.REFERENCE_TABLES[ref.collection]
+        column = table.c[PREDEFINED_REFERENCES[ref.collection][ref.name]]
+        query = sa.select(table.c.id, column).where(
+            table.c.tenant_id == tenant_id, table.c.id.in_(sorted(ids))
+        )
+    else:
+        query = sa.select(custom.c.record_id, custom.c.value).where(
+            custom.c.tenant_id == tenant_id,
+            custom.c.collection == ref.collection,
+            custom.c.name == ref.name,
+            custom.c.record_id.in_(sorted(ids)),
+        )
+    return {row[0]: row[1] for row in connection.execute(query)}
+
+
+def resolve_reference(
+    connection: sa.Connection, tenant_id: int, collection: str, name: str, value: str
+) -> list[int]:
+    """The ids of the records of ``collection`` whose reference ``name`` is ``value``."""
+    if name.startswith("@"):
+        table = schema.REFERENCE_TABLES[collection]
+        column = table.c[PREDEFINED_REFERENCES[collection][name]]
+        query = sa.select(table.c.id).where(table.c.tenant_id == tenant_id, column == value)
+    else:
+        query = sa.select(custom.c.record_id).where(
+            custom.c.tenant_id == tenant_id,
+            custom.c.collection == collection,
+            custom.c.name == name,
+            custom.c.value == value,
+        )
+    return [int(found) for found in connection.scalars(query.limit(2))]

@@ -1,0 +1,84 @@
+"""What the dated collections share: clockings, paid presences, activity durations.
+
+Each has a list (a filter with a date range, paging, ``&delta`` to start a delta) and
+a get by id, and both take ``externalReferences`` (seeds 001-003).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from starlette.responses import Response
+
+from chronodelta.domain import ExternalReference, FilterCriteria, FilterError, compile_filter
+
+from .._auth import Principal
+from .._errors import BadRequest
+from .._services import services
+from .._tracked import Page, TrackedCollection
+from ._delta import snapshot_response
+from ._lists import page_response, position
+
+ExternalReferencesText = Annotated[
+    str | None,
+    Query(
+        description="References to add to nested objects, e.g. "
+        "(people,@badge-number)(terminals,@external-code)"
+    ),
+]
+ListPage = Callable[
+    [int, FilterCriteria, tuple[Any, ...] | None, int, Sequence[ExternalReference]], Page
+]
+
+
+def dated_list_response(
+    request: Request,
+    principal: Principal,
+    tracked: TrackedCollection,
+    list_page: ListPage,
+    *,
+    filter_text: str | None,
+    continuation: str | None,
+    delta: str | None,
+    delta_token: str | None,
+    external_references: str | None,
+) -> Response:
+    """A list page, or with ``delta``/``deltaToken`` a page of a delta's snapshot."""
+    if delta is not None or delta_token is not None:
+        return snapshot_response(
+            request,
+            principal,
+            tracked,
+            filter_text=filter_text,
+            continuation=continuation,
+            delta_token=delta_token,
+            external_references=external_references,
+        )
+    found = services(request)
+    assert tracked.filter_spec is not None
+    try:
+        criteria = compile_filter(
+            filter_text, tracked.filter_spec, mode="list", today=dt.date.today()
+        )
+    except FilterError as exc:
+        raise BadRequest(reasons=exc.reasons) from None
+    references = found.backend.check_external_references(
+        principal.tenant_id, tracked.name, external_references
+    )
+    canonical = criteria.canonical()
+    after = position(found, continuation, principal.tenant_id, tracked.name, canonical)
+    page = list_page(principal.tenant_id, criteria, after, found.settings.page_size, references)
+    return page_response(
+        found,
+        path=tracked.info.path,
+        tenant_id=principal.tenant_id,
+        collection=tracked.name,
+        records=page.records,
+        next_key=page.next_key,
+        filter_text=filter_text,
+        canonical_filter=canonical,
+        external_references=external_references,
+    )

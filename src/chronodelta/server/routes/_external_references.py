@@ -1,0 +1,105 @@
+"""Custom external references of the reference collections (contract, "External references").
+
+Predefined references (``@...``) are fields of a record and read only. Custom ones are
+key-value pairs an integrator manages under the scope ``external-references.write``:
+
+* ``GET    .../{collection}/{id}/external-references``: all of a record's references
+  (the collection's read scope);
+* ``PUT    .../{collection}/{id}/external-references/{name}`` with ``{"value": "..."}``:
+  set one (a value names one record per collection and name; 409 if another has it);
+* ``DELETE .../{collection}/{id}/external-references/{name}``: remove one (204).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.responses import Response
+
+from chronodelta.domain import REFERENCE_COLLECTIONS, CollectionInfo, Scope, reference_name_problem
+
+from .._auth import Principal
+from .._errors import BadRequest
+from .._models import ErrorBody, ExternalReferenceBody, ExternalReferencesOut, Id
+from .._security import require_scope
+from .._services import services
+
+router = APIRouter(tags=["external-references"])
+WRITE = Depends(require_scope(Scope.EXTERNAL_REFERENCES_WRITE))
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 414, 429)
+}
+RecordId = Annotated[Id, Path(description="The record's id")]
+Name = Annotated[str, Path(description="A custom reference's name (no '@'), e.g. HRMID")]
+
+
+def _custom_name(collection: str, name: str) -> str:
+    if name.startswith("@"):
+        raise BadRequest(
+            reasons=[f"{name}: predefined references are fields of the record and read only"]
+        )
+    problem = reference_name_problem(collection, name)
+    if problem:
+        raise BadRequest(reasons=[problem])
+    return name
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _add_collection(info: CollectionInfo) -> None:
+    reader = Depends(require_scope(info.read_scope))
+    path = info.path + "/{record_id}/external-references"
+
+    def get_references(
+        request: Request, record_id: RecordId, principal: Principal = reader
+    ) -> Response:
+        backend = services(request).backend
+        return _json(backend.get_external_references(principal.tenant_id, info.name, record_id))
+
+    def set_reference(
+        request: Request,
+        record_id: RecordId,
+        name: Name,
+        body: ExternalReferenceBody,
+        principal: Principal = WRITE,
+    ) -> Response:
+        backend = services(request).backend
+        name = _custom_name(info.name, name)
+        return _json(
+            backend.set_external_reference(
+                principal.tenant_id, info.name, record_id, name, body.value
+            )
+        )
+
+    def delete_reference(
+        request: Request, record_id: RecordId, name: Name, principal: Principal = WRITE
+    ) -> Response:
+        backend = services(request).backend
+        name = _custom_name(info.name, name)
+        backend.delete_external_reference(principal.tenant_id, info.name, record_id, name)
+        return Response(status_code=204)
+
+    for endpoint, method, suffix, summary, responses in (
+        (get_references, "GET", "", "Retrieve a record's external references", 200),
+        (set_reference, "PUT", "/{name}", "Set a custom external reference", 200),
+        (delete_reference, "DELETE", "/{name}", "Remove a custom external reference", 204),
+    ):
+        ok = {"model": ExternalReferencesOut} if responses == 200 else {"description": "Removed"}
+        router.add_api_route(
+            path + suffix,
+            endpoint,
+            methods=[method],
+            summary=f"{summary} ({info.name})",
+            status_code=responses,
+            response_class=Response,
+            operation_id=f"{method.lower()}_{info.name}_external_references",
+            responses={responses: ok, **ERRORS},
+        )
+
+
+for _info in REFERENCE_COLLECTIONS:
+    _add_collection(_info)

@@ -1,0 +1,128 @@
+"""Read-only routes of the calculated totals: paid presences and activity durations.
+
+Seeds 002 and 003: calculated from clockings (docs/calculation.md), under their own
+scopes, with the clockings' filter rules, paging, delta and external references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from chronodelta.domain import (
+    ACTIVITY_DURATIONS,
+    PAID_PRESENCES,
+    CollectionInfo,
+    ExternalReference,
+)
+
+from .. import _models as models
+from .._auth import Principal
+from .._backend import ConnectorBackend
+from .._models import ErrorBody, Id, page_model
+from .._security import require_scope
+from .._serialize import Wire
+from .._services import services
+from .._tracked import TRACKED
+from ._dated import ExternalReferencesText, ListPage, dated_list_response
+from ._delta import DeltaFlag, DeltaToken
+
+router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 410, 414, 429)
+}
+FilterText = Annotated[
+    str | None,
+    Query(
+        description="Required: date range, e.g. date ge '2026-01-01' and date le '2026-01-31' "
+        "(with &delta: a start date, an optional end date); optionally person (not in delta)"
+    ),
+]
+
+
+GetOne = Callable[[int, int, Sequence[ExternalReference]], Wire]
+
+
+def _add_collection(
+    info: CollectionInfo,
+    model: type[BaseModel],
+    list_page: Callable[[ConnectorBackend], ListPage],
+    get_record: Callable[[ConnectorBackend], GetOne],
+) -> None:
+    """``list_page``/``get_record`` pick the backend's operations for the collection."""
+    reader = Depends(require_scope(info.read_scope))
+    title = info.name.replace("-", " ")
+
+    def list_records(
+        request: Request,
+        principal: Principal = reader,
+        filter: FilterText = None,
+        continuationToken: Annotated[str | None, Query()] = None,
+        delta: DeltaFlag = None,
+        deltaToken: DeltaToken = None,
+        externalReferences: ExternalReferencesText = None,
+    ) -> Response:
+        return dated_list_response(
+            request,
+            principal,
+            TRACKED[info.name],
+            list_page(services(request).backend),
+            filter_text=filter,
+            continuation=continuationToken,
+            delta=delta,
+            delta_token=deltaToken,
+            external_references=externalReferences,
+        )
+
+    def get_one(
+        request: Request,
+        record_id: Annotated[Id, Path(description="The record's id")],
+        principal: Principal = reader,
+        externalReferences: ExternalReferencesText = None,
+    ) -> Response:
+        backend = services(request).backend
+        references = backend.check_external_references(
+            principal.tenant_id, info.name, externalReferences
+        )
+        record = get_record(backend)(principal.tenant_id, record_id, references)
+        return Response(orjson.dumps(record), media_type="application/json")
+
+    router.add_api_route(
+        info.path,
+        list_records,
+        methods=["GET"],
+        summary=f"Retrieve a list of {title} (or start a delta with &delta)",
+        response_class=Response,
+        tags=[info.name],
+        operation_id=f"list_{info.name}",
+        responses={200: {"model": page_model(model)}, **ERRORS},
+    )
+    router.add_api_route(
+        info.path + "/{record_id}",
+        get_one,
+        methods=["GET"],
+        summary=f"Retrieve one of {title}",
+        response_class=Response,
+        tags=[info.name],
+        operation_id=f"get_{info.name}",
+        responses={200: {"model": model}, **ERRORS},
+    )
+
+
+_add_collection(
+    PAID_PRESENCES,
+    models.PaidPresence,
+    lambda backend: backend.list_paid_presences,
+    lambda backend: backend.get_paid_presence,
+)
+_add_collection(
+    ACTIVITY_DURATIONS,
+    models.ActivityDuration,
+    lambda backend: backend.list_activity_durations,
+    lambda backend: backend.get_activity_duration,
+)
