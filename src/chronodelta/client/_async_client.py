@@ -1,0 +1,248 @@
+"""``AsyncClient``: the asyncio client. It only does I/O; the logic is in ``_protocol``."""
+
+from __future__ import annotations
+
+import asyncio
+import random as _random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+import httpx
+
+from ._auth import Credentials
+from ._models import Clocking, ClockingInput, CreatedClocking
+from ._paging import DeltaChanges, Page, Pager
+from ._protocol import (
+    ABSENCE_DEFINITIONS,
+    ACTIVITY_DEFINITIONS,
+    ACTIVITY_DURATIONS,
+    CLOCKINGS,
+    COUNTER_DEFINITIONS,
+    PAID_PRESENCES,
+    PEOPLE,
+    SHIFT_DEFINITIONS,
+    TERMINALS,
+    CollectionSpec,
+    Flow,
+    GetToken,
+    Protocol,
+    Send,
+    Sleep,
+)
+from ._query import ExternalReferences, collection_url, resolve
+from ._retry import RetryPolicy
+
+M = TypeVar("M")
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """The asyncio twin of ``Client``: same arguments, same behaviour, awaitable calls.
+
+    ::
+
+        async with AsyncClient(BASE, "acme", CLIENT_ID, SECRET,
+                               user_agent="PayrollSync/2.1 (Acme)") as client:
+            async for page in client.clockings.start_delta(date_filter("2026-01-01")):
+                ...
+
+    ``sleep`` is an async function (``asyncio.sleep`` by default). Concurrent tasks
+    share one token request.
+    """
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        tenant: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        user_agent: str,
+        scopes: Sequence[str] | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        token_url: str | httpx.URL | None = None,
+        refresh_margin: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._protocol = Protocol(
+            base_url=base_url,
+            tenant=tenant,
+            credentials=Credentials(client_id, client_secret),
+            user_agent=user_agent,
+            scopes=scopes,
+            retry=retry or RetryPolicy(),
+            random=random,
+            token_url=token_url,
+            refresh_margin=refresh_margin,
+        )
+        self._sleep = sleep
+        self._clock = clock
+        self._token_lock = asyncio.Lock()
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+        self.clockings = AsyncClockings(self, CLOCKINGS)
+        self.paid_presences = AsyncCollection(self, PAID_PRESENCES)
+        self.activity_durations = AsyncCollection(self, ACTIVITY_DURATIONS)
+        self.people = AsyncCollection(self, PEOPLE)
+        self.terminals = AsyncCollection(self, TERMINALS)
+        self.activity_definitions = AsyncCollection(self, ACTIVITY_DEFINITIONS)
+        self.absence_definitions = AsyncCollection(self, ABSENCE_DEFINITIONS)
+        self.counter_definitions = AsyncCollection(self, COUNTER_DEFINITIONS)
+        self.shift_definitions = AsyncCollection(self, SHIFT_DEFINITIONS)
+
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._protocol.base_url
+
+    @property
+    def tenant(self) -> str:
+        return self._protocol.tenant
+
+    @property
+    def user_agent(self) -> str:
+        return self._protocol.user_agent
+
+    def __repr__(self) -> str:
+        return (
+            f"<AsyncClient base_url={str(self.base_url)!r} tenant={self.tenant!r} "
+            f"client_id={self._protocol.credentials.client_id!r}>"
+        )
+
+    # ---- the driver: the only place that does I/O ---------------------------------
+
+    async def _run(self, flow: Flow[T]) -> T:
+        try:
+            action = next(flow)
+            while True:
+                action = flow.send(await self._perform(action))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        finally:
+            flow.close()
+
+    async def _perform(self, action: Send | Sleep | GetToken) -> Any:
+        if isinstance(action, Send):
+            try:
+                return await self._http.send(action.request)
+            except httpx.TransportError as exc:
+                return exc
+        if isinstance(action, Sleep):
+            await self._sleep(action.seconds)
+            return None
+        return await self._token(action.stale)
+
+    async def _token(self, stale: str | None) -> str:
+        async with self._token_lock:
+            tokens = self._protocol.tokens
+            requested_at = self._clock()
+            token = tokens.usable(requested_at, stale)
+            if token is None:
+                token = tokens.store(await self._run(self._protocol.token_flow()), requested_at)
+            return token
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class AsyncCollection(Generic[M]):
+    """``Collection`` for ``AsyncClient``: awaitable calls, ``async for`` iterators."""
+
+    def __init__(self, client: AsyncClient, spec: CollectionSpec[M]) -> None:
+        self._client = client
+        self._spec = spec
+
+    @property
+    def name(self) -> str:
+        return self._spec.name
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._spec.name!r}>"
+
+    async def get(self, record_id: int, *, external_references: ExternalReferences = ()) -> M:
+        protocol = self._client._protocol
+        return await self._client._run(
+            protocol.get_record(self._spec, record_id, external_references)
+        )
+
+    def pages(
+        self, filter: str | None = None, *, external_references: ExternalReferences = ()
+    ) -> AsyncIterator[Page[M]]:
+        first = collection_url(
+            self._spec.name, filter=filter, external_references=external_references
+        )
+        return self._pages(first, delta=False)
+
+    def resume_pages(self, next_link: str) -> AsyncIterator[Page[M]]:
+        return self._pages(self._checked(next_link), delta=False)
+
+    async def list(
+        self, filter: str | None = None, *, external_references: ExternalReferences = ()
+    ) -> AsyncIterator[M]:
+        async for page in self.pages(filter, external_references=external_references):
+            for record in page.records:
+                yield record
+
+    def start_delta(
+        self, filter: str | None = None, *, external_references: ExternalReferences = ()
+    ) -> AsyncIterator[Page[M]]:
+        first = collection_url(
+            self._spec.name, filter=filter, external_references=external_references, delta=True
+        )
+        return self._pages(first, delta=True)
+
+    def resume_delta(self, next_link: str) -> AsyncIterator[Page[M]]:
+        return self._pages(self._checked(next_link), delta=True)
+
+    async def follow_delta(self, delta_link: str) -> DeltaChanges[M]:
+        protocol = self._client._protocol
+        return await self._client._run(protocol.get_changes(self._spec, self._checked(delta_link)))
+
+    def _checked(self, link: str) -> str:
+        resolve(self._client._protocol.base_url, link)  # ValueError for another server
+        return link
+
+    async def _pages(self, first: str, *, delta: bool) -> AsyncIterator[Page[M]]:
+        protocol = self._client._protocol
+        pager = Pager(first, self._spec.parse, delta=delta)
+        while pager.link is not None:
+            yield pager.accept(await self._client._run(protocol.get_json(pager.link)))
+
+
+class AsyncClockings(AsyncCollection[Clocking]):
+    """``Clockings`` for ``AsyncClient`` (the same retry rules for writes)."""
+
+    async def create(self, clocking: ClockingInput | Mapping[str, Any]) -> CreatedClocking:
+        protocol = self._client._protocol
+        return await self._client._run(protocol.create_clocking(clocking))
+
+    async def update(
+        self,
+        clocking_id: int,
+        clocking: ClockingInput | Mapping[str, Any],
+        *,
+        if_match: str | None = None,
+    ) -> Clocking | None:
+        protocol = self._client._protocol
+        return await self._client._run(protocol.update_clocking(clocking_id, clocking, if_match))
+
+    async def delete(self, clocking_id: int, *, if_match: str | None = None) -> None:
+        await self._client._run(self._client._protocol.delete_clocking(clocking_id, if_match))

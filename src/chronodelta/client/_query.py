@@ -1,0 +1,130 @@
+"""Query text: filters, external references, and links resolved against the base URL.
+
+The first request of a list or delta is written the way the vendor's pages write it
+(seed 000: ``?filter=date%20ge%20'2025-12-01'&delta&externalReferences=(people,@badge-number)``):
+spaces and anything a URL cannot carry are percent-encoded, quotes, parentheses,
+commas and ``@`` stay readable, and ``delta`` is a bare flag. Every later request
+follows a link from the server, unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from urllib.parse import quote
+
+import httpx
+
+from chronodelta.domain import API_PREFIX
+
+_SAFE = "'(),@:"
+
+ExternalReferences = str | Sequence[tuple[str, str]]
+
+
+def format_external_references(references: ExternalReferences) -> str:
+    """``[("people", "@badge-number"), ("terminals", "@external-code")]`` ->
+    ``(people,@badge-number)(terminals,@external-code)``; text is passed through."""
+    if isinstance(references, str):
+        return references
+    parts = []
+    for pair in references:
+        if len(pair) != 2:
+            raise ValueError(f"an external reference is a (collection, reference) pair: {pair!r}")
+        collection, reference = pair
+        for part in (collection, reference):
+            if not part or any(ch in part for ch in "(),"):
+                raise ValueError(f"invalid external reference part {part!r}")
+        parts.append(f"({collection},{reference})")
+    return "".join(parts)
+
+
+def _constant(value: int | str | dt.date) -> str:
+    if isinstance(value, bool):
+        raise TypeError("booleans are not filter values here")
+    if isinstance(value, int):
+        return str(value)
+    text = value.isoformat() if isinstance(value, dt.date) else value
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _membership(name: str, value: int | str | Sequence[int] | Sequence[str]) -> str:
+    if isinstance(value, int | str):
+        return f"{name} eq {_constant(value)}"
+    values: list[int | str] = list(value)
+    if not values:
+        raise ValueError(f"{name}: give at least one value")
+    return f"{name} in (" + ",".join(_constant(v) for v in values) + ")"
+
+
+def date_filter(
+    start: dt.date | str,
+    end: dt.date | str | None = None,
+    *,
+    person: int | Sequence[int] | None = None,
+    kind: str | Sequence[str] | None = None,
+) -> str:
+    """Filter text in the vendor's grammar for a date range and optional person/kind.
+
+    ``date_filter("2026-01-01", "2026-01-31", kind=["InOut", "Reason"])`` gives
+    ``date ge '2026-01-01' and date le '2026-01-31' and kind in ('InOut','Reason')``.
+    (A delta may not filter on ``person``; the server says so with a 400.)
+    """
+    conditions = [f"date ge {_constant(start)}"]
+    if end is not None:
+        conditions.append(f"date le {_constant(end)}")
+    if person is not None:
+        conditions.append(_membership("person", person))
+    if kind is not None:
+        conditions.append(_membership("kind", kind))
+    return " and ".join(conditions)
+
+
+def collection_url(
+    collection: str,
+    *,
+    filter: str | None = None,
+    external_references: ExternalReferences = (),
+    delta: bool = False,
+) -> str:
+    """Path and query of a list (or delta start) request."""
+    query = []
+    if filter:
+        query.append("filter=" + quote(filter, safe=_SAFE))
+    if delta:
+        query.append("delta")
+    references = format_external_references(external_references)
+    if references:
+        query.append("externalReferences=" + quote(references, safe=_SAFE))
+    path = f"{API_PREFIX}/{collection}"
+    return f"{path}?{'&'.join(query)}" if query else path
+
+
+def record_url(
+    collection: str, record_id: int, external_references: ExternalReferences = ()
+) -> str:
+    path = f"{API_PREFIX}/{collection}/{int(record_id)}"
+    references = format_external_references(external_references)
+    return f"{path}?externalReferences={quote(references, safe=_SAFE)}" if references else path
+
+
+def origin(url: httpx.URL) -> tuple[bytes, bytes, int | None]:
+    return (url.raw_scheme, url.raw_host, url.port)
+
+
+def resolve(base: httpx.URL, link: str) -> httpx.URL:
+    """The absolute URL of ``link`` (a path such as a ``nextLink``) under ``base``.
+
+    A path is taken below ``base``'s own path, as httpx's ``base_url`` does. An absolute
+    link must have ``base``'s scheme, host and port: the client never sends its token
+    to another server. Raises ValueError otherwise.
+    """
+    url = httpx.URL(link)
+    if url.is_absolute_url:
+        if origin(url) != origin(base):
+            raise ValueError(f"refusing a link to another server: {url.scheme}://{url.host}")
+        return url
+    if url.is_relative_url and (url.host or url.scheme):
+        raise ValueError(f"not a link of this API: {link!r}")
+    prefix = base.raw_path.split(b"?", 1)[0].rstrip(b"/")
+    return base.copy_with(raw_path=prefix + b"/" + url.raw_path.lstrip(b"/"))
