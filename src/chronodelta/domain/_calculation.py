@@ -263,7 +263,7 @@ def _totals(
     totals = []
     for key, group in by_key.items():
         first = group[0]
-        minutes = _counted_minutes(first, away)
+        minutes = sum(_counted_minutes(s, away) for s in group)
         totals.append(
             ActivityDurationTotal(
                 key=key,
