@@ -149,8 +149,9 @@ def test_a_delta_is_started_walked_and_followed(
         by_id = {c.id: c for c in changes.changes}
         # Created, then moved out of the filter before the client saw it: at most a Delete.
         assert created.id not in by_id or by_id[created.id].record is None
-        assert by_id[leaving_id].change_type == "InsertOrUpdate"  # soft delete
-        assert by_id[leaving_id].record is not None and by_id[leaving_id].record.is_deleted
+        soft_deleted = by_id[leaving_id]
+        assert soft_deleted.change_type == "InsertOrUpdate" and soft_deleted.record is not None
+        assert soft_deleted.record.is_deleted
         assert leaving.change_version < by_id[leaving_id].change_version
 
         quiet = client.clockings.follow_delta(changes.delta_link)
