@@ -27,6 +27,7 @@ PUBLIC = {
         "ExternalReferencesError",
         "format_external_references",
         "parse_external_references",
+        "reference_name_problem",
         "ABSENCE_DEFINITIONS",
         "ACTIVITY_DEFINITIONS",
         "ACTIVITY_DURATIONS_FILTER",
