@@ -97,6 +97,7 @@ PUBLIC = {
         "create_client",
         "create_tenant",
         "list_tenants",
+        "recalculate_tenant",
         "seed_tenant",
     },
     "chronodelta.testing": {

@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
 from chronodelta.cli import app
 from chronodelta.server._auth import authenticate_client
+from chronodelta.storage import _schema as schema
 from chronodelta.storage import create_engine
 
 runner = CliRunner()
@@ -92,6 +94,27 @@ def test_tenants_clients_and_seed(tmp_path: Path) -> None:
         )
     )
     assert seeded["people"] == 4 and seeded["clockings"] > 0
+
+    # Totals of clockings written before they existed (migration 0002): recalculate.
+    with engine.begin() as connection:
+        expected = totals(connection)
+        assert expected["paid_presences"]
+        for table in schema.TOTAL_TABLES.values():
+            connection.execute(table.delete())
+    output = run("recalculate", "--tenant", "acme", "--database", url, "--json")
+    assert json.loads(output)["person_days"] == len(expected["paid_presences"])
+    with engine.connect() as connection:
+        assert totals(connection) == expected
+
+
+def totals(connection: sa.Connection) -> dict[str, list[tuple[object, ...]]]:
+    """The totals without ids and versions (a recalculation allocates new ones)."""
+    found = {}
+    for table in schema.TOTAL_TABLES.values():
+        columns = [c for c in table.c if c.name not in ("id", "change_version")]
+        rows = connection.execute(sa.select(*columns).order_by(*columns))
+        found[table.name] = [tuple(row) for row in rows]
+    return found
 
 
 def test_the_secret_is_not_stored_in_clear(tmp_path: Path) -> None:

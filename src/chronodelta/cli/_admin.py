@@ -16,6 +16,7 @@ from chronodelta.server import (
     create_client,
     create_tenant,
     list_tenants,
+    recalculate_tenant,
     seed_tenant,
 )
 from chronodelta.server._retention import run_retention
@@ -155,6 +156,31 @@ def seed(
         console.print(
             f"seeded {result.people} people and {result.clockings} clockings into {tenant}"
         )
+
+
+def recalculate(
+    tenant: Annotated[str, typer.Option(help="The tenant whose totals to recalculate.")],
+    database: DatabaseOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Recalculate a tenant's paid presences and activity durations from its clockings.
+
+    Clocking writes keep the totals up to date by themselves; this is for clockings
+    written before an upgrade that added totals, or after reference data (a person's
+    shift) changed in the database. Totals that change get new changeVersions, so
+    open deltas deliver them.
+
+    Example: chronodelta recalculate --tenant acme
+    """
+    with engine_for(database) as engine:
+        try:
+            person_days = recalculate_tenant(engine, tenant)
+        except AdminError as exc:
+            raise fail(str(exc)) from None
+    if json:
+        print_json({"tenant": tenant, "person_days": person_days})
+    else:
+        console.print(f"recalculated {person_days} person-days of {tenant}")
 
 
 retention_app = typer.Typer(help="Delta retention.", no_args_is_help=True)

@@ -6,7 +6,7 @@ import typer
 
 import chronodelta
 
-from ._admin import clients_app, db_app, retention_app, seed, tenants_app
+from ._admin import clients_app, db_app, recalculate, retention_app, seed, tenants_app
 from ._serve import serve
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve)
 app.command("seed")(seed)
+app.command("recalculate")(recalculate)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")

@@ -9,6 +9,7 @@ from ._admin import (
     create_client,
     create_tenant,
     list_tenants,
+    recalculate_tenant,
     seed_tenant,
 )
 from ._app import create_app
@@ -29,5 +30,6 @@ __all__ = [
     "create_client",
     "create_tenant",
     "list_tenants",
+    "recalculate_tenant",
     "seed_tenant",
 ]
