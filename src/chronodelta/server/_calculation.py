@@ -80,17 +80,51 @@ def _recalculate_batch(tx: WriteTransaction, days: list[PersonDay], counters: Co
 # ---- reading ---------------------------------------------------------------------------
 
 
+# The statements are built once: a write runs them every time, and building a
+# statement (and its cache key) costs more than SQLite takes to run it.
+_c = clockings.c
+_DAY_CLOCKINGS = sa.select(
+    _c.person_id, _c.date, _c.id, _c.calculated_time_of_day, _c.kind, _c.status,
+    _c.is_generated, _c.original_time_of_day, _c.reason_id, _c.is_open, _c.activity_levels,
+).where(
+    _c.tenant_id == sa.bindparam("tenant"),
+    sa.tuple_(_c.person_id, _c.date).in_(sa.bindparam("days", expanding=True)),
+)  # fmt: skip
+_person, _shift = schema.people, schema.shift_definitions
+_SHIFT_WINDOWS = (
+    sa.select(_person.c.id, _shift.c.id.label("shift_id"), _shift.c.start_minutes,
+              _shift.c.end_minutes, _shift.c.break_minutes)
+    .join(_shift, sa.and_(_shift.c.tenant_id == _person.c.tenant_id,
+                          _shift.c.id == _person.c.shift_definition_id))
+    .where(_person.c.tenant_id == sa.bindparam("tenant"),
+           _person.c.id.in_(sa.bindparam("people", expanding=True)))
+)  # fmt: skip
+
+
+def _counter_links_query(table: sa.Table) -> sa.Select[Any]:
+    return sa.select(table.c.id, table.c.counter_definition_ids).where(
+        table.c.tenant_id == sa.bindparam("tenant"), table.c.counter_definition_ids.is_not(None)
+    )
+
+
+def _existing_query(table: sa.Table) -> sa.Select[Any]:
+    return sa.select(table).where(
+        table.c.tenant_id == sa.bindparam("tenant"),
+        sa.tuple_(table.c.person_id, table.c.date).in_(sa.bindparam("days", expanding=True)),
+    )
+
+
+_ACTIVITY_COUNTERS = _counter_links_query(schema.activity_definitions)
+_ABSENCE_COUNTERS = _counter_links_query(schema.absence_definitions)
+_EXISTING = {table: _existing_query(table) for table in (paid_presences, activity_durations_table)}
+
+
 def load_day_clockings(
     connection: sa.Connection, tenant_id: int, days: Sequence[PersonDay]
 ) -> dict[PersonDay, list[DayClocking]]:
     """The clockings of these person-days (deleted ones too: the rules skip them)."""
-    c = clockings.c
-    query = sa.select(
-        c.person_id, c.date, c.id, c.calculated_time_of_day, c.kind, c.status,
-        c.is_generated, c.original_time_of_day, c.reason_id, c.is_open, c.activity_levels,
-    ).where(c.tenant_id == tenant_id, sa.tuple_(c.person_id, c.date).in_(days))  # fmt: skip
     found: dict[PersonDay, list[DayClocking]] = {}
-    for row in connection.execute(query):
+    for row in connection.execute(_DAY_CLOCKINGS, {"tenant": tenant_id, "days": list(days)}):
         found.setdefault((row.person_id, row.date), []).append(
             DayClocking(
                 id=row.id,
@@ -110,32 +144,19 @@ def load_day_clockings(
 def load_shift_windows(
     connection: sa.Connection, tenant_id: int, people: set[int]
 ) -> dict[int, ShiftWindow]:
-    person, shift = schema.people, schema.shift_definitions
-    query = (
-        sa.select(person.c.id, shift.c.id.label("shift_id"), shift.c.start_minutes,
-                  shift.c.end_minutes, shift.c.break_minutes)
-        .join(shift, sa.and_(shift.c.tenant_id == person.c.tenant_id,
-                             shift.c.id == person.c.shift_definition_id))
-        .where(person.c.tenant_id == tenant_id, person.c.id.in_(sorted(people)))
-    )  # fmt: skip
+    rows = connection.execute(_SHIFT_WINDOWS, {"tenant": tenant_id, "people": sorted(people)})
     return {
         row.id: ShiftWindow(row.shift_id, row.start_minutes, row.end_minutes, row.break_minutes)
-        for row in connection.execute(query)
+        for row in rows
     }
 
 
 def load_counter_links(connection: sa.Connection, tenant_id: int) -> CounterLinks:
-    def links(table: sa.Table) -> dict[int, tuple[int, ...]]:
-        rows = connection.execute(
-            sa.select(table.c.id, table.c.counter_definition_ids).where(
-                table.c.tenant_id == tenant_id, table.c.counter_definition_ids.is_not(None)
-            )
-        )
-        return {row.id: tuple(orjson.loads(row.counter_definition_ids)) for row in rows}
+    def links(query: sa.Select[Any]) -> dict[int, tuple[int, ...]]:
+        rows = connection.execute(query, {"tenant": tenant_id})
+        return {row[0]: tuple(orjson.loads(row[1])) for row in rows}
 
-    return CounterLinks(
-        activities=links(schema.activity_definitions), absences=links(schema.absence_definitions)
-    )
+    return CounterLinks(activities=links(_ACTIVITY_COUNTERS), absences=links(_ABSENCE_COUNTERS))
 
 
 def parse_levels(text: str | None) -> tuple[ActivityLevel, ...]:
@@ -169,12 +190,9 @@ class _TotalsWriter:
     ) -> dict[PersonDay, dict[str, sa.Row[Any]]]:
         """Current totals by person-day and key ("" for paid presences)."""
         has_key = "duration_key" in table.c
-        query = sa.select(table).where(
-            table.c.tenant_id == self.tx.tenant_id,
-            sa.tuple_(table.c.person_id, table.c.date).in_(days),
-        )
         found: dict[PersonDay, dict[str, sa.Row[Any]]] = {}
-        for row in self.tx.connection.execute(query):
+        bound = {"tenant": self.tx.tenant_id, "days": list(days)}
+        for row in self.tx.connection.execute(_EXISTING[table], bound):
             key = row.duration_key if has_key else ""
             found.setdefault((row.person_id, row.date), {})[key] = row
         return found

@@ -113,21 +113,34 @@ def ensure_tenant_counters(connection: sa.Connection, tenant_id: int, names: lis
         )
 
 
-def _read_counter(connection: sa.Connection, tenant_id: int, name: str, *, lock: bool) -> int:
-    query = sa.select(tenant_counters.c.value).where(
-        tenant_counters.c.tenant_id == tenant_id, tenant_counters.c.name == name
+# Built once: every write runs these (building a statement costs more than running it).
+_COUNTER = sa.select(tenant_counters.c.value).where(
+    tenant_counters.c.tenant_id == sa.bindparam("tenant"),
+    tenant_counters.c.name == sa.bindparam("name"),
+)
+_COUNTER_FOR_UPDATE = _COUNTER.with_for_update()
+_SET_COUNTER = (
+    tenant_counters.update()
+    .where(
+        tenant_counters.c.tenant_id == sa.bindparam("tenant"),
+        tenant_counters.c.name == sa.bindparam("counter"),
     )
-    if lock and is_postgresql(connection.engine):
-        query = query.with_for_update()
-    value = connection.scalar(query)
-    if value is None:
+    .values(value=sa.bindparam("new_value"))
+)
+
+
+def _read_counter(connection: sa.Connection, tenant_id: int, name: str, *, lock: bool) -> int:
+    query = _COUNTER_FOR_UPDATE if lock and is_postgresql(connection.engine) else _COUNTER
+    value = connection.scalar(query, {"tenant": tenant_id, "name": name})
+    if value is not None:
+        return int(value)
+    if name == CHANGE_VERSION:
         raise LookupError(f"tenant {tenant_id} has no counter {name!r}")
-    return int(value)
+    # An id counter of a collection added after the tenant was created (the totals
+    # of migration 0002): it starts at zero. Only written under the tenant's lock.
+    connection.execute(tenant_counters.insert().values(tenant_id=tenant_id, name=name, value=0))
+    return 0
 
 
 def _write_counter(connection: sa.Connection, tenant_id: int, name: str, value: int) -> None:
-    connection.execute(
-        tenant_counters.update()
-        .where(tenant_counters.c.tenant_id == tenant_id, tenant_counters.c.name == name)
-        .values(value=value)
-    )
+    connection.execute(_SET_COUNTER, {"tenant": tenant_id, "counter": name, "new_value": value})
