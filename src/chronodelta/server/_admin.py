@@ -153,9 +153,7 @@ def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) 
         for collection, records in batches:
             if not records:
                 continue
-            rows = [
-                _versioned(_reference_row(r, owner), tx.next_change_version()) for r in records
-            ]
+            rows = [_versioned(_reference_row(r, owner), tx.next_change_version()) for r in records]
             tx.connection.execute(schema.REFERENCE_TABLES[collection].insert(), rows)
             tx.reserve_ids_through(collection, max(r.id for r in records))
 

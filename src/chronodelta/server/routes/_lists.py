@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import orjson
+from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.responses import Response
 
+from chronodelta.domain import CollectionInfo
+
+from .._models import page_model
 from .._paging import PagePosition, filter_digest
 from .._services import Services
 
@@ -47,3 +53,29 @@ def position(
     if token is None:
         return None
     return found.pages.decode(token, tenant_id, collection, filter_digest(canonical_filter)).key
+
+
+def add_list_and_get(
+    router: APIRouter,
+    info: CollectionInfo,
+    model: type[BaseModel],
+    list_records: Callable[..., Response],
+    get_record: Callable[..., Response],
+    errors: dict[int | str, dict[str, Any]],
+) -> None:
+    """Register a read-only collection's list and get routes, documented with ``model``."""
+    title = info.name.replace("-", " ")
+    for path, endpoint, kind, summary, shape in (
+        (info.path, list_records, "list", f"Retrieve a list of {title}", page_model(model)),
+        (info.path + "/{record_id}", get_record, "get", f"Retrieve one of {title}", model),
+    ):
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=["GET"],
+            summary=summary,
+            response_class=Response,
+            tags=[info.name],
+            operation_id=f"{kind}_{info.name}",
+            responses={200: {"model": shape}, **errors},
+        )

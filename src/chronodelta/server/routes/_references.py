@@ -14,12 +14,12 @@ from chronodelta.domain import REFERENCE_COLLECTIONS, CollectionInfo
 from .. import _models as models
 from .._auth import Principal
 from .._errors import BadRequest
-from .._models import ErrorBody, Id, page_model
+from .._models import ErrorBody, Id
 from .._security import require_scope
 from .._services import services
 from .._tracked import TRACKED
 from ._delta import DeltaFlag, DeltaToken, snapshot_response
-from ._lists import page_response, position
+from ._lists import add_list_and_get, page_response, position
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -40,7 +40,6 @@ NO_FILTER = ""
 def _add_collection(info: CollectionInfo) -> None:
     model = MODELS[info.name]
     reader = Depends(require_scope(info.read_scope))
-    title = info.name.replace("-", " ")
 
     def list_records(
         request: Request,
@@ -88,26 +87,7 @@ def _add_collection(info: CollectionInfo) -> None:
         record = services(request).backend.get_reference(principal.tenant_id, info.name, record_id)
         return Response(orjson.dumps(record), media_type="application/json")
 
-    router.add_api_route(
-        info.path,
-        list_records,
-        methods=["GET"],
-        summary=f"Retrieve a list of {title}",
-        response_class=Response,
-        tags=[info.name],
-        operation_id=f"list_{info.name}",
-        responses={200: {"model": page_model(model)}, **ERRORS},
-    )
-    router.add_api_route(
-        info.path + "/{record_id}",
-        get_record,
-        methods=["GET"],
-        summary=f"Retrieve one of {title}",
-        response_class=Response,
-        tags=[info.name],
-        operation_id=f"get_{info.name}",
-        responses={200: {"model": model}, **ERRORS},
-    )
+    add_list_and_get(router, info, model, list_records, get_record, ERRORS)
 
 
 for _info in REFERENCE_COLLECTIONS:

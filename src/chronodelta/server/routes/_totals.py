@@ -24,13 +24,14 @@ from chronodelta.domain import (
 from .. import _models as models
 from .._auth import Principal
 from .._backend import ConnectorBackend
-from .._models import ErrorBody, Id, page_model
+from .._models import ErrorBody, Id
 from .._security import require_scope
 from .._serialize import Wire
 from .._services import services
 from .._tracked import TRACKED
 from ._dated import ExternalReferencesText, ListPage, dated_list_response
 from ._delta import DeltaFlag, DeltaToken
+from ._lists import add_list_and_get
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -56,7 +57,6 @@ def _add_collection(
 ) -> None:
     """``list_page``/``get_record`` pick the backend's operations for the collection."""
     reader = Depends(require_scope(info.read_scope))
-    title = info.name.replace("-", " ")
 
     def list_records(
         request: Request,
@@ -92,26 +92,7 @@ def _add_collection(
         record = get_record(backend)(principal.tenant_id, record_id, references)
         return Response(orjson.dumps(record), media_type="application/json")
 
-    router.add_api_route(
-        info.path,
-        list_records,
-        methods=["GET"],
-        summary=f"Retrieve a list of {title} (or start a delta with &delta)",
-        response_class=Response,
-        tags=[info.name],
-        operation_id=f"list_{info.name}",
-        responses={200: {"model": page_model(model)}, **ERRORS},
-    )
-    router.add_api_route(
-        info.path + "/{record_id}",
-        get_one,
-        methods=["GET"],
-        summary=f"Retrieve one of {title}",
-        response_class=Response,
-        tags=[info.name],
-        operation_id=f"get_{info.name}",
-        responses={200: {"model": model}, **ERRORS},
-    )
+    add_list_and_get(router, info, model, list_records, get_one, ERRORS)
 
 
 _add_collection(
