@@ -8,6 +8,7 @@ import chronodelta
 
 from ._admin import clients_app, db_app, recalculate, retention_app, seed, tenants_app
 from ._serve import serve
+from ._sync import sync_app
 
 app = typer.Typer(
     name="chronodelta",
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(retention_app, name="retention")
+app.add_typer(sync_app, name="sync")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,52 @@
+"""``chronodelta sync``: a crash-proof mirror of the API's delta collections.
+
+Each API response is applied in one database transaction together with the link that
+follows it (``SyncState``), so a kill at any instant loses nothing and applies nothing
+twice. See docs/sync.md.
+"""
+
+from ._apply import ChangePlan, plan_changes
+from ._config import ConfigError, SyncConnection, read_config_file, resolve_connection
+from ._mirror import DEFAULT_TARGET, CollectionStatus, Mirror, MirrorError, StateConflict
+from ._progress import LogReporter, Reporter, RichReporter
+from ._runner import (
+    DEFAULT_INTERVAL_SECONDS,
+    MAX_INTERVAL_SECONDS,
+    SyncError,
+    SyncRequest,
+    SyncResult,
+    run_sync,
+    sync_once,
+)
+from ._state import SyncState, after_changes, after_page, begin_generation, new_state
+from ._tables import COLLECTIONS
+
+__all__ = [
+    "COLLECTIONS",
+    "DEFAULT_INTERVAL_SECONDS",
+    "DEFAULT_TARGET",
+    "MAX_INTERVAL_SECONDS",
+    "ChangePlan",
+    "CollectionStatus",
+    "ConfigError",
+    "LogReporter",
+    "Mirror",
+    "MirrorError",
+    "Reporter",
+    "RichReporter",
+    "StateConflict",
+    "SyncConnection",
+    "SyncError",
+    "SyncRequest",
+    "SyncResult",
+    "SyncState",
+    "after_changes",
+    "after_page",
+    "begin_generation",
+    "new_state",
+    "plan_changes",
+    "read_config_file",
+    "resolve_connection",
+    "run_sync",
+    "sync_once",
+]

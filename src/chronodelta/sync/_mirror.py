@@ -1,0 +1,417 @@
+"""The mirror database: SQLAlchemy Core on SQLite or PostgreSQL.
+
+Every write is one transaction that applies one API response *and* stores the
+``SyncState`` that follows it. The state row is updated only if its ``revision`` is
+still the one the caller read (``StateConflict`` otherwise, when a second sync of the
+same mirror got there first), and on SQLite the transaction takes the write lock
+up front (``BEGIN IMMEDIATE``). A kill at any instant leaves either the response and
+its link, or neither: the next run resumes from the stored link, and a response read
+again is applied again with the same result (the changeVersion rule).
+
+Snapshot pages and re-initialization (the mark-and-sweep)
+---------------------------------------------------------
+After a 410 (or when the filter changed) the mirror may hold records the source no
+longer has: they vanished while no delta was watching, and no Delete will ever come.
+So a new delta is started with a new ``generation`` G, and every row a snapshot page
+delivers is stamped G (even when its version is unchanged). The transaction of the
+*last* page (the one that carries the deltaLink) deletes every row stamped below G.
+
+Why that is exact: the server fixes a version S when the delta starts, and the
+snapshot pages show every record in the filter whose version is <= S, in its state
+at S; a record changed after S is left out of the pages and delivered by the first
+deltaLink call instead (docs/delta.md, "Snapshot consistency"). When the last page is
+stored, the rows stamped G are therefore exactly the records that were in the filter
+at S and unchanged since. A row stamped below G is one of two kinds:
+
+* a record that vanished or left the filter before S: it must go, and nothing else
+  would remove it;
+* a record that existed at S but changed after S (so it was left out of the pages):
+  removing it is safe, because the first delta call reports every change after S.
+  If the record is still in the filter it comes back as InsertOrUpdate with its
+  newest version; if it left the filter, it is reported as Delete or not at all,
+  and either way it must not be in the mirror.
+
+So after the first delta call the mirror equals the source, not a superset. Sweeping
+only at the end keeps the old rows readable during the walk, and sweeping in the same
+transaction as the last page means a crash cannot separate them: a restart resumes the
+walk (generation still G) and the sweep happens when the walk completes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from ._apply import ChangePlan, plan_changes
+from ._state import SyncState, after_changes
+from ._tables import COLLECTIONS, GENERATION, MirroredCollection, metadata, state_table
+from ._tables import tombstones_table as tombstones
+
+DEFAULT_TARGET = "sqlite:///var/mirror.db"
+_IN_CHUNK = 500
+
+
+class MirrorError(RuntimeError):
+    """The mirror database cannot be used (bad URL, unreachable, another source)."""
+
+
+class StateConflict(MirrorError):
+    """The stored state changed under this sync: another sync runs on the same mirror."""
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def mirror_url(target: str) -> sa.URL:
+    """``sqlite:///PATH`` or ``postgresql://...`` as a SQLAlchemy URL (psycopg 3)."""
+    scheme, sep, rest = target.partition(":")
+    if not sep:
+        raise MirrorError(f"the target must be sqlite:///PATH or postgresql://...: {target!r}")
+    scheme = scheme.lower()
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return sa.make_url("postgresql+psycopg:" + rest)
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        return sa.make_url(target)
+    raise MirrorError(f"unsupported target scheme {scheme!r}: use sqlite:///PATH or postgresql://")
+
+
+def describe_target(target: str) -> str:
+    """The target for messages, with any password hidden."""
+    try:
+        return mirror_url(target).render_as_string(hide_password=True)
+    except (MirrorError, sa.exc.ArgumentError):
+        return "<invalid target>"
+
+
+def create_mirror_engine(target: str) -> Engine:
+    url = mirror_url(target)
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+            connect_args={"timeout": 60},
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return sa.create_engine(
+        url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_size=2, pool_pre_ping=True
+    )
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN
+    cursor = dbapi_connection.cursor()
+    # WAL with synchronous=NORMAL: a commit survives the process being killed (only an
+    # OS crash can lose the last commits; a restart then re-reads from an older link).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")  # one writer; take the lock up front
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)  # SQLite keeps no offset; we store UTC
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionStatus:
+    """One line of ``chronodelta sync status``."""
+
+    collection: str
+    records: int
+    phase: str
+    generation: int
+    filter: str
+    last_success: dt.datetime | None
+    link_age_seconds: float | None
+    expires_in_seconds: float | None
+
+
+class Mirror:
+    """The mirror database of one or more collections (created on first use)."""
+
+    def __init__(self, target: str = DEFAULT_TARGET) -> None:
+        self.target = target
+        try:
+            self.engine = create_mirror_engine(target)
+            metadata.create_all(self.engine, checkfirst=True)
+        except sa.exc.SQLAlchemyError as exc:
+            raise MirrorError(
+                f"cannot open the mirror {describe_target(target)}: {type(exc).__name__}: "
+                f"{getattr(exc, 'orig', None) or exc}"
+            ) from None
+        self._dialect = self.engine.dialect.name
+        self._upserts: dict[str, Any] = {}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- state --------------------------------------------------------------------
+
+    def state(self, collection: str) -> SyncState | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(state_table).where(state_table.c.collection == collection)
+            ).mappings().first()
+        if row is None:
+            return None
+        values = dict(row)
+        values["last_success"] = _utc(values["last_success"])
+        values["link_stored_at"] = _utc(values["link_stored_at"])
+        return SyncState(**values)
+
+    def _save_state(self, connection: Connection, old: SyncState | None, new: SyncState) -> None:
+        values = {
+            name: getattr(new, name) for name in state_table.c.keys()  # noqa: SIM118
+        }
+        if old is None:
+            connection.execute(state_table.insert().values(**values))
+            return
+        done = connection.execute(
+            state_table.update()
+            .where(state_table.c.collection == old.collection)
+            .where(state_table.c.revision == old.revision)
+            .values(**values)
+        )
+        if done.rowcount != 1:
+            raise StateConflict(
+                f"the sync state of {old.collection} changed under this process: "
+                "is another sync running on the same mirror?"
+            )
+
+    def save(self, old: SyncState | None, new: SyncState) -> None:
+        """Store a state alone (a new generation before its delta starts)."""
+        with self.engine.begin() as connection:
+            self._save_state(connection, old, new)
+
+    # ---- writing responses ----------------------------------------------------------
+
+    def _upsert(self, collection: MirroredCollection) -> Any:
+        """INSERT ... ON CONFLICT (id) DO UPDATE, keeping the newer changeVersion's data.
+
+        The generation is always set: a row a snapshot page delivers is current even
+        when its version is unchanged (or, defensively, older than the mirror's).
+        """
+        statement = self._upserts.get(collection.name)
+        if statement is not None:
+            return statement
+        table = collection.table
+        insert = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+        newer = insert.excluded.change_version > table.c.change_version
+        assignments: dict[str, Any] = {
+            column.name: sa.case((newer, insert.excluded[column.name]), else_=column)
+            for column in table.c
+            if column.name not in ("id", GENERATION)
+        }
+        assignments[GENERATION] = insert.excluded[GENERATION]
+        statement = insert.on_conflict_do_update(index_elements=["id"], set_=assignments)
+        self._upserts[collection.name] = statement
+        return statement
+
+    def _write_rows(
+        self,
+        connection: Connection,
+        collection: MirroredCollection,
+        records: Sequence[Any],
+        generation: int,
+    ) -> None:
+        if not records:
+            return
+        row = collection.row
+        rows = []
+        for record in records:
+            values = row(record)
+            values[GENERATION] = generation
+            rows.append(values)
+        connection.execute(self._upsert(collection), rows)
+
+    def apply_page(
+        self,
+        collection: MirroredCollection,
+        old: SyncState,
+        records: Sequence[Any],
+        new: SyncState,
+    ) -> int:
+        """One snapshot page and the state after it, in one transaction.
+
+        On the last page (``new.phase == "delta"``) the same transaction sweeps the
+        rows of older generations (see the module docstring). Returns rows swept.
+        """
+        swept = 0
+        with self.engine.begin() as connection:
+            self._write_rows(connection, collection, records, new.generation)
+            if new.phase == "delta":
+                swept = self._sweep(connection, collection, new.generation)
+            self._save_state(connection, old, new)
+        return swept
+
+    def _sweep(
+        self, connection: Connection, collection: MirroredCollection, generation: int
+    ) -> int:
+        table = collection.table
+        result = connection.execute(table.delete().where(table.c[GENERATION] < generation))
+        connection.execute(
+            tombstones.delete()
+            .where(tombstones.c.collection == collection.name)
+            .where(tombstones.c[GENERATION] < generation)
+        )
+        return int(result.rowcount or 0)
+
+    def apply_changes(
+        self,
+        collection: MirroredCollection,
+        old: SyncState,
+        changes: Sequence[Any],
+        delta_link: str,
+        now: dt.datetime,
+    ) -> tuple[SyncState, ChangePlan]:
+        """One delta response and the state after it, in one transaction."""
+        with self.engine.begin() as connection:
+            ids = [change.id for change in changes]
+            rows = self._versions(connection, collection.table.c.id,
+                                  collection.table.c.change_version, ids)
+            gone = self._versions(
+                connection,
+                tombstones.c.id,
+                tombstones.c.change_version,
+                ids,
+                tombstones.c.collection == collection.name,
+            )
+            plan = plan_changes(changes, rows, gone)
+            self._write_rows(connection, collection, plan.upserts, old.generation)
+            if plan.deletes:
+                table = collection.table
+                connection.execute(
+                    table.delete().where(table.c.id == sa.bindparam("record_id")),
+                    [{"record_id": record_id} for record_id, _ in plan.deletes],
+                )
+                self._write_tombstones(connection, collection, plan.deletes, old.generation)
+            new = after_changes(old, applied=plan.applied, delta_link=delta_link, now=now)
+            self._save_state(connection, old, new)
+        return new, plan
+
+    def _write_tombstones(
+        self,
+        connection: Connection,
+        collection: MirroredCollection,
+        deletes: Iterable[tuple[int, str]],
+        generation: int,
+    ) -> None:
+        insert = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(
+            tombstones
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=["collection", "id"],
+            set_={
+                "change_version": insert.excluded.change_version,
+                GENERATION: insert.excluded[GENERATION],
+            },
+        )
+        connection.execute(
+            statement,
+            [
+                {
+                    "collection": collection.name,
+                    "id": record_id,
+                    "change_version": version,
+                    GENERATION: generation,
+                }
+                for record_id, version in deletes
+            ],
+        )
+
+    @staticmethod
+    def _versions(
+        connection: Connection,
+        id_column: sa.ColumnElement[Any],
+        version_column: sa.ColumnElement[Any],
+        ids: Sequence[int],
+        *where: sa.ColumnElement[bool],
+    ) -> dict[int, str]:
+        found: dict[int, str] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            query = sa.select(id_column, version_column).where(id_column.in_(chunk), *where)
+            found.update((int(i), str(v)) for i, v in connection.execute(query))
+        return found
+
+    # ---- reading ----------------------------------------------------------------------
+
+    def rows(self, collection: str) -> dict[int, dict[str, Any]]:
+        """Every mirrored row of ``collection`` by id (tests, small mirrors)."""
+        table = COLLECTIONS[collection].table
+        with self.engine.connect() as connection:
+            return {
+                row["id"]: dict(row)
+                for row in connection.execute(sa.select(table)).mappings()
+            }
+
+    def count(self, collection: str) -> int:
+        table = COLLECTIONS[collection].table
+        with self.engine.connect() as connection:
+            query = sa.select(sa.func.count()).select_from(table)
+            return int(connection.execute(query).scalar_one())
+
+    def status(self, now: dt.datetime | None = None) -> list[CollectionStatus]:
+        """Each synced collection: records, last success, link age and time left."""
+        now = now or dt.datetime.now(dt.UTC)
+        with self.engine.connect() as connection:
+            names = connection.execute(
+                sa.select(state_table.c.collection).order_by(state_table.c.collection)
+            ).scalars().all()
+        found = []
+        for name in names:
+            state = self.state(name)
+            if state is None or name not in COLLECTIONS:
+                continue
+            expires = state.expires_at()
+            found.append(
+                CollectionStatus(
+                    collection=name,
+                    records=self.count(name),
+                    phase=state.phase,
+                    generation=state.generation,
+                    filter=state.filter,
+                    last_success=state.last_success,
+                    link_age_seconds=(
+                        None if state.link_stored_at is None
+                        else (now - state.link_stored_at).total_seconds()
+                    ),
+                    expires_in_seconds=(
+                        None if expires is None else (expires - now).total_seconds()
+                    ),
+                )
+            )
+        return found
+
+
+@contextmanager
+def open_mirror(target: str = DEFAULT_TARGET) -> Iterator[Mirror]:
+    mirror = Mirror(target)
+    try:
+        yield mirror
+    finally:
+        mirror.close()

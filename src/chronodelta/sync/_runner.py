@@ -1,0 +1,334 @@
+"""The sync loop: fetch each response with the SDK, commit it with the link after it.
+
+``sync_collection`` brings one collection's mirror up to date: it starts a delta (or
+resumes the stored snapshot ``nextLink``), walks the snapshot into the mirror one
+committed page at a time, then follows the stored ``deltaLink`` once. A 410 starts
+over with a new generation (the mirror's mark-and-sweep removes what vanished).
+``run_sync`` does that for every collection, once or every ``interval`` seconds.
+
+While the mirror commits a page, a thread already fetches the next one (the pages
+are still applied strictly in order, each with its own link), so the server's time
+and the mirror's overlap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from chronodelta.client import Client, DeltaExpired, RetriableError, RetryPolicy, date_filter
+from chronodelta.domain import SUPPORTED_REFERENCE_COLLECTIONS
+
+from ._config import SyncConnection
+from ._mirror import Mirror, MirrorError
+from ._progress import Reporter
+from ._state import after_page, begin_generation, matches, new_state
+from ._tables import COLLECTIONS, MirroredCollection
+
+log = logging.getLogger("chronodelta.sync")
+
+T = TypeVar("T")
+
+# Contract: a delta expires 72 h after its last request. Polling at most every 24 h
+# leaves two more chances before it expires.
+MAX_INTERVAL_SECONDS = 24 * 3600
+DEFAULT_INTERVAL_SECONDS = 60.0
+# A 410 right after a fresh start means something else is wrong: give up then.
+MAX_RESTARTS_PER_RUN = 3
+
+
+class SyncError(RuntimeError):
+    """The sync cannot go on (bad options, a mirror of another source, repeated 410s)."""
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What to mirror: collections, the date range, clocking kinds, external references."""
+
+    collections: tuple[str, ...]
+    since: dt.date
+    until: dt.date | None = None
+    kinds: tuple[str, ...] = ()
+    external_references: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.collections if c not in COLLECTIONS]
+        if unknown or not self.collections:
+            raise SyncError(
+                f"cannot mirror {', '.join(unknown) or 'nothing'}: choose from "
+                + ", ".join(COLLECTIONS)
+            )
+        if len(set(self.collections)) != len(self.collections):
+            raise SyncError("a collection is named twice")
+        if self.until is not None and self.until < self.since:
+            raise SyncError("--until is before --since")
+        if self.kinds and "clockings" not in self.collections:
+            raise SyncError("--kind filters clockings only, and clockings are not synced")
+
+    def filter_for(self, collection: MirroredCollection) -> str:
+        kinds = list(self.kinds) if self.kinds and collection.filters_kind else None
+        return date_filter(self.since, self.until, kind=kinds)
+
+    def references_for(self, collection: MirroredCollection) -> str:
+        """The external reference pairs this collection's endpoint supports (seeds 001-003)."""
+        supported = SUPPORTED_REFERENCE_COLLECTIONS.get(collection.name, ())
+        return "".join(
+            f"({name},{ref})"
+            for name, ref in _pairs(self.external_references)
+            if name in supported
+        )
+
+
+_SHAPE = "(people,@badge-number)(terminals,@external-code)"
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    rest = text.strip()
+    while rest:
+        if not rest.startswith("(") or ")" not in rest:
+            raise SyncError(f"--external-references must look like {_SHAPE}: {text!r}")
+        inner, rest = rest[1:].split(")", 1)
+        name, sep, ref = inner.partition(",")
+        if not sep or not name.strip() or not ref.strip():
+            raise SyncError(f"--external-references must look like {_SHAPE}: {text!r}")
+        pairs.append((name.strip(), ref.strip()))
+        rest = rest.strip()
+    return pairs
+
+
+def check_references(request: SyncRequest) -> None:
+    """Every pair must be supported by at least one of the collections synced."""
+    for name, ref in _pairs(request.external_references):
+        if not any(name in SUPPORTED_REFERENCE_COLLECTIONS.get(c, ()) for c in request.collections):
+            raise SyncError(f"none of {', '.join(request.collections)} supports ({name},{ref})")
+
+
+def check_interval(seconds: float) -> float:
+    if not 0 < seconds <= MAX_INTERVAL_SECONDS:
+        raise SyncError(
+            f"--interval must be above 0 and at most {MAX_INTERVAL_SECONDS} s (24 h), well "
+            "inside the 72-hour delta expiry"
+        )
+    return seconds
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class CollectionResult:
+    collection: str
+    snapshot_records: int = 0
+    swept: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    ignored: int = 0
+    restarts: int = 0
+    completed: bool = False
+
+
+@dataclass
+class SyncResult:
+    collections: list[CollectionResult] = field(default_factory=list)
+    stopped: bool = False
+
+
+_DONE = object()
+
+
+def prefetch(pages: Iterator[T], stop: threading.Event, depth: int = 2) -> Iterator[T]:
+    """Iterate ``pages`` in a thread, ``depth`` items ahead; exceptions come through."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    closed = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in pages:
+                while not closed.is_set():
+                    try:
+                        box.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if closed.is_set():
+                    return
+            box.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put(exc)
+
+    thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        closed.set()
+
+
+def sync_collection(
+    client: Client,
+    mirror: Mirror,
+    collection: MirroredCollection,
+    request: SyncRequest,
+    source: str,
+    *,
+    reporter: Reporter,
+    stop: threading.Event,
+    now: Callable[[], dt.datetime] = utc_now,
+) -> CollectionResult:
+    """Bring one collection's mirror up to date (see the module docstring)."""
+    result = CollectionResult(collection.name)
+    api = getattr(client, collection.attribute)
+    wanted_filter = request.filter_for(collection)
+    wanted_refs = request.references_for(collection)
+    state = mirror.state(collection.name)
+    if state is None:
+        first = begin_generation(new_state(collection.name, source, wanted_filter, wanted_refs))
+        mirror.save(None, first)
+        state = first
+    elif state.source != source:
+        raise MirrorError(
+            f"this mirror's {collection.name} come from {state.source}, not {source}: "
+            "use another --target"
+        )
+    elif not matches(state, source, wanted_filter, wanted_refs):
+        log.info("%s: the filter changed; starting a new delta", collection.name)
+        changed = begin_generation(state, filter=wanted_filter, external_references=wanted_refs)
+        mirror.save(state, changed)
+        state = changed
+    while not stop.is_set():
+        try:
+            if state.phase == "snapshot":
+                resumed = state.link is not None
+                reporter.snapshot_started(collection.name, state.generation, resumed)
+                pages = (
+                    api.resume_delta(state.link)
+                    if state.link is not None
+                    else api.start_delta(
+                        state.filter, external_references=state.external_references
+                    )
+                )
+                for page in prefetch(pages, stop):
+                    new = after_page(
+                        state,
+                        records=len(page.records),
+                        next_link=page.next_link,
+                        delta_link=page.delta_link,
+                        now=now(),
+                    )
+                    swept = mirror.apply_page(collection, state, page.records, new)
+                    state = new
+                    result.snapshot_records += len(page.records)
+                    reporter.page_committed(collection.name, len(page.records),
+                                            state.snapshot_records)
+                    if page.delta_link is not None:
+                        result.swept += swept
+                        reporter.snapshot_done(collection.name, state.snapshot_records, swept)
+                        break
+                    if stop.is_set():
+                        return result
+                continue
+            assert state.link is not None
+            changes = api.follow_delta(state.link)
+            state, plan = mirror.apply_changes(
+                collection, state, changes.changes, changes.delta_link, now()
+            )
+            result.upserted += len(plan.upserts)
+            result.deleted += len(plan.deletes)
+            result.ignored += plan.ignored
+            reporter.changes_committed(collection.name, plan)
+            result.completed = True
+            return result
+        except DeltaExpired as expired:
+            result.restarts += 1
+            if result.restarts > MAX_RESTARTS_PER_RUN:
+                raise SyncError(
+                    f"{collection.name}: the delta was gone {result.restarts} times in one run"
+                ) from expired
+            reporter.reinitializing(collection.name, expired.message)
+            restarted = begin_generation(state)
+            mirror.save(state, restarted)
+            state = restarted
+    return result
+
+
+def connect(connection: SyncConnection, **options: Any) -> Client:
+    """An SDK client for the sync (more patient retries than the default)."""
+    options.setdefault("retry", RetryPolicy(max_attempts=8, max_delay=30.0))
+    return Client(
+        connection.base_url,
+        connection.tenant,
+        connection.client_id,
+        connection.client_secret,
+        user_agent=connection.user_agent,
+        **options,
+    )
+
+
+def run_sync(
+    connection: SyncConnection,
+    mirror: Mirror,
+    request: SyncRequest,
+    *,
+    reporter: Reporter | None = None,
+    follow: bool = False,
+    interval: float = DEFAULT_INTERVAL_SECONDS,
+    stop: threading.Event | None = None,
+    client_options: dict[str, Any] | None = None,
+) -> SyncResult:
+    """Mirror ``request``'s collections: once, or (``follow``) every ``interval`` s.
+
+    Returns after one pass, or when ``stop`` is set (between responses: the last
+    committed one stays). While following, a server that stays unreachable after the
+    client's retries is logged and tried again at the next poll.
+    """
+    check_references(request)
+    if follow:
+        check_interval(interval)
+    stop = stop or threading.Event()
+    reporter = reporter or Reporter()
+    outcome = SyncResult()
+    with connect(connection, **(client_options or {})) as client:
+        while True:
+            outcome.collections = []
+            for name in request.collections:
+                if stop.is_set():
+                    break
+                try:
+                    done = sync_collection(
+                        client, mirror, COLLECTIONS[name], request, connection.source,
+                        reporter=reporter, stop=stop,
+                    )
+                except RetriableError as exc:
+                    if not follow:
+                        raise
+                    log.warning("%s: %s; trying again at the next poll", name, exc)
+                    continue
+                outcome.collections.append(done)
+            if not follow or stop.is_set() or stop.wait(interval):
+                break
+    outcome.stopped = stop.is_set()
+    return outcome
+
+
+def sync_once(
+    connection: SyncConnection, target: str, request: SyncRequest, **options: Any
+) -> SyncResult:
+    """Open the mirror at ``target``, bring it up to date, close it."""
+    mirror = Mirror(target)
+    try:
+        return run_sync(connection, mirror, request, **options)
+    finally:
+        mirror.close()
