@@ -157,6 +157,7 @@ class Mirror:
         try:
             self.engine = create_mirror_engine(target)
             metadata.create_all(self.engine, checkfirst=True)
+            self._check_tables()
         except sa.exc.SQLAlchemyError as exc:
             raise MirrorError(
                 f"cannot open the mirror {describe_target(target)}: {type(exc).__name__}: "
@@ -167,6 +168,19 @@ class Mirror:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _check_tables(self) -> None:
+        """Refuse a database whose tables of the same names are something else (such as
+        chronodelta's own server database, which has a ``clockings`` table too)."""
+        inspector = sa.inspect(self.engine)
+        for table in metadata.tables.values():
+            found = {column["name"] for column in inspector.get_columns(table.name)}
+            if not set(table.c.keys()) <= found:
+                self.engine.dispose()
+                raise MirrorError(
+                    f"{describe_target(self.target)} has a table {table.name} that is not a "
+                    "mirror table: choose another --target"
+                )
 
     # ---- state --------------------------------------------------------------------
 

@@ -1,0 +1,166 @@
+"""The mirror database on SQLite and PostgreSQL: typed rows, the changeVersion rule in
+SQL, the sweep of older generations, tombstones, and the state's optimistic guard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chronodelta.client import Change, Clocking
+from chronodelta.sync import (
+    COLLECTIONS,
+    Mirror,
+    MirrorError,
+    StateConflict,
+    SyncState,
+    after_page,
+    begin_generation,
+    new_state,
+)
+from tests.conftest import new_database_url
+
+CLOCKINGS = COLLECTIONS["clockings"]
+NOW = dt.datetime(2026, 1, 20, 12, 0, tzinfo=dt.UTC)
+
+
+def v(n: int) -> str:
+    return f"{n:020X}"
+
+
+def clocking(record_id: int, version: int, minutes: int = 480, **extra: Any) -> Clocking:
+    return Clocking.from_wire(
+        {
+            "changeVersion": v(version),
+            "id": record_id,
+            "person": {"id": 3, "externalReferences": {"@badge-number": "B3"}},
+            "date": "2026-01-15",
+            "timeOfDayInMinutes": minutes,
+            "kind": "InOut",
+            "status": "Active",
+            **extra,
+        }
+    )
+
+
+def page(
+    mirror: Mirror, state: SyncState, records: list[Clocking], *, last: bool = False
+) -> SyncState:
+    new = after_page(
+        state,
+        records=len(records),
+        next_link=None if last else f"/next{state.revision}",
+        delta_link=f"/delta{state.revision}" if last else None,
+        now=NOW,
+    )
+    mirror.apply_page(CLOCKINGS, state, records, new)
+    return new
+
+
+def fresh(mirror: Mirror) -> SyncState:
+    state = begin_generation(new_state("clockings", "src#acme", "date ge '2026-01-01'", ""))
+    mirror.save(None, state)
+    return state
+
+
+def test_rows_are_typed_with_nested_ids_flattened_and_the_raw_json(mirror_target: str) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        state = fresh(mirror)
+        record = clocking(
+            1, 5,
+            terminal={"id": 2}, geolocation={"longitude": 4.5, "latitude": 51.2},
+            activityLevels=[{"level": 1, "activityDefinition": {"id": 7}}],
+            originalTimeOfDayInMinutes=470, isGenerated=False,
+        )
+        page(mirror, state, [record], last=True)
+        row = mirror.rows("clockings")[1]
+    finally:
+        mirror.close()
+    assert row["person_id"] == 3 and row["terminal_id"] == 2 and row["date"] == dt.date(2026, 1, 15)
+    assert (row["geolocation_longitude"], row["geolocation_latitude"]) == (4.5, 51.2)
+    assert row["activity_levels"] == [{"level": 1, "activityDefinitionId": 7}]
+    assert row["original_time_of_day_in_minutes"] == 470 and row["is_generated"] is False
+    assert row["raw"] == record.raw and row["change_version"] == v(5)
+
+
+def test_older_versions_never_overwrite_and_the_sweep_removes_unseen_rows(
+    mirror_target: str,
+) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        state = fresh(mirror)
+        state = page(mirror, state, [clocking(1, 5), clocking(2, 5), clocking(3, 5)], last=True)
+        # A 410 later: generation 2 sees 1 (older version, defensively), 2 (newer);
+        # 3 vanished while no delta was watching.
+        state = begin_generation(state)
+        mirror.save(mirror.state("clockings"), state)
+        state = page(mirror, state, [clocking(1, 4, minutes=1), clocking(2, 6, minutes=2)])
+        assert set(mirror.rows("clockings")) == {1, 2, 3}  # nothing swept mid-walk
+        state = page(mirror, state, [], last=True)
+        rows = mirror.rows("clockings")
+    finally:
+        mirror.close()
+    assert set(rows) == {1, 2}
+    assert (rows[1]["change_version"], rows[1]["time_of_day_in_minutes"]) == (v(5), 480)
+    assert (rows[2]["change_version"], rows[2]["time_of_day_in_minutes"]) == (v(6), 2)
+    assert state.phase == "delta" and state.generation == 2
+
+
+def test_changes_apply_by_version_and_deletes_leave_tombstones(mirror_target: str) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        state = page(mirror, fresh(mirror), [clocking(1, 5), clocking(2, 5)], last=True)
+        changes: list[Change[Any]] = [
+            Change("Delete", 1, v(6), None, {}),
+            Change("InsertOrUpdate", 2, v(4), clocking(2, 4, minutes=9)),
+            Change("InsertOrUpdate", 3, v(7), clocking(3, 7)),
+        ]
+        state, plan = mirror.apply_changes(CLOCKINGS, state, changes, "/d2", NOW)
+        assert (len(plan.upserts), len(plan.deletes), plan.ignored) == (1, 1, 1)
+        # The deleted record's older state, delivered again, must not bring it back.
+        late = [Change("InsertOrUpdate", 1, v(5), clocking(1, 5))]
+        state, plan = mirror.apply_changes(CLOCKINGS, state, late, "/d3", NOW)
+        rows = mirror.rows("clockings")
+        stored = mirror.state("clockings")
+    finally:
+        mirror.close()
+    assert plan.applied == 0 and set(rows) == {2, 3}
+    assert rows[2]["time_of_day_in_minutes"] == 480
+    assert stored == state and stored is not None and stored.link == "/d3"
+    assert stored.last_success == NOW and stored.changes_applied == 2
+
+
+def test_a_second_sync_on_the_same_state_is_refused(mirror_target: str) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        state = fresh(mirror)
+        page(mirror, state, [clocking(1, 5)])
+        with pytest.raises(StateConflict):
+            page(mirror, state, [clocking(2, 5)])  # built on the revision already replaced
+        assert set(mirror.rows("clockings")) == {1}  # its rows rolled back with it
+    finally:
+        mirror.close()
+
+
+def test_status_counts_records_and_the_time_left(mirror_target: str) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        page(mirror, fresh(mirror), [clocking(1, 5), clocking(2, 5)], last=True)
+        [line] = mirror.status(now=NOW + dt.timedelta(hours=2))
+    finally:
+        mirror.close()
+    assert (line.collection, line.records, line.phase) == ("clockings", 2, "delta")
+    assert line.link_age_seconds == 7200 and line.expires_in_seconds == 70 * 3600
+
+
+def test_a_database_with_other_tables_of_the_same_name_is_refused(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    server_database = new_database_url(request, "sqlite", tmp_path)
+    with pytest.raises(MirrorError, match="not a mirror table"):
+        Mirror(server_database)
+    with pytest.raises(MirrorError, match="unsupported target"):
+        Mirror("mysql://someone:pw@host/db")
