@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -48,7 +47,7 @@ from ._common import JsonOption, console, fail, print_json
 class _DefaultRun(TyperGroup):
     """``sync ARGS`` means ``sync run ARGS`` unless ARGS name a sub-command."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
