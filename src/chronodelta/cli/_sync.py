@@ -168,7 +168,7 @@ def sync_run(
     moment and the next run continues where it stopped. On 410 it starts a new delta
     by itself and removes what vanished meanwhile.
 
-    Example: chronodelta sync clockings paid-presences --since 2026-01-01 --target sqlite:///var/mirror.db --follow
+    Example: chronodelta sync clockings paid-presences --since 2026-01-01 --follow
     """
     try:
         settings = read_config_file(config)
