@@ -38,6 +38,8 @@ class Reporter:
 
     def snapshot_done(self, collection: str, total: int, swept: int) -> None: ...
 
+    def changes_requested(self, collection: str) -> None: ...
+
     def changes_committed(self, collection: str, plan: ChangePlan) -> None: ...
 
     def reinitializing(self, collection: str, reason: str) -> None: ...
@@ -94,6 +96,10 @@ class LogReporter(Reporter):
     def snapshot_done(self, collection: str, total: int, swept: int) -> None:
         log.info("%s: snapshot complete, %d records (%.0f/s); %d stale rows removed",
                  collection, total, self._rate(collection, total), swept)
+
+    def changes_requested(self, collection: str) -> None:
+        if self._verbose:
+            log.info("%s: reading the changes since the stored deltaLink", collection)
 
     def changes_committed(self, collection: str, plan: ChangePlan) -> None:
         log.info("%s: committed delta: %d upserted, %d deleted, %d ignored as not newer",

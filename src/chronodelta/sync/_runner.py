@@ -241,6 +241,7 @@ def sync_collection(
                         return result
                 continue
             assert state.link is not None
+            reporter.changes_requested(collection.name)
             changes = api.follow_delta(state.link)
             state, plan = mirror.apply_changes(
                 collection, state, changes.changes, changes.delta_link, now()
