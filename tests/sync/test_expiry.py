@@ -51,8 +51,9 @@ def test_an_expired_delta_restarts_and_the_outage_deletions_reach_the_mirror(
         assert set(sync(source, mirror_target).values()) == {(0, 0)}
         # The outage: clockings leave the filter, and all clockings of one person-day
         # are deleted, so that day's paid presence is removed for good.
-        clockings = [c for c in client.clockings.list(date_filter(SINCE, TODAY))
-                     if not c.is_deleted]
+        clockings = [
+            c for c in client.clockings.list(date_filter(SINCE, TODAY)) if not c.is_deleted
+        ]
         moved = clockings[:4]
         for clocking in moved:
             client.clockings.update(
@@ -63,8 +64,9 @@ def test_an_expired_delta_restarts_and_the_outage_deletions_reach_the_mirror(
             date_filter(presence.date, presence.date, person=presence.person.id)
         ):
             client.clockings.delete(clocking.id)
-        assert presence.id not in {p.id for p in client.paid_presences.list(
-            date_filter(SINCE, TODAY))}
+        assert presence.id not in {
+            p.id for p in client.paid_presences.list(date_filter(SINCE, TODAY))
+        }
         random_writes(client, random.Random(2), 10)
         time.sleep(TTL_SECONDS + 1)  # the behaviour under test is a clock running out
         outcome = sync(source, mirror_target)
@@ -84,8 +86,21 @@ def test_an_expired_delta_restarts_and_the_outage_deletions_reach_the_mirror(
 def test_sigterm_stops_a_following_sync_cleanly(source: Source, tmp_path: Path) -> None:
     target = f"sqlite:///{tmp_path / 'follow.db'}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "chronodelta", "sync", "clockings", "--since", SINCE,
-         "--target", target, "--follow", "--interval", "3600", "-v"],
+        [
+            sys.executable,
+            "-m",
+            "chronodelta",
+            "sync",
+            "clockings",
+            "--since",
+            SINCE,
+            "--target",
+            target,
+            "--follow",
+            "--interval",
+            "3600",
+            "-v",
+        ],
         env={**os.environ, **source.env()},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

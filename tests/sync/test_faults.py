@@ -64,8 +64,9 @@ class FaultyTransport(httpx.BaseTransport):
         if fault == "dropped":  # the server acted; its answer is lost
             raise httpx.ReadError("injected: connection reset after the request")
         if fault == "cut":
-            return httpx.Response(response.status_code, headers=response.headers,
-                                  stream=_CutStream(body))
+            return httpx.Response(
+                response.status_code, headers=response.headers, stream=_CutStream(body)
+            )
         if fault == "slow":
             time.sleep(0.05)  # a slow network, not a synchronization
         return httpx.Response(response.status_code, headers=response.headers, content=body)

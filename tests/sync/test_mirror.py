@@ -70,10 +70,13 @@ def test_rows_are_typed_with_nested_ids_flattened_and_the_raw_json(mirror_target
     try:
         state = fresh(mirror)
         record = clocking(
-            1, 5,
-            terminal={"id": 2}, geolocation={"longitude": 4.5, "latitude": 51.2},
+            1,
+            5,
+            terminal={"id": 2},
+            geolocation={"longitude": 4.5, "latitude": 51.2},
             activityLevels=[{"level": 1, "activityDefinition": {"id": 7}}],
-            originalTimeOfDayInMinutes=470, isGenerated=False,
+            originalTimeOfDayInMinutes=470,
+            isGenerated=False,
         )
         page(mirror, state, [record], last=True)
         row = mirror.rows("clockings")[1]

@@ -55,19 +55,26 @@ def test_the_command_line_syncs_reports_status_and_never_echoes_the_secret(
     source: Source, mirror_target: str
 ) -> None:
     runner = CliRunner()
-    args = ["sync", "clockings", "paid-presences", "--since", SINCE, "--target", mirror_target,
-            "--kind", "InOut", "--external-references", "(people,@badge-number)"]
+    args = [
+        "sync",
+        "clockings",
+        "paid-presences",
+        "--since",
+        SINCE,
+        "--target",
+        mirror_target,
+        "--kind",
+        "InOut",
+        "--external-references",
+        "(people,@badge-number)",
+    ]
     with source.client() as client:
         first = runner.invoke(app, args, env=source.env())
         assert first.exit_code == 0, first.output
         random_writes(client, random.Random(9), 30)
         second = runner.invoke(app, [*args, "-v"], env=source.env())
         assert second.exit_code == 0, second.output
-        expected = {
-            i: raw
-            for i, raw in _clockings(client).items()
-            if raw["kind"] == "InOut"
-        }
+        expected = {i: raw for i, raw in _clockings(client).items() if raw["kind"] == "InOut"}
     status = runner.invoke(app, ["sync", "status", "--target", mirror_target, "--json"])
     assert status.exit_code == 0, status.output
     lines = {line["collection"]: line for line in json.loads(status.stdout)}
@@ -96,14 +103,28 @@ def test_bad_options_are_refused_before_any_request(source: Source, mirror_targe
         "unknown collection": ["sync", "people", "--since", SINCE],
         "kind without clockings": ["sync", "paid-presences", "--since", SINCE, "--kind", "InOut"],
         "bad date": ["sync", "clockings", "--since", "20-01-2026"],
-        "interval beyond 24 h": ["sync", "clockings", "--since", SINCE, "--follow",
-                                 "--interval", "200000"],
+        "interval beyond 24 h": [
+            "sync",
+            "clockings",
+            "--since",
+            SINCE,
+            "--follow",
+            "--interval",
+            "200000",
+        ],
     }
     for name, args in cases.items():
         result = runner.invoke(app, [*args, "--target", mirror_target], env=source.env())
         assert result.exit_code != 0, name
         assert source.credentials["client_secret"] not in result.output, name
-    missing = runner.invoke(app, ["sync", "clockings", "--since", SINCE], env={
-        "CHRONODELTA_BASE_URL": "", "CHRONODELTA_TENANT": "", "CHRONODELTA_CLIENT_ID": "",
-        "CHRONODELTA_CLIENT_SECRET": ""})
+    missing = runner.invoke(
+        app,
+        ["sync", "clockings", "--since", SINCE],
+        env={
+            "CHRONODELTA_BASE_URL": "",
+            "CHRONODELTA_TENANT": "",
+            "CHRONODELTA_CLIENT_ID": "",
+            "CHRONODELTA_CLIENT_SECRET": "",
+        },
+    )
     assert missing.exit_code == 2 and "--client-secret" in missing.output

@@ -31,16 +31,16 @@ def random_writes(
 ) -> dict[str, int]:
     """``count`` random creates, time changes, date moves (out of the filter and back
     in) and soft deletes of clockings; returns how many of each were made."""
-    known = [
-        c for c in client.clockings.list(date_filter(BEFORE, TODAY)) if not c.is_deleted
-    ]
+    known = [c for c in client.clockings.list(date_filter(BEFORE, TODAY)) if not c.is_deleted]
     made = {"create": 0, "time": 0, "move_out": 0, "move_in": 0, "delete": 0}
     for _ in range(count):
         action = rng.choice(list(made))
         if action == "create" or not known:
             new = ClockingInput(
-                person_id=rng.randint(1, people), date=_day(rng),
-                time_of_day_in_minutes=rng.randint(300, 1300), kind="InOut",
+                person_id=rng.randint(1, people),
+                date=_day(rng),
+                time_of_day_in_minutes=rng.randint(300, 1300),
+                kind="InOut",
             )
             created = client.clockings.create(new)
             assert created.record is not None

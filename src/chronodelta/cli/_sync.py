@@ -118,8 +118,9 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 def sync_run(
     collections: Annotated[
         list[str],
-        typer.Argument(help="Collections to mirror: " + ", ".join(COLLECTIONS) + ".",
-                       show_default=False),
+        typer.Argument(
+            help="Collections to mirror: " + ", ".join(COLLECTIONS) + ".", show_default=False
+        ),
     ],
     since: Annotated[str, typer.Option("--since", help="First date (YYYY-MM-DD).")],
     until: Annotated[
@@ -127,14 +128,19 @@ def sync_run(
     ] = None,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", help="Clocking kinds (repeatable): InOut, Reason, Activity, "
-                     "ActivityEnd; clockings only."),
+        typer.Option(
+            "--kind",
+            help="Clocking kinds (repeatable): InOut, Reason, Activity, "
+            "ActivityEnd; clockings only.",
+        ),
     ] = None,
     external_references: Annotated[
         str,
-        typer.Option("--external-references",
-                     help="e.g. (people,@badge-number); each collection gets the pairs its "
-                     "endpoint supports."),
+        typer.Option(
+            "--external-references",
+            help="e.g. (people,@badge-number); each collection gets the pairs its "
+            "endpoint supports.",
+        ),
     ] = "",
     target: TargetOption = None,
     follow: Annotated[
@@ -154,8 +160,9 @@ def sync_run(
     ] = None,
     client_secret: Annotated[
         str | None,
-        typer.Option("--client-secret",
-                     help="[env CHRONODELTA_CLIENT_SECRET; prefer it or --config]"),
+        typer.Option(
+            "--client-secret", help="[env CHRONODELTA_CLIENT_SECRET; prefer it or --config]"
+        ),
     ] = None,
     config: ConfigOption = None,
     verbose: Annotated[
@@ -173,13 +180,19 @@ def sync_run(
     try:
         settings = read_config_file(config)
         connection = resolve_connection(
-            base_url=base_url, tenant=tenant, client_id=client_id,
-            client_secret=client_secret, config=settings,
+            base_url=base_url,
+            tenant=tenant,
+            client_id=client_id,
+            client_secret=client_secret,
+            config=settings,
         )
         first = _date(since, "--since")
         assert first is not None
         request = SyncRequest(
-            tuple(collections), first, _date(until, "--until"), tuple(kind or ()),
+            tuple(collections),
+            first,
+            _date(until, "--until"),
+            tuple(kind or ()),
             external_references,
         )
     except (ConfigError, SyncError) as exc:
@@ -198,8 +211,13 @@ def sync_run(
     try:
         with _stop_on_signals() as stop, reporter:
             result = run_sync(
-                connection, mirror, request, reporter=reporter, follow=follow,
-                interval=interval, stop=stop,
+                connection,
+                mirror,
+                request,
+                reporter=reporter,
+                follow=follow,
+                interval=interval,
+                stop=stop,
             )
     except KeyboardInterrupt:
         raise fail("stopped at once; run again to continue from the last commit", 130) from None
@@ -210,9 +228,7 @@ def sync_run(
     if result.stopped and not follow:
         raise fail("stopped before the mirror was up to date; run again to continue", 1)
     if not result.stopped:
-        done = ", ".join(
-            f"{c.collection} (+{c.upserted} -{c.deleted})" for c in result.collections
-        )
+        done = ", ".join(f"{c.collection} (+{c.upserted} -{c.deleted})" for c in result.collections)
         logging.getLogger("chronodelta.sync").info("up to date: %s", done)
 
 

@@ -186,9 +186,13 @@ class Mirror:
 
     def state(self, collection: str) -> SyncState | None:
         with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(state_table).where(state_table.c.collection == collection)
-            ).mappings().first()
+            row = (
+                connection.execute(
+                    sa.select(state_table).where(state_table.c.collection == collection)
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
         values = dict(row)
@@ -198,7 +202,8 @@ class Mirror:
 
     def _save_state(self, connection: Connection, old: SyncState | None, new: SyncState) -> None:
         values = {
-            name: getattr(new, name) for name in state_table.c.keys()  # noqa: SIM118
+            name: getattr(new, name)
+            for name in state_table.c.keys()  # noqa: SIM118
         }
         if old is None:
             connection.execute(state_table.insert().values(**values))
@@ -304,8 +309,9 @@ class Mirror:
         """One delta response and the state after it, in one transaction."""
         with self.engine.begin() as connection:
             ids = [change.id for change in changes]
-            rows = self._versions(connection, collection.table.c.id,
-                                  collection.table.c.change_version, ids)
+            rows = self._versions(
+                connection, collection.table.c.id, collection.table.c.change_version, ids
+            )
             gone = self._versions(
                 connection,
                 tombstones.c.id,
@@ -333,9 +339,7 @@ class Mirror:
         deletes: Iterable[tuple[int, str]],
         generation: int,
     ) -> None:
-        insert = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(
-            tombstones
-        )
+        insert = (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(tombstones)
         statement = insert.on_conflict_do_update(
             index_elements=["collection", "id"],
             set_={
@@ -378,10 +382,7 @@ class Mirror:
         """Every mirrored row of ``collection`` by id (tests, small mirrors)."""
         table = COLLECTIONS[collection].table
         with self.engine.connect() as connection:
-            return {
-                row["id"]: dict(row)
-                for row in connection.execute(sa.select(table)).mappings()
-            }
+            return {row["id"]: dict(row) for row in connection.execute(sa.select(table)).mappings()}
 
     def count(self, collection: str) -> int:
         table = COLLECTIONS[collection].table
@@ -393,9 +394,13 @@ class Mirror:
         """Each synced collection: records, last success, link age and time left."""
         now = now or dt.datetime.now(dt.UTC)
         with self.engine.connect() as connection:
-            names = connection.execute(
-                sa.select(state_table.c.collection).order_by(state_table.c.collection)
-            ).scalars().all()
+            names = (
+                connection.execute(
+                    sa.select(state_table.c.collection).order_by(state_table.c.collection)
+                )
+                .scalars()
+                .all()
+            )
         found = []
         for name in names:
             state = self.state(name)
@@ -411,7 +416,8 @@ class Mirror:
                     filter=state.filter,
                     last_success=state.last_success,
                     link_age_seconds=(
-                        None if state.link_stored_at is None
+                        None
+                        if state.link_stored_at is None
                         else (now - state.link_stored_at).total_seconds()
                     ),
                     expires_in_seconds=(

@@ -84,26 +84,38 @@ class LogReporter(Reporter):
     def page_committed(self, collection: str, records: int, total: int) -> None:
         now = self._clock()
         if self._verbose:
-            log.info("%s: committed snapshot page of %d records (%d so far)",
-                     collection, records, total)
+            log.info(
+                "%s: committed snapshot page of %d records (%d so far)", collection, records, total
+            )
         elif now - self._last.get(collection, now) >= self._every:
-            log.info("%s: snapshot %d records (%.0f/s)", collection, total,
-                     self._rate(collection, total))
+            log.info(
+                "%s: snapshot %d records (%.0f/s)", collection, total, self._rate(collection, total)
+            )
         else:
             return
         self._last[collection] = now
 
     def snapshot_done(self, collection: str, total: int, swept: int) -> None:
-        log.info("%s: snapshot complete, %d records (%.0f/s); %d stale rows removed",
-                 collection, total, self._rate(collection, total), swept)
+        log.info(
+            "%s: snapshot complete, %d records (%.0f/s); %d stale rows removed",
+            collection,
+            total,
+            self._rate(collection, total),
+            swept,
+        )
 
     def changes_requested(self, collection: str) -> None:
         if self._verbose:
             log.info("%s: reading the changes since the stored deltaLink", collection)
 
     def changes_committed(self, collection: str, plan: ChangePlan) -> None:
-        log.info("%s: committed delta: %d upserted, %d deleted, %d ignored as not newer",
-                 collection, len(plan.upserts), len(plan.deletes), plan.ignored)
+        log.info(
+            "%s: committed delta: %d upserted, %d deleted, %d ignored as not newer",
+            collection,
+            len(plan.upserts),
+            len(plan.deletes),
+            plan.ignored,
+        )
 
     def reinitializing(self, collection: str, reason: str) -> None:
         log.warning("%s: the delta is gone (%s); starting a new one", collection, reason)
@@ -150,8 +162,9 @@ class RichReporter(LogReporter):
     def snapshot_done(self, collection: str, total: int, swept: int) -> None:
         task = self._tasks.pop(collection, None)
         if task is not None:
-            self._progress.update(task, completed=total, total=total,
-                                  rate=self._rate(collection, total))
+            self._progress.update(
+                task, completed=total, total=total, rate=self._rate(collection, total)
+            )
         self._progress.console.print(
             f"{collection}: snapshot complete, {total:,} records; {swept:,} stale rows removed"
         )

@@ -78,9 +78,7 @@ class SyncRequest:
         """The external reference pairs this collection's endpoint supports (seeds 001-003)."""
         supported = SUPPORTED_REFERENCE_COLLECTIONS.get(collection.name, ())
         return "".join(
-            f"({name},{ref})"
-            for name, ref in _pairs(self.external_references)
-            if name in supported
+            f"({name},{ref})" for name, ref in _pairs(self.external_references) if name in supported
         )
 
 
@@ -231,8 +229,9 @@ def sync_collection(
                     swept = mirror.apply_page(collection, state, page.records, new)
                     state = new
                     result.snapshot_records += len(page.records)
-                    reporter.page_committed(collection.name, len(page.records),
-                                            state.snapshot_records)
+                    reporter.page_committed(
+                        collection.name, len(page.records), state.snapshot_records
+                    )
                     if page.delta_link is not None:
                         result.swept += swept
                         reporter.snapshot_done(collection.name, state.snapshot_records, swept)
@@ -309,8 +308,13 @@ def run_sync(
                     break
                 try:
                     done = sync_collection(
-                        client, mirror, COLLECTIONS[name], request, connection.source,
-                        reporter=reporter, stop=stop,
+                        client,
+                        mirror,
+                        COLLECTIONS[name],
+                        request,
+                        connection.source,
+                        reporter=reporter,
+                        stop=stop,
                     )
                 except RetriableError as exc:
                     if not follow:
