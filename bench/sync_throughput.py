@@ -1,0 +1,208 @@
+"""Initial sync throughput: ``chronodelta sync clockings`` from a local server into SQLite.
+
+Seeds a fresh SQLite database with exactly ``--records`` realistic clockings (default
+1,000,000; the demo generator as in ``_support.seed_clockings``, but with
+``insert_clockings(..., calculate=False)``: the sync reads clockings only, so the
+totals are not needed), serves it with ``chronodelta serve --workers 1``
+(``CHRONODELTA_PAGE_SIZE=--page-size``), then runs the real command as a subprocess::
+
+    chronodelta sync clockings --since <first day> --target sqlite:///<tmp>/mirror.db
+
+and waits for it with ``os.wait4``, which gives the process's own peak RSS
+(``ru_maxrss``). It reports the records per second of the whole command (process
+start to exit: imports, token, snapshot walk, sweep, first delta call) and of the
+snapshot walk alone (from its own log line), and checks that the mirror holds exactly
+``--records`` clockings with distinct ids.
+
+The server runs with ``CHRONODELTA_DELTA_OVERLAP_SECONDS=0``: the rows were written
+seconds before the delta starts, so with the default 5-minute overlap the first
+deltaLink call would re-deliver all of them in one response (as the vendor's would);
+a real initial sync does not start minutes after a million writes. ``CHRONODELTA_TODAY``
+is pinned to the day after the seeded data, so the delta date rules hold.
+
+    python -m bench.sync_throughput [--records 1000000] [--page-size 5000]
+
+Markdown goes to stdout, progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from chronodelta.domain import ClockingDraft, Scope
+from chronodelta.server import create_client, create_tenant
+from chronodelta.server._admin import insert_clockings, insert_reference_data
+from chronodelta.server._demo_data import generate_clockings, generate_reference_data
+from chronodelta.storage import create_engine
+
+from ._support import (
+    CLOCKINGS_PER_PERSON,
+    SEED_MAX_DAYS,
+    SEED_UNTIL,
+    BenchmarkError,
+    bench_server,
+    migrated_database,
+    positive,
+)
+
+MB = 1024 * 1024
+SNAPSHOT_LINE = re.compile(r"snapshot complete, ([\d,]+) records \((\d+)/s\)")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    client_id: str
+    client_secret: str
+    count: int
+    first_date: dt.date
+
+
+def seed(url: str, count: int) -> Seeded:
+    """Tenant ``bench``, a clockings.read client and exactly ``count`` clockings."""
+    people = math.ceil(count / CLOCKINGS_PER_PERSON)
+    engine = create_engine(url)
+    try:
+        info = create_tenant(engine, "bench")
+        client = create_client(engine, "bench", (Scope.CLOCKINGS_READ,), description="bench")
+        reference = generate_reference_data(people=people, seed=1, today=SEED_UNTIL)
+        insert_reference_data(engine, info.id, reference)
+        drafts = generate_clockings(reference, days=SEED_MAX_DAYS, until=SEED_UNTIL, seed=1)
+        first: list[dt.date] = []
+
+        def tracked() -> Iterator[ClockingDraft]:
+            for draft in itertools.islice(drafts, count):
+                if not first:
+                    first.append(draft.date)
+                yield draft
+
+        inserted = insert_clockings(engine, info.id, tracked(), calculate=False)
+    finally:
+        engine.dispose()
+    if inserted != count:
+        raise BenchmarkError(f"the generator gave {inserted} clockings, not {count}")
+    return Seeded(client.client_id, client.client_secret, inserted, first[0])
+
+
+@dataclass(frozen=True)
+class Result:
+    records: int
+    page_size: int
+    seconds: float
+    snapshot_rate: int
+    peak_rss: int
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+
+def run(records: int, page_size: int) -> Result:
+    env = {
+        "CHRONODELTA_DELTA_OVERLAP_SECONDS": "0",
+        "CHRONODELTA_TODAY": (SEED_UNTIL + dt.timedelta(days=1)).isoformat(),
+    }
+    with migrated_database("sqlite") as url, tempfile.TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        seeded = seed(url, records)
+        log(
+            f"seeded {seeded.count:,} clockings from {seeded.first_date} in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        with bench_server(url, page_size=page_size, env=env) as server:
+            mirror = Path(directory) / "mirror.db"
+            command = [
+                sys.executable,
+                "-m",
+                "chronodelta",
+                "sync",
+                "clockings",
+                "--since",
+                seeded.first_date.isoformat(),
+                "--target",
+                f"sqlite:///{mirror}",
+            ]
+            sync_env = {
+                **os.environ,
+                "CHRONODELTA_BASE_URL": server.base_url,
+                "CHRONODELTA_TENANT": "bench",
+                "CHRONODELTA_CLIENT_ID": seeded.client_id,
+                "CHRONODELTA_CLIENT_SECRET": seeded.client_secret,
+            }
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                command, env=sync_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            assert process.stdout is not None
+            output = process.stdout.read()
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - started
+            process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise BenchmarkError(f"the sync failed ({process.returncode}):\n{output[-3000:]}")
+        found = SNAPSHOT_LINE.search(output)
+        if found is None:
+            raise BenchmarkError(f"no snapshot line in the sync's output:\n{output[-3000:]}")
+        engine = create_engine(f"sqlite:///{mirror}")
+        try:
+            with engine.connect() as connection:
+                rows, distinct = connection.execute(
+                    sa.text("SELECT count(*), count(DISTINCT id) FROM clockings")
+                ).one()
+        finally:
+            engine.dispose()
+        if rows != records or distinct != records:
+            raise BenchmarkError(f"the mirror has {rows} rows ({distinct} ids), not {records}")
+        # Linux reports ru_maxrss in KiB.
+        return Result(records, page_size, seconds, int(found.group(2)), usage.ru_maxrss * 1024)
+
+
+def report(result: Result) -> str:
+    return "\n".join(
+        [
+            "| Records | Page size | Whole command (s) | Records/s (whole command) "
+            "| Records/s (snapshot walk) | Peak RSS of the sync (MB) |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {result.records:,} | {result.page_size:,} | {result.seconds:.1f} "
+            f"| {result.rate:,.0f} | {result.snapshot_rate:,} | {result.peak_rss / MB:.0f} |",
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.sync_throughput",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--records", type=positive, default=1_000_000)
+    parser.add_argument("--page-size", type=positive, default=5000)
+    args = parser.parse_args(argv)
+    result = run(args.records, args.page_size)
+    log(
+        f"synced {result.records:,} in {result.seconds:.1f} s ({result.rate:,.0f}/s), "
+        f"peak RSS {result.peak_rss / MB:.0f} MB"
+    )
+    print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
