@@ -9,12 +9,26 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from typing import Any
 
 from chronodelta.sync import LogReporter, Mirror, SyncRequest, resolve_connection, run_sync
 
 
+def _announce_writes() -> None:
+    """Print a line as each transaction starts writing rows, so that the crash test can
+    also kill the process *inside* a transaction (after this line, before its commit)."""
+    write_rows = Mirror._write_rows
+
+    def announced(self: Mirror, connection: Any, collection: Any, records: Any, gen: int) -> None:
+        print(f"writing {len(records)} rows", flush=True)
+        write_rows(self, connection, collection, records, gen)
+
+    Mirror._write_rows = announced  # type: ignore[method-assign, assignment]
+
+
 def main(argv: list[str]) -> int:
     target, since, *collections = argv
+    _announce_writes()
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     mirror = Mirror(target)
     try:

@@ -7,7 +7,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from chronodelta.client import Client, ClockingInput, Conflict, date_filter
+from chronodelta.client import Client, Clocking, ClockingInput, Conflict, date_filter
 from chronodelta.sync import COLLECTIONS, Mirror, SyncRequest
 
 from .conftest import SINCE, TODAY
@@ -26,12 +26,22 @@ def _day(rng: random.Random, *, inside: bool = True) -> dt.date:
     return first + dt.timedelta(days=rng.randrange((last - first).days + 1))
 
 
+def live_clockings(client: Client) -> list[Clocking]:
+    return [c for c in client.clockings.list(date_filter(BEFORE, TODAY)) if not c.is_deleted]
+
+
 def random_writes(
-    client: Client, rng: random.Random, count: int, people: int = 6
+    client: Client,
+    rng: random.Random,
+    count: int,
+    people: int = 6,
+    known: list[Clocking] | None = None,
 ) -> dict[str, int]:
     """``count`` random creates, time changes, date moves (out of the filter and back
-    in) and soft deletes of clockings; returns how many of each were made."""
-    known = [c for c in client.clockings.list(date_filter(BEFORE, TODAY)) if not c.is_deleted]
+    in) and soft deletes of clockings; returns how many of each were made.
+
+    ``known``: the live clockings, kept up to date across calls (else listed first)."""
+    known = live_clockings(client) if known is None else known
     made = {"create": 0, "time": 0, "move_out": 0, "move_in": 0, "delete": 0}
     for _ in range(count):
         action = rng.choice(list(made))
