@@ -187,7 +187,7 @@ def _duration_row(values: Any) -> tuple[Any, ...]:
 
 
 def versions(connection: sa.Connection) -> list[int]:
-    found = []
+    found: list[int] = []
     for table in (schema.paid_presences, schema.activity_durations):
         found += connection.scalars(
             sa.select(table.c.change_version).where(table.c.tenant_id == 1).order_by(table.c.id)
