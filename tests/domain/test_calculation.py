@@ -514,6 +514,8 @@ def shaped_days(draw: st.DrawFn, times: st.SearchStrategy[int]) -> list[DayClock
         (t, REASON if n % 2 == 1 and leave else IN_OUT)
         for n, (t, leave) in enumerate(zip(presence, leaves, strict=True))
     ]
+    if len(timed) % 2 == 0 and timed and draw(st.booleans()):
+        timed[-1] = (timed[-1][0], REASON)  # the day ends on a leave, often an open one
     marks = st.tuples(times, st.sampled_from([ACTIVITY, ACTIVITY, ACTIVITY_END]))
     return _build(draw, timed + draw(st.lists(marks, max_size=4)))
 
@@ -528,8 +530,17 @@ def windows(draw: st.DrawFn, times: st.SearchStrategy[int]) -> ShiftWindow:
     return ShiftWindow(draw(st.integers(1, 5)), start, end, draw(st.integers(0, 60)))
 
 
-def shifts(times: st.SearchStrategy[int] = NEAR_DAY) -> st.SearchStrategy[ShiftWindow | None]:
-    return st.none() | st.just(DAY) | windows(times)
+PersonDay = tuple[list[DayClocking], ShiftWindow | None]
+
+
+@st.composite
+def person_days(draw: st.DrawFn, times: st.SearchStrategy[int] = NEAR_DAY) -> PersonDay:
+    """A shift (or none) and a day's clockings, half the time around that shift."""
+    shift = draw(st.none() | st.sampled_from([DAY, NIGHT]) | windows(times))
+    if shift is not None and draw(st.booleans()):
+        around = st.integers(shift.start - 30, shift.end + 30)
+        times = around | st.sampled_from([shift.start, shift.end - 1, shift.end])
+    return draw(days(times)), shift
 
 
 def minutes_by_key(totals: Sequence[ActivityDurationTotal]) -> dict[str, int]:
@@ -543,36 +554,32 @@ LINKS = CounterLinks(activities={1: (3,), 2: (1, 3), 13: (1,)}, absences={1: (2,
 
 
 @settings(max_examples=400)
-@given(days(), shifts())
-def test_paid_presence_follows_the_minute_model(
-    clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(person_days())
+def test_paid_presence_follows_the_minute_model(person_day: PersonDay) -> None:
+    clockings, shift = person_day
     total = paid_presence(clockings, shift)
     expected = model_paid(clockings, shift)
     assert (total.duration_minutes if total else None) == expected
 
 
 @settings(max_examples=400)
-@given(days(), shifts())
-def test_activity_durations_follow_the_minute_model(
-    clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(person_days())
+def test_activity_durations_follow_the_minute_model(person_day: PersonDay) -> None:
+    clockings, shift = person_day
     assert minutes_by_key(activity_durations(clockings, shift)) == model_durations(clockings, shift)
 
 
-@given(st.data(), days(), shifts())
-def test_input_order_does_not_matter(
-    data: st.DataObject, clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(st.data(), person_days())
+def test_input_order_does_not_matter(data: st.DataObject, person_day: PersonDay) -> None:
+    clockings, shift = person_day
     shuffled = data.draw(st.permutations(clockings))
     assert paid_presence(shuffled, shift) == paid_presence(clockings, shift)
     assert activity_durations(shuffled, shift, LINKS) == activity_durations(clockings, shift, LINKS)
 
 
-@given(days(), shifts())
-def test_deleted_clockings_never_matter(
-    clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(person_days())
+def test_deleted_clockings_never_matter(person_day: PersonDay) -> None:
+    clockings, shift = person_day
     active = [c for c in clockings if c.status != ClockingStatus.DELETED]
     assert paid_presence(clockings, shift) == paid_presence(active, shift)
     assert activity_durations(clockings, shift, LINKS) == activity_durations(active, shift, LINKS)
@@ -592,10 +599,9 @@ def test_without_a_shift_paid_presence_is_the_sum_of_the_pairs(
         assert 0 <= pairs <= presence[-1].time - presence[0].time
 
 
-@given(days(ANY_TIME), shifts(ANY_TIME))
-def test_with_a_shift_paid_presence_fits_in_the_paid_shift(
-    clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(person_days(ANY_TIME))
+def test_with_a_shift_paid_presence_fits_in_the_paid_shift(person_day: PersonDay) -> None:
+    clockings, shift = person_day
     total = paid_presence(clockings, shift)
     if shift is None or total is None:
         return
@@ -603,13 +609,12 @@ def test_with_a_shift_paid_presence_fits_in_the_paid_shift(
     assert 0 <= total.duration_minutes <= max(0, shift.end - shift.start - shift.break_minutes)
 
 
-@given(days(ANY_TIME), shifts(ANY_TIME))
-def test_durations_are_never_negative_and_fit_in_the_day(
-    clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(person_days() | person_days(ANY_TIME))
+def test_durations_are_never_negative_and_fit_in_the_day(person_day: PersonDay) -> None:
     """Activities and absences never overlap each other or themselves: together they fit
     between the first active clocking and the last (or the shift's end, for an open
     leave)."""
+    clockings, shift = person_day
     totals = activity_durations(clockings, shift, LINKS)
     times = [c.time for c in clockings if c.status != ClockingStatus.DELETED]
     if not totals:
@@ -621,11 +626,11 @@ def test_durations_are_never_negative_and_fit_in_the_day(
     assert activities <= max(times) - min(times)
 
 
-@given(days(ANY_TIME), shifts(ANY_TIME), st.integers(-1440, 1440))
-def test_moving_the_whole_day_changes_nothing(
-    clockings: list[DayClocking], shift: ShiftWindow | None, offset: int
-) -> None:
-    """A night shift after midnight is the same day shifted: no hidden 0 or 1440."""
+@given(person_days(), st.integers(-1440, 1440) | st.sampled_from([840, 960, 1440, -1440]))
+def test_moving_the_whole_day_changes_nothing(person_day: PersonDay, offset: int) -> None:
+    """A night shift across midnight is a day shift moved by 840 minutes: no hidden 0 or
+    1440 in the rules (days around the Day or Night shift, moved up to a day)."""
+    clockings, shift = person_day
     moved = [dataclasses.replace(c, time=c.time + offset) for c in clockings]
     moved_shift = (
         None
@@ -638,11 +643,10 @@ def test_moving_the_whole_day_changes_nothing(
     )
 
 
-@given(days(), shifts())
-def test_status_is_manual_exactly_when_an_edit_is_involved(
-    clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(person_days())
+def test_status_is_manual_exactly_when_an_edit_is_involved(person_day: PersonDay) -> None:
     """Never Unknown; no edits: all Auto; every clocking edited: all Manual, same minutes."""
+    clockings, shift = person_day
     plain = [dataclasses.replace(c, is_edited=False) for c in clockings]
     edited = [dataclasses.replace(c, is_edited=True) for c in clockings]
     plain_totals = activity_durations(plain, shift)
@@ -653,12 +657,11 @@ def test_status_is_manual_exactly_when_an_edit_is_involved(
     assert paid_presence(plain, shift) == paid_presence(edited, shift)
 
 
-@given(days(), shifts())
-def test_authorized_unless_the_system_chose_a_boundary(
-    clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(person_days())
+def test_authorized_unless_the_system_chose_a_boundary(person_day: PersonDay) -> None:
     """No generated clocking and no activity left open for an implicit close: all
     authorized. Every clocking generated: none authorized, same minutes."""
+    clockings, shift = person_day
     honest = [dataclasses.replace(c, is_generated=False) for c in clockings]
     generated = [dataclasses.replace(c, is_generated=True) for c in clockings]
     honest_totals = activity_durations(honest, shift)
@@ -678,12 +681,11 @@ def test_authorized_unless_the_system_chose_a_boundary(
         assert not implicit.is_authorized
 
 
-@given(days(), shifts())
-def test_fields_follow_the_key_and_the_counter_links(
-    clockings: list[DayClocking], shift: ShiftWindow | None
-) -> None:
+@given(person_days())
+def test_fields_follow_the_key_and_the_counter_links(person_day: PersonDay) -> None:
     """One total per key; levels or absence as the key says; counters are the sorted
     union of what the activity's levels or the absence feed."""
+    clockings, shift = person_day
     totals = activity_durations(clockings, shift, LINKS)
     assert len({t.key for t in totals}) == len(totals)
     for total in totals:
