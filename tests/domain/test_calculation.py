@@ -514,10 +514,14 @@ def shaped_days(draw: st.DrawFn, times: st.SearchStrategy[int]) -> list[DayClock
         (t, REASON if n % 2 == 1 and leave else IN_OUT)
         for n, (t, leave) in enumerate(zip(presence, leaves, strict=True))
     ]
-    if len(timed) % 2 == 0 and timed and draw(st.booleans()):
-        timed[-1] = (timed[-1][0], REASON)  # the day ends on a leave, often an open one
+    ends_on_leave = len(timed) % 2 == 0 and bool(timed) and draw(st.integers(0, 2)) > 0
+    if ends_on_leave:  # a leave for the rest of the day
+        timed[-1] = (timed[-1][0], REASON)
     marks = st.tuples(times, st.sampled_from([ACTIVITY, ACTIVITY, ACTIVITY_END]))
-    return _build(draw, timed + draw(st.lists(marks, max_size=4)))
+    clockings = _build(draw, timed + draw(st.lists(marks, max_size=4)))
+    if ends_on_leave:
+        clockings[len(timed) - 1] = dataclasses.replace(clockings[len(timed) - 1], is_open=True)
+    return clockings
 
 
 def days(times: st.SearchStrategy[int] = NEAR_DAY) -> st.SearchStrategy[list[DayClocking]]:
