@@ -37,11 +37,9 @@ from ._calculation import PersonDay, recalculate
 from ._errors import BadRequest, Conflict, NotFound
 from ._external_references import add_external_references, checked_references, resolve_reference
 from ._serialize import (
-    CLOCKING_COLUMNS,
     Wire,
-    clocking_to_wire,
 )
-from ._tracked import TRACKED, Page, read_page
+from ._tracked import TRACKED, Page, read_page, record_departure
 
 clockings = schema.clockings
 
@@ -123,17 +121,10 @@ class ConnectorBackend:
         record_id: int,
         references: Sequence[ExternalReference],
     ) -> Wire:
-        tracked = TRACKED[collection]
-        table = tracked.table
         with read_transaction(self.engine) as connection:
-            row = connection.execute(
-                sa.select(*tracked.columns).where(
-                    table.c.tenant_id == tenant_id, table.c.id == record_id
-                )
-            ).first()
-            if row is None:
+            record = _read_record(connection, collection, tenant_id, record_id)
+            if record is None:
                 raise NotFound(f"No {collection} record with id {record_id}")
-            record = tracked.to_wire(row)
             add_external_references(connection, tenant_id, collection, references, [record])
         return record
 
@@ -146,7 +137,7 @@ class ConnectorBackend:
             values = clocking_values(draft, tenant_id, clocking_id, tx.next_change_version())
             tx.connection.execute(clockings.insert().values(values))
             self._recalculate(tx, [(draft.person_id, draft.date)])
-            return self._get_clocking_in(tx.connection, tenant_id, clocking_id)
+            return _written(tx.connection, tenant_id, clocking_id)
 
     def update_clocking(
         self, tenant_id: int, clocking_id: int, draft: ClockingDraft, if_match: str | None
@@ -171,7 +162,7 @@ class ConnectorBackend:
             self._recalculate(
                 tx, [(current.person_id, current.date), (draft.person_id, draft.date)]
             )
-            return self._get_clocking_in(tx.connection, tenant_id, clocking_id)
+            return _written(tx.connection, tenant_id, clocking_id)
 
     def delete_clocking(self, tenant_id: int, clocking_id: int, if_match: str | None) -> None:
         """Soft delete (contract: the clocking stays, with status Deleted)."""
@@ -221,12 +212,6 @@ class ConnectorBackend:
                 ]
             )
         return row
-
-    def _get_clocking_in(self, connection: sa.Connection, tenant_id: int, clocking_id: int) -> Wire:
-        row = connection.execute(
-            sa.select(*CLOCKING_COLUMNS).where(*_clocking_key(tenant_id, clocking_id))
-        ).one()
-        return clocking_to_wire(row)
 
     # ---- reference collections ------------------------------------------------------
 
@@ -312,6 +297,24 @@ class ConnectorBackend:
             if tx.connection.execute(custom.delete().where(*key)).rowcount == 0:
                 _references_of(tx.connection, tenant_id, collection, record_id)  # 404 record
                 raise NotFound(f"{collection} record {record_id} has no reference {name!r}")
+
+
+def _read_record(
+    connection: sa.Connection, collection: str, tenant_id: int, record_id: int
+) -> Wire | None:
+    tracked = TRACKED[collection]
+    table = tracked.table
+    row = connection.execute(
+        sa.select(*tracked.columns).where(table.c.tenant_id == tenant_id, table.c.id == record_id)
+    ).first()
+    return None if row is None else tracked.to_wire(row)
+
+
+def _written(connection: sa.Connection, tenant_id: int, clocking_id: int) -> Wire:
+    """The clocking a write just stored, as the response shows it."""
+    record = _read_record(connection, "clockings", tenant_id, clocking_id)
+    assert record is not None  # written in this transaction
+    return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,23 +414,6 @@ def clocking_values(
         "activity_levels": levels,
         "status": draft.status.value,
     }
-
-
-def record_departure(
-    connection: sa.Connection, collection: str, old: sa.Row[Any], version: int, *, removed: bool
-) -> None:
-    """Keep ``old``'s filter attributes: the change at ``version`` moved or removed it."""
-    connection.execute(
-        schema.departures.insert().values(
-            tenant_id=old.tenant_id,
-            collection=collection,
-            record_id=old.id,
-            change_version=version,
-            old_date=getattr(old, "date", None),
-            old_kind=getattr(old, "kind", None),
-            removed=removed,
-        )
-    )
 
 
 def check_clocking_references(

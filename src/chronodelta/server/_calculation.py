@@ -35,12 +35,15 @@ from chronodelta.domain import (
 from chronodelta.storage import WriteTransaction
 from chronodelta.storage import _schema as schema
 
+from ._tracked import departure_row
+
 PersonDay = tuple[int, dt.date]
 BATCH = 400  # person-days per query: well under SQLite's 32766 bound parameters
 
 clockings = schema.clockings
 paid_presences = schema.paid_presences
 activity_durations_table = schema.activity_durations
+COLLECTION_OF = {table: name for name, table in schema.TOTAL_TABLES.items()}
 
 
 def recalculate(tx: WriteTransaction, person_days: Iterable[PersonDay]) -> None:
@@ -212,7 +215,7 @@ class _TotalsWriter:
                 "duration_minutes": total.duration_minutes,
                 "shift_definition_id": total.shift_definition_id,
             }
-        self._put(paid_presences, "paid-presences", values, current)
+        self._put(paid_presences, values, current)
 
     def put_durations(
         self,
@@ -224,28 +227,21 @@ class _TotalsWriter:
         wanted = {total.key: total for total in totals}
         for key, total in wanted.items():
             self._put(
-                activity_durations_table,
-                "activity-durations",
-                duration_values(person_id, date, total),
-                current.get(key),
+                activity_durations_table, duration_values(person_id, date, total), current.get(key)
             )
         for key, row in current.items():
             if key not in wanted:
-                self._put(activity_durations_table, "activity-durations", None, row)
+                self._put(activity_durations_table, None, row)
 
     def _put(
-        self,
-        table: sa.Table,
-        collection: str,
-        values: dict[str, Any] | None,
-        current: sa.Row[Any] | None,
+        self, table: sa.Table, values: dict[str, Any] | None, current: sa.Row[Any] | None
     ) -> None:
         if values is None:
             if current is not None:
                 self.deletes.setdefault(table, []).append(current)
             return
         if current is None:
-            (new_id,) = self.tx.allocate_ids(collection)
+            (new_id,) = self.tx.allocate_ids(COLLECTION_OF[table])
             row = {**values, "tenant_id": self.tx.tenant_id, "id": new_id}
             self.inserts.setdefault(table, []).append(_versioned(self.tx, row))
         elif any(getattr(current, name) != value for name, value in values.items()):
@@ -262,22 +258,11 @@ class _TotalsWriter:
             self._delete(table, removed)
 
     def _delete(self, table: sa.Table, removed: list[sa.Row[Any]]) -> None:
-        collection = "paid-presences" if table is paid_presences else "activity-durations"
-        self.tx.connection.execute(
-            schema.departures.insert(),
-            [
-                {
-                    "tenant_id": row.tenant_id,
-                    "collection": collection,
-                    "record_id": row.id,
-                    "change_version": self.tx.next_change_version(),
-                    "old_date": row.date,
-                    "old_kind": None,
-                    "removed": True,
-                }
-                for row in removed
-            ],
-        )
+        departures = [
+            departure_row(COLLECTION_OF[table], row, self.tx.next_change_version(), removed=True)
+            for row in removed
+        ]
+        self.tx.connection.execute(schema.departures.insert(), departures)
         self.tx.connection.execute(
             table.delete().where(
                 table.c.tenant_id == self.tx.tenant_id, table.c.id.in_([r.id for r in removed])

@@ -369,17 +369,15 @@ class _FeedReader:
 
     def _current_chunk(self, chunk: Sequence[Any]) -> Iterator[tuple[int, bytes]]:
         wires = [self.tracked.to_wire(row) for row in chunk]
-        was_in = self._in_scope_since_known([w["id"] for w in wires if not self._matches(w)])
+        matching = [w for w in wires if self._matches(w)]
+        matched_ids = {w["id"] for w in matching}
+        was_in = self._in_scope_since_known([w["id"] for w in wires if w["id"] not in matched_ids])
         add_external_references(
-            self.connection,
-            self.tenant_id,
-            self.tracked.name,
-            self.references,
-            [w for w in wires if self._matches(w)],
+            self.connection, self.tenant_id, self.tracked.name, self.references, matching
         )
         for wire in wires:
             version = int(wire["changeVersion"], 16)
-            if self._matches(wire):
+            if wire["id"] in matched_ids:
                 yield version, _insert_or_update(wire)
             elif wire["id"] in was_in:
                 yield version, _delete(version, wire["id"])

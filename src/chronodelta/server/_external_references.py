@@ -92,12 +92,9 @@ def checked_references(
 
 
 def _custom_name_used(connection: sa.Connection, tenant_id: int, ref: ExternalReference) -> bool:
-    query = sa.select(custom.c.record_id).where(
-        custom.c.tenant_id == tenant_id,
-        custom.c.collection == ref.collection,
-        custom.c.name == ref.name,
-    )
-    return connection.execute(query.limit(1)).first() is not None
+    record_id, _value, conditions = _reference_source(tenant_id, ref.collection, ref.name)
+    query = sa.select(record_id).where(*conditions).limit(1)
+    return connection.execute(query).first() is not None
 
 
 def add_external_references(
@@ -122,19 +119,8 @@ def add_external_references(
 def _values(
     connection: sa.Connection, tenant_id: int, ref: ExternalReference, ids: set[int]
 ) -> dict[int, str]:
-    if ref.predefined:
-        table = schema.REFERENCE_TABLES[ref.collection]
-        column = table.c[PREDEFINED_REFERENCES[ref.collection][ref.name]]
-        query = sa.select(table.c.id, column).where(
-            table.c.tenant_id == tenant_id, table.c.id.in_(sorted(ids))
-        )
-    else:
-        query = sa.select(custom.c.record_id, custom.c.value).where(
-            custom.c.tenant_id == tenant_id,
-            custom.c.collection == ref.collection,
-            custom.c.name == ref.name,
-            custom.c.record_id.in_(sorted(ids)),
-        )
+    record_id, value, conditions = _reference_source(tenant_id, ref.collection, ref.name)
+    query = sa.select(record_id, value).where(*conditions, record_id.in_(sorted(ids)))
     return {row[0]: row[1] for row in connection.execute(query)}
 
 
@@ -142,15 +128,26 @@ def resolve_reference(
     connection: sa.Connection, tenant_id: int, collection: str, name: str, value: str
 ) -> list[int]:
     """The ids of the records of ``collection`` whose reference ``name`` is ``value``."""
+    record_id, column, conditions = _reference_source(tenant_id, collection, name)
+    query = sa.select(record_id).where(*conditions, column == value)
+    return [int(found) for found in connection.scalars(query.limit(2))]
+
+
+def _reference_source(
+    tenant_id: int, collection: str, name: str
+) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], list[sa.ColumnElement[bool]]]:
+    """Where a reference's values live: (record id column, value column, conditions).
+
+    A predefined one is a column of the record's table; a custom one, rows of
+    ``external_references`` for the collection and name.
+    """
     if name.startswith("@"):
         table = schema.REFERENCE_TABLES[collection]
         column = table.c[PREDEFINED_REFERENCES[collection][name]]
-        query = sa.select(table.c.id).where(table.c.tenant_id == tenant_id, column == value)
-    else:
-        query = sa.select(custom.c.record_id).where(
-            custom.c.tenant_id == tenant_id,
-            custom.c.collection == collection,
-            custom.c.name == name,
-            custom.c.value == value,
-        )
-    return [int(found) for found in connection.scalars(query.limit(2))]
+        return table.c.id, column, [table.c.tenant_id == tenant_id]
+    conditions = [
+        custom.c.tenant_id == tenant_id,
+        custom.c.collection == collection,
+        custom.c.name == name,
+    ]
+    return custom.c.record_id, custom.c.value, conditions

@@ -158,6 +158,28 @@ def _without_implied_lower_bound(
     return criteria
 
 
+def departure_row(collection: str, old: Any, version: int, *, removed: bool) -> dict[str, Any]:
+    """A ``departures`` row keeping ``old``'s filter attributes: the change at
+    ``version`` moved it out of them, or (``removed``) deleted it for good."""
+    return {
+        "tenant_id": old.tenant_id,
+        "collection": collection,
+        "record_id": old.id,
+        "change_version": version,
+        "old_date": getattr(old, "date", None),
+        "old_kind": getattr(old, "kind", None),
+        "removed": removed,
+    }
+
+
+def record_departure(
+    connection: sa.Connection, collection: str, old: Any, version: int, *, removed: bool
+) -> None:
+    connection.execute(
+        schema.departures.insert(), [departure_row(collection, old, version, removed=removed)]
+    )
+
+
 def _reference(info: CollectionInfo) -> TrackedCollection:
     return TrackedCollection(
         info,
