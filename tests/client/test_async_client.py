@@ -116,3 +116,13 @@ def test_get_and_repr() -> None:
             return (await client.terminals.get(3)).name
 
     assert run(scenario()) == "Gate"
+
+
+def test_the_raw_view_lists_the_decoded_objects() -> None:
+    api = FakeApi().add(httpx.Response(200, json={"value": [clocking(1), clocking(2)]}))
+
+    async def scenario() -> list[object]:
+        async with make_async_client(api) as client:
+            return [c async for c in client.clockings.raw.list("date ge '2026-01-01'")]
+
+    assert run(scenario()) == [clocking(1), clocking(2)]

@@ -236,3 +236,35 @@ def test_links_to_another_server_are_refused_before_anything_is_sent() -> None:
         with pytest.raises(ValueError):
             client.clockings.resume_delta("https://evil.example/x")
     assert api.token_requests == [] and api.api_requests == []
+
+
+def test_the_raw_view_gives_records_as_received_in_lists_deltas_and_changes() -> None:
+    updated = clocking(7, 3, isOpen=True)  # a field the model would not keep as it is
+    api = FakeApi().add(
+        page(clocking(1), nextLink=f"{LIST}&continuationToken=t1"),
+        page(clocking(2)),
+        page(updated, deltaLink=DELTA_LINK),
+        httpx.Response(
+            200,
+            json={
+                "value": [{"changeType": "InsertOrUpdate", "data": updated}],
+                "deltaLink": DELTA_LINK + "2",
+            },
+        ),
+    )
+    with make_client(api) as client:
+        raw = client.clockings.raw
+        assert raw.name == "clockings"
+        listed = list(raw.list(FILTER))
+        [snapshot] = list(raw.start_delta(FILTER))
+        changes = raw.follow_delta(DELTA_LINK)
+    assert listed == [clocking(1), clocking(2)]
+    assert snapshot.records == (updated,) and snapshot.delta_link == DELTA_LINK
+    [change] = changes.changes
+    assert change.record == updated and (change.id, change.change_version) == (7, f"{3:020X}")
+
+
+def test_a_raw_record_that_is_not_an_object_is_an_invalid_response() -> None:
+    api = FakeApi().add(page(clocking(1), [1, 2]))  # type: ignore[arg-type]
+    with make_client(api) as client, pytest.raises(InvalidResponse, match="not an object"):
+        list(client.clockings.raw.list(FILTER))

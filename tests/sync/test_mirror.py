@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chronodelta.client import Change, Clocking
+from chronodelta.client import Change, InvalidResponse
 from chronodelta.sync import (
     COLLECTIONS,
     Mirror,
@@ -20,6 +20,7 @@ from chronodelta.sync import (
     begin_generation,
     new_state,
 )
+from chronodelta.sync._mirror import ROWS_PER_STATEMENT
 from tests.conftest import new_database_url
 
 CLOCKINGS = COLLECTIONS["clockings"]
@@ -30,23 +31,25 @@ def v(n: int) -> str:
     return f"{n:020X}"
 
 
-def clocking(record_id: int, version: int, minutes: int = 480, **extra: Any) -> Clocking:
-    return Clocking.from_wire(
-        {
-            "changeVersion": v(version),
-            "id": record_id,
-            "person": {"id": 3, "externalReferences": {"@badge-number": "B3"}},
-            "date": "2026-01-15",
-            "timeOfDayInMinutes": minutes,
-            "kind": "InOut",
-            "status": "Active",
-            **extra,
-        }
-    )
+Wire = dict[str, Any]
+
+
+def clocking(record_id: int, version: int, minutes: int = 480, **extra: Any) -> Wire:
+    """A clocking as the API sends it (the sync reads records raw, not as models)."""
+    return {
+        "changeVersion": v(version),
+        "id": record_id,
+        "person": {"id": 3, "externalReferences": {"@badge-number": "B3"}},
+        "date": "2026-01-15",
+        "timeOfDayInMinutes": minutes,
+        "kind": "InOut",
+        "status": "Active",
+        **extra,
+    }
 
 
 def page(
-    mirror: Mirror, state: SyncState, records: list[Clocking], *, last: bool = False
+    mirror: Mirror, state: SyncState, records: list[Wire], *, last: bool = False
 ) -> SyncState:
     new = after_page(
         state,
@@ -86,7 +89,7 @@ def test_rows_are_typed_with_nested_ids_flattened_and_the_raw_json(mirror_target
     assert (row["geolocation_longitude"], row["geolocation_latitude"]) == (4.5, 51.2)
     assert row["activity_levels"] == [{"level": 1, "activityDefinitionId": 7}]
     assert row["original_time_of_day_in_minutes"] == 470 and row["is_generated"] is False
-    assert row["raw"] == record.raw and row["change_version"] == v(5)
+    assert row["raw"] == record and row["change_version"] == v(5)
 
 
 def test_older_versions_never_overwrite_and_the_sweep_removes_unseen_rows(
@@ -110,6 +113,47 @@ def test_older_versions_never_overwrite_and_the_sweep_removes_unseen_rows(
     assert (rows[1]["change_version"], rows[1]["time_of_day_in_minutes"]) == (v(5), 480)
     assert (rows[2]["change_version"], rows[2]["time_of_day_in_minutes"]) == (v(6), 2)
     assert state.phase == "delta" and state.generation == 2
+
+
+def test_a_page_is_written_in_batches_and_its_remainder(mirror_target: str) -> None:
+    count = 2 * ROWS_PER_STATEMENT + 7  # two whole statements and seven rows more
+    mirror = Mirror(mirror_target)
+    try:
+        page(mirror, fresh(mirror), [clocking(i, i, minutes=i) for i in range(1, count + 1)])
+        rows = mirror.rows("clockings")
+    finally:
+        mirror.close()
+    assert sorted(rows) == list(range(1, count + 1))
+    assert all(
+        r["time_of_day_in_minutes"] == i == int(r["change_version"], 16) for i, r in rows.items()
+    )
+
+
+def test_an_id_twice_in_one_page_keeps_the_newest_version(mirror_target: str) -> None:
+    # Never sent by a correct server, but PostgreSQL refuses a statement that updates
+    # a row twice: the mirror must keep the newer one rather than fail the sync.
+    mirror = Mirror(mirror_target)
+    try:
+        records = [clocking(1, 7, minutes=7), clocking(2, 5), clocking(1, 6, minutes=6)]
+        page(mirror, fresh(mirror), records, last=True)
+        rows = mirror.rows("clockings")
+    finally:
+        mirror.close()
+    assert set(rows) == {1, 2}
+    assert (rows[1]["change_version"], rows[1]["time_of_day_in_minutes"]) == (v(7), 7)
+
+
+def test_a_record_without_a_required_field_is_an_invalid_response(mirror_target: str) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        state = fresh(mirror)
+        broken = clocking(2, 5)
+        del broken["person"]
+        with pytest.raises(InvalidResponse, match=r"clockings record.*'person'"):
+            page(mirror, state, [clocking(1, 5), broken])
+        assert mirror.rows("clockings") == {} and mirror.state("clockings") == state
+    finally:
+        mirror.close()
 
 
 def test_changes_apply_by_version_and_deletes_leave_tombstones(mirror_target: str) -> None:

@@ -1,4 +1,9 @@
-"""``db``, ``tenants``, ``clients`` and ``seed``: operator commands."""
+"""``db``, ``tenants``, ``clients`` and ``seed``: operator commands.
+
+Each command imports ``chronodelta.server`` when it runs, not when the CLI starts:
+the server (FastAPI, pydantic, JWT, argon2) takes over a second to import, and
+``chronodelta sync`` and ``--help`` need none of it.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +15,6 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from chronodelta.domain import ALL_SCOPES, Scope
-from chronodelta.server import (
-    AdminError,
-    Settings,
-    create_client,
-    create_tenant,
-    list_tenants,
-    recalculate_tenant,
-    seed_tenant,
-)
-from chronodelta.server._retention import run_retention
 from chronodelta.storage import resolve_database_url, upgrade
 
 from ._common import DatabaseOption, JsonOption, console, engine_for, fail, print_json
@@ -55,6 +50,8 @@ def tenants_create(
 
     Example: chronodelta tenants create acme
     """
+    from chronodelta.server import AdminError, create_tenant
+
     with engine_for(database) as engine:
         try:
             tenant = create_tenant(engine, name)
@@ -72,6 +69,8 @@ def tenants_list(database: DatabaseOption = None, json: JsonOption = False) -> N
 
     Example: chronodelta tenants list --json
     """
+    from chronodelta.server import list_tenants
+
     with engine_for(database) as engine:
         tenants = list_tenants(engine)
     if json:
@@ -108,6 +107,8 @@ def clients_create(
 
     Example: chronodelta clients create --tenant acme --scope clockings.read --json
     """
+    from chronodelta.server import AdminError, create_client
+
     scopes = [_scope(s) for s in scope] if scope else None
     with engine_for(database) as engine:
         try:
@@ -139,6 +140,8 @@ def seed(
 
     Example: chronodelta seed --tenant acme --people 50 --days 60 --seed 7
     """
+    from chronodelta.server import AdminError, seed_tenant
+
     try:
         last_day = dt.date.fromisoformat(until) if until else dt.date.today()
     except ValueError:
@@ -172,6 +175,8 @@ def recalculate(
 
     Example: chronodelta recalculate --tenant acme
     """
+    from chronodelta.server import AdminError, recalculate_tenant
+
     with engine_for(database) as engine:
         try:
             person_days = recalculate_tenant(engine, tenant)
@@ -193,6 +198,9 @@ def retention_run(database: DatabaseOption = None, json: JsonOption = False) -> 
 
     Example: chronodelta retention run --json
     """
+    from chronodelta.server import Settings
+    from chronodelta.server._retention import run_retention
+
     settings = Settings(database_url=resolve_database_url(database))
     with engine_for(database) as engine:
         report = run_retention(

@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
 from sqlalchemy.exc import OperationalError
 
-from chronodelta.server import NewClient, bootstrap_demo
 from chronodelta.storage import upgrade
 
 from ._common import DatabaseOption, console, engine_for, fail
+
+if TYPE_CHECKING:
+    from chronodelta.server import NewClient
 
 APP_FACTORY = "chronodelta.server._app:create_app"
 
@@ -37,6 +39,8 @@ def serve(
 
     Example: chronodelta serve --port 8000 --workers 4 --database postgresql://chrono@127.0.0.1/cd
     """
+    from chronodelta.server import bootstrap_demo  # on use: see cli/_admin.py
+
     with engine_for(database) as engine:
         try:
             upgrade(engine)

@@ -8,6 +8,7 @@ COLLECTION... --since DATE`` runs ``sync run`` (the group's default command), so
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import signal
 import sys
@@ -208,6 +209,9 @@ def sync_run(
         mirror = Mirror(chosen_target)
     except MirrorError as exc:
         raise fail(str(exc)) from None
+    # Imports and setup are done and live until exit: keep the cyclic GC, which the
+    # decoded records of every page set off, from walking them again and again.
+    gc.freeze()
     try:
         with _stop_on_signals() as stop, reporter:
             result = run_sync(

@@ -174,6 +174,15 @@ class AsyncCollection(Generic[M]):
     def name(self) -> str:
         return self._spec.name
 
+    @property
+    def raw(self) -> AsyncCollection[dict[str, Any]]:
+        """This collection with each record as its decoded JSON object, not a model.
+
+        For code that stores or forwards records as they come (the sync mirror does):
+        it skips building the models, which costs more than decoding the JSON.
+        """
+        return AsyncCollection(self._client, self._spec.raw())
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._spec.name!r}>"
 

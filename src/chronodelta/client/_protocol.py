@@ -71,12 +71,23 @@ Action = Send | Sleep | GetToken
 Flow = Generator[Action, Any, T]
 
 
+def as_is(record: Wire) -> Wire:
+    """The "parser" of raw records: the decoded JSON object itself, once it is one."""
+    if type(record) is not dict:
+        raise TypeError(f"a record is a JSON {type(record).__name__}, not an object")
+    return record
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionSpec(Generic[M]):
     """A collection's wire name and the parser of its records."""
 
     name: str
     parse: Callable[[Wire], M]
+
+    def raw(self) -> CollectionSpec[Wire]:
+        """The same collection, its records left as the decoded JSON objects."""
+        return CollectionSpec(self.name, as_is)
 
 
 CLOCKINGS = CollectionSpec("clockings", Clocking.from_wire)

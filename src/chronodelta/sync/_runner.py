@@ -188,7 +188,7 @@ def sync_collection(
 ) -> CollectionResult:
     """Bring one collection's mirror up to date (see the module docstring)."""
     result = CollectionResult(collection.name)
-    api = getattr(client, collection.attribute)
+    api = getattr(client, collection.attribute).raw
     wanted_filter = request.filter_for(collection)
     wanted_refs = request.references_for(collection)
     state = mirror.state(collection.name)

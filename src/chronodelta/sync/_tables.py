@@ -14,16 +14,16 @@ Delete applied, so that an older InsertOrUpdate of a deleted record is ignored).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from chronodelta.client import ActivityDuration, Clocking, PaidPresence
-
-Row = dict[str, Any]
+Wire = dict[str, Any]
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 GENERATION = "sync_generation"
 
@@ -56,67 +56,91 @@ tombstones_table = sa.Table(
 )
 
 
-def _ref_id(ref: Any) -> Any:
-    return None if ref is None else ref.id
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
-def _levels(levels: Any) -> list[Row] | None:
+def _id(ref: Any) -> Any:
+    return None if ref is None else ref["id"]
+
+
+def _date(text: str) -> str:
+    dt.date.fromisoformat(text)  # ValueError for anything but an ISO date
+    return text
+
+
+def _levels(levels: Any) -> str | None:
     if not levels:
         return None
-    return [{"level": lv.level, "activityDefinitionId": lv.activity_definition.id} for lv in levels]
+    return _json(
+        [
+            {"level": lv["level"], "activityDefinitionId": lv["activityDefinition"]["id"]}
+            for lv in levels
+        ]
+    )
 
 
-def clocking_row(c: Clocking) -> Row:
-    geo = c.geolocation
-    return {
-        "id": c.id,
-        "change_version": c.change_version,
-        "person_id": c.person.id,
-        "date": c.date,
-        "time_of_day_in_minutes": c.time_of_day_in_minutes,
-        "original_time_of_day_in_minutes": c.original_time_of_day_in_minutes,
-        "calculated_time_of_day_in_minutes": c.calculated_time_of_day_in_minutes,
-        "is_generated": c.is_generated,
-        "terminal_id": _ref_id(c.terminal),
-        "geolocation_longitude": None if geo is None else geo.longitude,
-        "geolocation_latitude": None if geo is None else geo.latitude,
-        "kind": c.kind,
-        "reason_id": _ref_id(c.reason),
-        "is_open": c.is_open,
-        "activity_levels": _levels(c.activity_levels),
-        "status": c.status,
-        "raw": c.raw,
-    }
+# Row builders: one wire record (the decoded JSON object) to the values of its table's
+# columns, in the table's order, without the generation (the mirror appends it). They
+# run once per record of a million-record snapshot, so they build the tuple directly
+# from the wire dict: no model objects, no per-column calls. Dates stay ISO text and
+# JSON columns are JSON text, which both SQLite and PostgreSQL take as they are.
 
 
-def paid_presence_row(p: PaidPresence) -> Row:
-    return {
-        "id": p.id,
-        "change_version": p.change_version,
-        "person_id": p.person.id,
-        "date": p.date,
-        "duration_in_minutes": p.duration_in_minutes,
-        "shift_definition_id": _ref_id(p.shift_definition),
-        "raw": p.raw,
-    }
+def clocking_row(c: Wire) -> tuple[Any, ...]:
+    get = c.get
+    geo = get("geolocation")
+    return (
+        c["id"],
+        c["changeVersion"],
+        c["person"]["id"],
+        _date(c["date"]),
+        c["timeOfDayInMinutes"],
+        get("originalTimeOfDayInMinutes"),
+        get("calculatedTimeOfDayInMinutes"),
+        get("isGenerated"),
+        _id(get("terminal")),
+        None if geo is None else geo["longitude"],
+        None if geo is None else geo["latitude"],
+        c["kind"],
+        _id(get("reason")),
+        get("isOpen"),
+        _levels(get("activityLevels")),
+        get("status"),
+        _json(c),
+    )
 
 
-def activity_duration_row(a: ActivityDuration) -> Row:
-    request = _ref_id(a.request)
-    return {
-        "id": a.id,
-        "change_version": a.change_version,
-        "person_id": a.person.id,
-        "date": a.date,
-        "duration_in_minutes": a.duration_in_minutes,
-        "activity_levels": _levels(a.activity_levels),
-        "absence_definition_id": _ref_id(a.absence_definition),
-        "request_id": None if request is None else str(request),
-        "counter_definitions": [c.id for c in a.counter_definitions] or None,
-        "status": a.status,
-        "is_authorized": a.is_authorized,
-        "raw": a.raw,
-    }
+def paid_presence_row(p: Wire) -> tuple[Any, ...]:
+    return (
+        p["id"],
+        p["changeVersion"],
+        p["person"]["id"],
+        _date(p["date"]),
+        p["durationInMinutes"],
+        _id(p.get("shiftDefinition")),
+        _json(p),
+    )
+
+
+def activity_duration_row(a: Wire) -> tuple[Any, ...]:
+    get = a.get
+    request = _id(get("request"))
+    counters = get("counterDefinitions")
+    return (
+        a["id"],
+        a["changeVersion"],
+        a["person"]["id"],
+        _date(a["date"]),
+        a["durationInMinutes"],
+        _levels(get("activityLevels")),
+        _id(get("absenceDefinition")),
+        None if request is None else str(request),
+        _json([c["id"] for c in counters]) if counters else None,
+        get("status"),
+        get("isAuthorized"),
+        _json(a),
+    )
 
 
 def _common(*columns: sa.Column[Any]) -> list[sa.Column[Any]]:
@@ -139,8 +163,13 @@ class MirroredCollection:
     name: str
     attribute: str
     table: sa.Table
-    row: Callable[[Any], Row]
+    row: Callable[[Wire], tuple[Any, ...]]
     filters_kind: bool
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns in the order ``row`` gives them, then the generation."""
+        return [column.name for column in self.table.c]
 
 
 CLOCKINGS_TABLE = sa.Table(
