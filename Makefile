@@ -29,6 +29,7 @@ bench: $(DEV_STAMP) system-deps
 	$(BIN)/python -m bench.list_throughput
 	$(BIN)/python -m bench.delta_read
 	$(BIN)/python -m bench.write_throughput
+	$(BIN)/python -m bench.sync_throughput
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -14,6 +14,12 @@ start to exit: imports, token, snapshot walk, sweep, first delta call) and of th
 snapshot walk alone (from its own log line), and checks that the mirror holds exactly
 ``--records`` clockings with distinct ids.
 
+Before the sync, against the same server, a *plain walk* starts a delta and follows
+its snapshot's nextLinks with one keep-alive httpx client, decoding each page with
+orjson and storing nothing: what a client gets from the server with no work of its
+own. The sync's snapshot rate over the plain walk's, measured in the same run, says
+how close the mirror comes to that limit on this machine.
+
 The server runs with ``CHRONODELTA_DELTA_OVERLAP_SECONDS=0``: the rows were written
 seconds before the delta starts, so with the default 5-minute overlap the first
 deltaLink call would re-deliver all of them in one response (as the vendor's would);
@@ -41,9 +47,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 
-from chronodelta.domain import ClockingDraft, Scope
+from chronodelta.domain import API_PREFIX, ClockingDraft, Scope
 from chronodelta.server import create_client, create_tenant
 from chronodelta.server._admin import insert_clockings, insert_reference_data
 from chronodelta.server._demo_data import generate_clockings, generate_reference_data
@@ -55,6 +62,8 @@ from ._support import (
     SEED_UNTIL,
     BenchmarkError,
     bench_server,
+    check_ids,
+    http_client,
     migrated_database,
     positive,
 )
@@ -108,10 +117,40 @@ class Result:
     seconds: float
     snapshot_rate: int
     peak_rss: int
+    plain_walk_rate: float
 
     @property
     def rate(self) -> float:
         return self.records / self.seconds
+
+
+def plain_walk(base_url: str, seeded: Seeded) -> float:
+    """Records per second of a delta snapshot walk that only decodes the pages."""
+    with http_client(base_url) as http:
+        response = http.post(
+            "/tenants/bench/connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": seeded.client_id,
+                "client_secret": seeded.client_secret,
+            },
+        )
+        headers = {"Authorization": f"Bearer {orjson.loads(response.content)['access_token']}"}
+        link: str | None = (
+            f"{API_PREFIX}/clockings?filter=date ge '{seeded.first_date.isoformat()}'&delta"
+        )
+        ids: list[int] = []
+        started = time.perf_counter()
+        while link is not None:
+            page = http.get(link, headers=headers)
+            if page.status_code != 200:
+                raise BenchmarkError(f"the plain walk got {page.status_code}: {page.text[:300]}")
+            body = orjson.loads(page.content)
+            ids.extend(record["id"] for record in body["value"])
+            link = body.get("nextLink")
+        seconds = time.perf_counter() - started
+    check_ids(ids, seeded.count, "the plain walk")
+    return seeded.count / seconds
 
 
 def run(records: int, page_size: int) -> Result:
@@ -127,6 +166,8 @@ def run(records: int, page_size: int) -> Result:
             f"{time.perf_counter() - started:.1f} s"
         )
         with bench_server(url, page_size=page_size, env=env) as server:
+            walk_rate = plain_walk(server.base_url, seeded)
+            log(f"plain walk: {walk_rate:,.0f} records/s")
             mirror = Path(directory) / "mirror.db"
             command = [
                 sys.executable,
@@ -171,17 +212,23 @@ def run(records: int, page_size: int) -> Result:
         if rows != records or distinct != records:
             raise BenchmarkError(f"the mirror has {rows} rows ({distinct} ids), not {records}")
         # Linux reports ru_maxrss in KiB.
-        return Result(records, page_size, seconds, int(found.group(2)), usage.ru_maxrss * 1024)
+        snapshot_rate = int(found.group(2))
+        return Result(
+            records, page_size, seconds, snapshot_rate, usage.ru_maxrss * 1024, walk_rate
+        )
 
 
 def report(result: Result) -> str:
     return "\n".join(
         [
             "| Records | Page size | Whole command (s) | Records/s (whole command) "
-            "| Records/s (snapshot walk) | Peak RSS of the sync (MB) |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| Records/s (sync's snapshot walk) | Records/s (plain walk) "
+            "| Sync snapshot / plain walk | Peak RSS of the sync (MB) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {result.records:,} | {result.page_size:,} | {result.seconds:.1f} "
-            f"| {result.rate:,.0f} | {result.snapshot_rate:,} | {result.peak_rss / MB:.0f} |",
+            f"| {result.rate:,.0f} | {result.snapshot_rate:,} | {result.plain_walk_rate:,.0f} "
+            f"| {result.snapshot_rate / result.plain_walk_rate:.2f} "
+            f"| {result.peak_rss / MB:.0f} |",
         ]
     )
 
