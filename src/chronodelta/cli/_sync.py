@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -99,20 +100,45 @@ def _configure_logging(verbose: bool, rich_console: Console | None) -> None:
 @contextmanager
 def _stop_on_signals() -> Iterator[threading.Event]:
     """SIGTERM or Ctrl-C: finish the response being committed, then stop. A second
-    signal stops at once (the open transaction rolls back; nothing is half-applied)."""
+    signal stops at once (the open transaction rolls back; nothing is half-applied).
+
+    The handler must not set the Event itself: ``Event.set`` takes the Event's lock,
+    which the main thread holds for a moment each time it enters or leaves
+    ``stop.wait`` (the poll interval), and a handler runs on the main thread, so a
+    signal in that moment deadlocked the process. Instead the C-level handler writes
+    the signal number to a socket (``signal.set_wakeup_fd``, which takes no lock) and a
+    watcher thread sets the Event.
+    """
     stop = threading.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    received: list[int] = []  # appended by the handler only
 
     def handle(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
+        received.append(signum)
+        if len(received) > 1:
             raise KeyboardInterrupt
-        stop.set()
 
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)  # set_wakeup_fd requires it
+
+    def watch() -> None:
+        while data := reader.recv(64):  # b"" once ``writer`` is closed
+            if any(number in data for number in signals):
+                stop.set()
+
+    watcher = threading.Thread(target=watch, name="sync-signals", daemon=True)
+    watcher.start()
+    previous_fd = signal.set_wakeup_fd(writer.fileno())
+    previous = {s: signal.signal(s, handle) for s in signals}
     try:
         yield stop
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        signal.set_wakeup_fd(previous_fd)
+        writer.close()
+        watcher.join()
+        reader.close()
 
 
 @sync_app.command("run")
