@@ -7,7 +7,7 @@ client asks for and ``FakeClock`` is moved by hand.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,44 @@ class FakeApi:
 
     def bearer(self, index: int) -> str:
         return self.api_requests[index].headers["Authorization"]
+
+
+class ChunkedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body sent in the given chunks, to either client. With ``cut`` the
+    connection then breaks (``httpx.RemoteProtocolError``) instead of ending.
+    ``sent`` counts the chunks read so far; ``closed`` tells whether it was closed."""
+
+    def __init__(self, chunks: Sequence[bytes], *, cut: bool = False) -> None:
+        self.chunks = list(chunks)
+        self.cut = cut
+        self.sent = 0
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.sent += 1
+            yield chunk
+        if self.cut:
+            raise httpx.RemoteProtocolError("injected: the connection closed mid-body")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self:
+            await asyncio.sleep(0)
+            yield chunk
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def chunked(body: bytes, size: int, *, cut_at: int | None = None) -> httpx.Response:
+    """A 200 whose ``body`` arrives in chunks of ``size`` bytes; with ``cut_at`` the
+    connection breaks after that many bytes."""
+    sent = body if cut_at is None else body[:cut_at]
+    chunks = [sent[start : start + size] for start in range(0, len(sent), size)]
+    return httpx.Response(200, stream=ChunkedBody(chunks, cut=cut_at is not None))
 
 
 @dataclass

@@ -27,12 +27,15 @@ from ._protocol import (
     CollectionSpec,
     Flow,
     GetToken,
+    Head,
     Protocol,
+    Read,
     Send,
     Sleep,
 )
 from ._query import ExternalReferences, collection_url, resolve
 from ._retry import RetryPolicy
+from ._stream import DEFAULT_BATCH_SIZE, DEFAULT_BUFFER_LIMIT, Batch, StreamBase
 
 M = TypeVar("M")
 T = TypeVar("T")
@@ -107,6 +110,11 @@ class AsyncClient:
     def user_agent(self) -> str:
         return self._protocol.user_agent
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The policy this client retries with (for a caller's own retries)."""
+        return self._protocol.retry
+
     def __repr__(self) -> str:
         return (
             f"<AsyncClient base_url={str(self.base_url)!r} tenant={self.tenant!r} "
@@ -126,16 +134,37 @@ class AsyncClient:
         finally:
             flow.close()
 
-    async def _perform(self, action: Send | Sleep | GetToken) -> Any:
+    async def _perform(self, action: Send | Read | Sleep | GetToken) -> Any:
         if isinstance(action, Send):
             try:
-                return await self._http.send(action.request)
+                return await self._http.send(action.request, stream=action.stream)
             except httpx.TransportError as exc:
                 return exc
+        if isinstance(action, Read):
+            return await self._read(action)
         if isinstance(action, Sleep):
             await self._sleep(action.seconds)
             return None
         return await self._token(action.stale)
+
+    @staticmethod
+    async def _read(action: Read) -> Head | httpx.TransportError:
+        response = action.response
+        try:
+            if action.limit is None:
+                return Head(await response.aread())
+            chunks = response.aiter_bytes()
+            head: list[bytes] = []
+            size = 0
+            async for chunk in chunks:
+                head.append(chunk)
+                size += len(chunk)
+                if size > action.limit:
+                    return Head(b"".join(head), chunks)
+            return Head(b"".join(head))
+        except httpx.TransportError as exc:
+            await response.aclose()
+            return exc
 
     async def _token(self, stale: str | None) -> str:
         async with self._token_lock:
@@ -225,6 +254,22 @@ class AsyncCollection(Generic[M]):
         protocol = self._client._protocol
         return await self._client._run(protocol.get_changes(self._spec, self._checked(delta_link)))
 
+    def stream_delta(
+        self,
+        delta_link: str,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+    ) -> AsyncDeltaStream[M]:
+        """``Collection.stream_delta``: ``async with`` it, ``async for`` its batches."""
+        return AsyncDeltaStream(
+            self._client,
+            self._spec,
+            self._checked(delta_link),
+            batch_size=batch_size,
+            buffer_limit=buffer_limit,
+        )
+
     def _checked(self, link: str) -> str:
         resolve(self._client._protocol.base_url, link)  # ValueError for another server
         return link
@@ -234,6 +279,56 @@ class AsyncCollection(Generic[M]):
         pager = Pager(first, self._spec.parse, delta=delta)
         while pager.link is not None:
             yield pager.accept(await self._client._run(protocol.get_json(pager.link)))
+
+
+class AsyncDeltaStream(StreamBase[M]):
+    """``DeltaStream`` for ``AsyncClient``: ``async with``, ``async for``."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        spec: CollectionSpec[M],
+        delta_link: str,
+        *,
+        batch_size: int,
+        buffer_limit: int,
+    ) -> None:
+        super().__init__(spec, delta_link, batch_size=batch_size, buffer_limit=buffer_limit)
+        self._client = client
+
+    async def __aenter__(self) -> Self:
+        self._opened = await self._client._run(self._open(self._client._protocol))
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._opened is not None:
+            await self._opened[1].aclose()
+
+    async def __aiter__(self) -> AsyncIterator[Batch[M]]:
+        reader, head = self._start()
+        if head.rest is None:
+            for batch in reader.whole(head.data):
+                yield batch
+            return
+        for batch in reader.feed(head.data):
+            yield batch
+        async for chunk in self._rest(head.rest):
+            for batch in reader.feed(chunk):
+                yield batch
+        for batch in reader.end():
+            yield batch
+
+    async def _rest(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except httpx.TransportError as exc:
+            raise self._broken(exc) from exc
 
 
 class AsyncClockings(AsyncCollection[Clocking]):

@@ -27,12 +27,15 @@ from ._protocol import (
     CollectionSpec,
     Flow,
     GetToken,
+    Head,
     Protocol,
+    Read,
     Send,
     Sleep,
 )
 from ._query import ExternalReferences, collection_url, resolve
 from ._retry import RetryPolicy
+from ._stream import DEFAULT_BATCH_SIZE, DEFAULT_BUFFER_LIMIT, Batch, StreamBase
 
 M = TypeVar("M")
 T = TypeVar("T")
@@ -113,6 +116,11 @@ class Client:
     def user_agent(self) -> str:
         return self._protocol.user_agent
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The policy this client retries with (for a caller's own retries)."""
+        return self._protocol.retry
+
     def __repr__(self) -> str:
         return (
             f"<Client base_url={str(self.base_url)!r} tenant={self.tenant!r} "
@@ -132,16 +140,37 @@ class Client:
         finally:
             flow.close()
 
-    def _perform(self, action: Send | Sleep | GetToken) -> Any:
+    def _perform(self, action: Send | Read | Sleep | GetToken) -> Any:
         if isinstance(action, Send):
             try:
-                return self._http.send(action.request)
+                return self._http.send(action.request, stream=action.stream)
             except httpx.TransportError as exc:
                 return exc
+        if isinstance(action, Read):
+            return self._read(action)
         if isinstance(action, Sleep):
             self._sleep(action.seconds)
             return None
         return self._token(action.stale)
+
+    @staticmethod
+    def _read(action: Read) -> Head | httpx.TransportError:
+        response = action.response
+        try:
+            if action.limit is None:
+                return Head(response.read())
+            chunks = response.iter_bytes()
+            head: list[bytes] = []
+            size = 0
+            for chunk in chunks:
+                head.append(chunk)
+                size += len(chunk)
+                if size > action.limit:
+                    return Head(b"".join(head), chunks)
+            return Head(b"".join(head))
+        except httpx.TransportError as exc:
+            response.close()
+            return exc
 
     def _token(self, stale: str | None) -> str:
         with self._token_lock:
@@ -250,6 +279,36 @@ class Collection(Generic[M]):
         protocol = self._client._protocol
         return self._client._run(protocol.get_changes(self._spec, self._checked(delta_link)))
 
+    def stream_delta(
+        self,
+        delta_link: str,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+    ) -> DeltaStream[M]:
+        """``GET`` a deltaLink and read its changes batch by batch, never all at once.
+
+        For responses too large to hold (a delta after a long pause or a bulk change)::
+
+            with client.clockings.stream_delta(link) as stream:
+                for changes in stream:      # tuples of Change, in response order
+                    ...
+                stream.delta_link           # set once the body was read to its end
+
+        Entering sends the request, with the retries and ``DeltaExpired`` (410) of
+        ``follow_delta``. A body within ``buffer_limit`` bytes is decoded whole (and a
+        cut one read again); a longer one is parsed as it arrives. A connection that
+        breaks after those bytes raises ``TransportError`` from the loop: batches were
+        handed out, so undo them and stream the same link again.
+        """
+        return DeltaStream(
+            self._client,
+            self._spec,
+            self._checked(delta_link),
+            batch_size=batch_size,
+            buffer_limit=buffer_limit,
+        )
+
     def _checked(self, link: str) -> str:
         resolve(self._client._protocol.base_url, link)  # ValueError for another server
         return link
@@ -259,6 +318,51 @@ class Collection(Generic[M]):
         pager = Pager(first, self._spec.parse, delta=delta)
         while pager.link is not None:
             yield pager.accept(self._client._run(protocol.get_json(pager.link)))
+
+
+class DeltaStream(StreamBase[M]):
+    """One deltaLink response, read batch by batch: see ``Collection.stream_delta``."""
+
+    def __init__(
+        self,
+        client: Client,
+        spec: CollectionSpec[M],
+        delta_link: str,
+        *,
+        batch_size: int,
+        buffer_limit: int,
+    ) -> None:
+        super().__init__(spec, delta_link, batch_size=batch_size, buffer_limit=buffer_limit)
+        self._client = client
+
+    def __enter__(self) -> Self:
+        self._opened = self._client._run(self._open(self._client._protocol))
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._opened is not None:
+            self._opened[1].close()
+
+    def __iter__(self) -> Iterator[Batch[M]]:
+        reader, head = self._start()
+        if head.rest is None:
+            yield from reader.whole(head.data)
+            return
+        yield from reader.feed(head.data)
+        for chunk in self._rest(head.rest):
+            yield from reader.feed(chunk)
+        yield from reader.end()
+
+    def _rest(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            yield from chunks
+        except httpx.TransportError as exc:
+            raise self._broken(exc) from exc
 
 
 class Clockings(Collection[Clocking]):

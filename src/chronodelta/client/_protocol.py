@@ -2,8 +2,12 @@
 
 Each operation is a generator that *yields actions* and receives their results:
 
-* ``Send(request)``: send it; the result is the ``httpx.Response``, or the
-  ``httpx.TransportError`` raised (passed back as a value, not thrown).
+* ``Send(request, stream)``: send it; the result is the ``httpx.Response``, or the
+  ``httpx.TransportError`` raised (passed back as a value, not thrown). With
+  ``stream`` the response's body is left unread.
+* ``Read(response, limit)``: read a streamed body, whole (``limit`` None: then
+  ``response.content`` is set) or until more than ``limit`` bytes arrived; the result
+  is a ``Head``, or the ``httpx.TransportError`` raised.
 * ``Sleep(seconds)``: wait; the result is None.
 * ``GetToken(stale)``: an access token to use; ``stale`` is one the server just
   refused. The driver answers from the token cache, or runs ``token_flow`` (under a
@@ -55,6 +59,25 @@ Wire = dict[str, Any]
 @dataclass(frozen=True, slots=True)
 class Send:
     request: httpx.Request
+    stream: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    response: httpx.Response
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The first bytes of a streamed body (all of it when ``rest`` is None).
+
+    ``rest`` is the driver's iterator of the chunks that follow (an ``Iterator`` or an
+    ``AsyncIterator`` of bytes): opaque here, only the driver that made it reads it.
+    """
+
+    data: bytes
+    rest: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +90,7 @@ class GetToken:
     stale: str | None = None
 
 
-Action = Send | Sleep | GetToken
+Action = Send | Read | Sleep | GetToken
 Flow = Generator[Action, Any, T]
 
 
@@ -125,14 +148,22 @@ def where(request: httpx.Request) -> str:
 
 
 def decode_json(request: httpx.Request, response: httpx.Response) -> Any:
+    return decode_body(request, response, response.content)
+
+
+def decode_body(request: httpx.Request, response: httpx.Response, body: bytes) -> Any:
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise InvalidResponse(
-            f"HTTP {response.status_code} with a body that is not JSON",
-            method=request.method,
-            url=where(request),
-        ) from None
+        raise not_json(request, response) from None
+
+
+def not_json(request: httpx.Request, response: httpx.Response) -> InvalidResponse:
+    return InvalidResponse(
+        f"HTTP {response.status_code} with a body that is not JSON",
+        method=request.method,
+        url=where(request),
+    )
 
 
 def api_error(request: httpx.Request, response: httpx.Response) -> ApiError:
@@ -168,15 +199,19 @@ def finish(
 ) -> httpx.Response:
     """The response if it is a success; the matching exception otherwise."""
     if isinstance(outcome, httpx.TransportError):
-        raise TransportError(
-            f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__,
-            method=request.method,
-            url=where(request),
-            maybe_applied=not isinstance(outcome, NOT_SENT),
-        ) from outcome
+        raise transport_error(request, outcome) from outcome
     if outcome.status_code >= 400:
         raise api_error(request, outcome)
     return outcome
+
+
+def transport_error(request: httpx.Request, failure: httpx.TransportError) -> TransportError:
+    return TransportError(
+        f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__,
+        method=request.method,
+        url=where(request),
+        maybe_applied=not isinstance(failure, NOT_SENT),
+    )
 
 
 def _describe(outcome: httpx.Response | httpx.TransportError) -> str:
@@ -248,6 +283,33 @@ class Protocol:
         headers: Mapping[str, str] | None = None,
     ) -> Flow[tuple[httpx.Request, httpx.Response]]:
         """One API call with a token, retries, and one token refresh on a 401."""
+        request, response, _ = yield from self._exchange(method, link, body, headers, None)
+        return request, response
+
+    def open_stream(
+        self, link: str, head_limit: int
+    ) -> Flow[tuple[httpx.Request, httpx.Response, Head]]:
+        """``GET`` ``link`` as ``call`` does, its body streamed: the response and the
+        first bytes of its body, all of it if it ends within ``head_limit`` bytes.
+
+        Until the head is read nothing was handed to the caller, so a body that breaks
+        off within it fails the attempt like a dropped response, and the attempt is
+        retried as any ``GET``. Error responses are read whole, as ``call`` reads them.
+        The caller reads the rest (``head.rest``) and closes the response.
+        """
+        request, response, head = yield from self._exchange("GET", link, None, None, head_limit)
+        assert head is not None
+        return request, response, head
+
+    def _exchange(
+        self,
+        method: str,
+        link: str,
+        body: Wire | None,
+        headers: Mapping[str, str] | None,
+        head_limit: int | None,
+    ) -> Flow[tuple[httpx.Request, httpx.Response, Head | None]]:
+        """``call``, or with ``head_limit`` ``open_stream``: the retry loop of both."""
         url = resolve(self.base_url, link)
         content = orjson.dumps(body) if body is not None else None
         all_headers = dict(self.headers)
@@ -264,7 +326,10 @@ class Protocol:
                 content=content,
                 headers={**all_headers, "Authorization": f"Bearer {token}"},
             )
-            outcome = yield Send(request)
+            outcome = yield Send(request, stream=head_limit is not None)
+            head = None
+            if head_limit is not None and isinstance(outcome, httpx.Response):
+                outcome, head = yield from self._read_head(outcome, head_limit)
             if isinstance(outcome, httpx.Response) and outcome.status_code == 401 and not refreshed:
                 log.info("%s %s: 401, renewing the access token once", method, where(request))
                 refreshed, stale = True, token
@@ -273,10 +338,22 @@ class Protocol:
                 self.retry, attempt=attempt, method=method, outcome=outcome, random=self.random()
             )
             if delay is None:
-                return request, finish(request, outcome)
+                return request, finish(request, outcome), head
             self._log_retry(request, outcome, attempt, delay)
             attempt += 1
             yield Sleep(delay)
+
+    @staticmethod
+    def _read_head(
+        response: httpx.Response, head_limit: int
+    ) -> Flow[tuple[httpx.Response | httpx.TransportError, Head | None]]:
+        """The head of a streamed response: an error's whole body (its message, what a
+        401 or a 503 says), a success's first ``head_limit`` bytes and a little more.
+        A body that breaks off makes the attempt a transport failure."""
+        read = yield Read(response, head_limit if response.status_code < 400 else None)
+        if isinstance(read, httpx.TransportError):
+            return read, None
+        return response, read
 
     def _log_retry(
         self,
