@@ -2,7 +2,9 @@
 ``chronodelta sync -v`` does it (same library calls and log lines), for the tests
 that kill the process. It skips the CLI's imports of the server (about 1.5 s each
 start), which the crash test would pay 30 times; the CLI itself is tested elsewhere.
-Connection from the ``CHRONODELTA_*`` environment variables."""
+Connection from the ``CHRONODELTA_*`` environment variables. Delta responses are read
+in batches of 4 here (they hold a few dozen changes), so that a kill can also land
+between the batches of one delta transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ import logging
 import sys
 from typing import Any
 
-from chronodelta.sync import LogReporter, Mirror, SyncRequest, resolve_connection, run_sync
+from chronodelta.sync import (
+    LogReporter,
+    Mirror,
+    SyncRequest,
+    _runner,
+    resolve_connection,
+    run_sync,
+)
 
 
 def _announce_writes() -> None:
@@ -29,6 +38,8 @@ def _announce_writes() -> None:
 def main(argv: list[str]) -> int:
     target, since, *collections = argv
     _announce_writes()
+    _runner.DELTA_BATCH_SIZE = 4  # each batch announces itself ("writing 4 rows")
+    _runner.DELTA_BUFFER_LIMIT = 512
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     mirror = Mirror(target)
     try:

@@ -1,7 +1,9 @@
 """Faults between the sync and the server: 5xx, 429 with Retry-After, connections
 refused or dropped (before the request, after the server acted, mid-body), and slow
 responses, injected by an httpx transport in front of the real one; the mirror still
-converges, and every kind of fault was injected."""
+converges, and every kind of fault was injected. Every delta response is streamed here
+(small limits), so its faults hit the batched reading too (test_streamed_delta.py cuts
+delta bodies after some batches were written, on purpose)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from collections import Counter
 from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from chronodelta.client import RetryPolicy
-from chronodelta.sync import Mirror, SyncRequest, run_sync
+from chronodelta.sync import Mirror, SyncRequest, _runner, run_sync
 
 from .conftest import SINCE, Source
 from .writes import assert_mirror_equals_source, random_writes
@@ -75,7 +78,13 @@ class FaultyTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def test_the_mirror_converges_through_injected_faults(source: Source, tmp_path: object) -> None:
+def test_the_mirror_converges_through_injected_faults(
+    source: Source,
+    tmp_path: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_runner, "DELTA_BATCH_SIZE", 4)
+    monkeypatch.setattr(_runner, "DELTA_BUFFER_LIMIT", 256)
     target = f"sqlite:///{tmp_path}/faults.db"
     transport = FaultyTransport(seed=3)
     options = {

@@ -4,12 +4,15 @@ SQL, the sweep of older generations, tombstones, and the state's optimistic guar
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from chronodelta.client import Change, InvalidResponse
+from chronodelta.client import Change, InvalidResponse, TransportError
 from chronodelta.sync import (
     COLLECTIONS,
     Mirror,
@@ -20,7 +23,9 @@ from chronodelta.sync import (
     begin_generation,
     new_state,
 )
+from chronodelta.sync._apply import Tally
 from chronodelta.sync._mirror import ROWS_PER_STATEMENT
+from chronodelta.sync._tables import tombstones_table
 from tests.conftest import new_database_url
 
 CLOCKINGS = COLLECTIONS["clockings"]
@@ -48,9 +53,7 @@ def clocking(record_id: int, version: int, minutes: int = 480, **extra: Any) -> 
     }
 
 
-def page(
-    mirror: Mirror, state: SyncState, records: list[Wire], *, last: bool = False
-) -> SyncState:
+def page(mirror: Mirror, state: SyncState, records: list[Wire], *, last: bool = False) -> SyncState:
     new = after_page(
         state,
         records=len(records),
@@ -211,3 +214,161 @@ def test_a_database_with_other_tables_of_the_same_name_is_refused(
         Mirror(server_database)
     with pytest.raises(MirrorError, match="unsupported target"):
         Mirror("mysql://someone:pw@host/db")
+
+
+# ---- a delta response applied in batches --------------------------------------------
+
+
+def upsert(record_id: int, version: int, minutes: int = 480) -> Change[Any]:
+    record = clocking(record_id, version, minutes)
+    return Change("InsertOrUpdate", record_id, v(version), record, record)
+
+
+def delete(record_id: int, version: int) -> Change[Any]:
+    return Change("Delete", record_id, v(version), None, {"id": record_id})
+
+
+class Batches:
+    """A delta response as ``stream_delta`` gives it: batches, then its deltaLink; or
+    ``failure`` raised after them, as a body that breaks off or turns out malformed."""
+
+    def __init__(
+        self,
+        batches: Sequence[Sequence[Change[Any]]],
+        delta_link: str | None,
+        failure: Exception | None = None,
+    ) -> None:
+        self._batches = batches
+        self._link = delta_link
+        self._failure = failure
+        self.delta_link: str | None = None
+        self.handed_out = 0
+
+    def __iter__(self) -> Iterator[Sequence[Change[Any]]]:
+        for batch in self._batches:
+            self.handed_out += 1
+            yield batch
+        if self._failure is not None:
+            raise self._failure
+        self.delta_link = self._link
+
+
+def tombstones(mirror: Mirror) -> dict[int, str]:
+    with mirror.engine.connect() as connection:
+        query = sa.select(tombstones_table.c.id, tombstones_table.c.change_version)
+        return {int(i): str(version) for i, version in connection.execute(query)}
+
+
+def in_delta_phase(mirror: Mirror) -> SyncState:
+    state = page(mirror, fresh(mirror), [clocking(1, 5), clocking(2, 5), clocking(3, 5)], last=True)
+    state, _ = mirror.apply_changes(CLOCKINGS, state, [delete(3, 6)], "/d1", NOW)
+    return state
+
+
+def test_a_delta_in_batches_is_one_commit_with_its_link_and_the_totals(
+    mirror_target: str,
+) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        state = in_delta_phase(mirror)
+        batches = Batches(
+            [
+                [upsert(1, 7, minutes=1), upsert(4, 7), delete(2, 7)],
+                [upsert(5, 8), upsert(1, 4)],  # 1 at an older version: ignored
+                [delete(3, 5), upsert(6, 9)],  # 3 already deleted at 6: ignored
+            ],
+            "/d2",
+        )
+        new, plan = mirror.apply_change_batches(CLOCKINGS, state, batches, NOW)
+        rows = mirror.rows("clockings")
+        stored = mirror.state("clockings")
+    finally:
+        mirror.close()
+    assert (plan.upserts, plan.deletes, plan.ignored, plan.applied) == (
+        Tally(4),
+        Tally(1),
+        2,
+        5,
+    )
+    assert sorted(rows) == [1, 4, 5, 6] and rows[1]["time_of_day_in_minutes"] == 1
+    assert stored == new and new.link == "/d2" and new.changes_applied == 1 + 5
+    assert new.revision == state.revision + 1  # one commit
+
+
+@pytest.mark.parametrize(
+    ("failure", "link"),
+    [
+        (TransportError("cut", method="GET", url="/d1", maybe_applied=True), "/d2"),
+        (InvalidResponse("the body turned out malformed"), "/d2"),
+        (None, None),  # the batches ended without a deltaLink
+    ],
+    ids=["cut", "malformed", "no link"],
+)
+def test_a_delta_that_breaks_off_after_some_batches_leaves_everything_as_before(
+    mirror_target: str, failure: Exception | None, link: str | None
+) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        state = in_delta_phase(mirror)
+        before = (mirror.rows("clockings"), tombstones(mirror), mirror.state("clockings"))
+        batches = Batches(
+            [[upsert(1, 9, minutes=9), delete(2, 9)], [upsert(7, 9)], [delete(1, 10)]],
+            link,
+            failure,
+        )
+        with pytest.raises(type(failure) if failure else InvalidResponse):
+            mirror.apply_change_batches(CLOCKINGS, state, batches, NOW)
+        assert batches.handed_out == 3  # all written inside the transaction, then undone
+        after = (mirror.rows("clockings"), tombstones(mirror), mirror.state("clockings"))
+        # Read again in full, it applies once.
+        again = Batches([[upsert(1, 9, minutes=9), delete(2, 9)], [upsert(7, 9)]], "/d2")
+        new, _ = mirror.apply_change_batches(CLOCKINGS, state, again, NOW)
+        rows = mirror.rows("clockings")
+    finally:
+        mirror.close()
+    assert after == before
+    assert sorted(rows) == [1, 7] and rows[1]["change_version"] == v(9) and new.link == "/d2"
+
+
+SAME_ID = [
+    # The changes of record 1 in one response (the mirror holds it at version 5), and
+    # what the mirror must hold after: (version, minutes) of the row, or its tombstone.
+    ([upsert(1, 11, 11), upsert(1, 13, 13), delete(1, 12)], (v(13), 13)),
+    ([upsert(1, 11, 11), delete(1, 13), upsert(1, 12, 12)], v(13)),
+    ([delete(1, 11), upsert(1, 12, 12), upsert(1, 6, 6)], (v(12), 12)),
+]
+
+
+def reset_record_1(mirror: Mirror) -> SyncState:
+    """Record 1 back at version 5 and no tombstone (the direct way: the changeVersion
+    rule never goes back)."""
+    table = CLOCKINGS.table
+    with mirror.engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.id == 1))
+        connection.execute(tombstones_table.delete().where(tombstones_table.c.id == 1))
+        mirror._write_rows(connection, CLOCKINGS, [clocking(1, 5)], 1)
+    state = mirror.state("clockings")
+    assert state is not None
+    return state
+
+
+@pytest.mark.parametrize(("changes", "held"), SAME_ID)
+def test_the_newest_version_of_an_id_wins_across_batches_whatever_the_order(
+    mirror_target: str, changes: list[Change[Any]], held: tuple[str, int] | str
+) -> None:
+    mirror = Mirror(mirror_target)
+    try:
+        in_delta_phase(mirror)
+        for order in itertools.permutations(changes):
+            for batches in ([[change] for change in order], [list(order)]):
+                state = reset_record_1(mirror)
+                mirror.apply_change_batches(CLOCKINGS, state, Batches(batches, "/d"), NOW)
+                row = mirror.rows("clockings").get(1)
+                found = (
+                    tombstones(mirror).get(1)
+                    if row is None
+                    else (row["change_version"], row["time_of_day_in_minutes"])
+                )
+                assert found == held, (order, len(batches))
+    finally:
+        mirror.close()

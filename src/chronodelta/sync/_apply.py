@@ -13,30 +13,76 @@ its row, or of the Delete that removed it (a tombstone). So:
   InsertOrUpdate is skipped and an equal Delete is harmless.
 
 Within one response each record should appear once; if one appears twice, the newest
-version wins, whatever the order.
+version wins, whatever the order. That holds for a response applied in batches too
+(``Mirror.apply_change_batches``): each batch is planned against the versions the
+mirror holds, which include those the earlier batches wrote in the same transaction,
+rows and tombstones alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from chronodelta.client import Change
 
 
+class Tally(Sequence[Any]):
+    """A count standing for items no longer held: ``len`` works, reading items fails.
+
+    The totals of a delta applied in batches: its million records were written batch
+    by batch and let go, which is the point of reading it in batches.
+    """
+
+    __slots__ = ("_count",)
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> NoReturn:
+        raise TypeError("a Tally holds a count, not the items")
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError("a Tally holds a count, not the items")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tally) and other._count == self._count
+
+    def __hash__(self) -> int:
+        return hash(self._count)
+
+    def __repr__(self) -> str:
+        return f"Tally({self._count})"
+
+
 @dataclass(frozen=True, slots=True)
 class ChangePlan:
-    """What to write for one delta response: records to upsert, ids to delete (with
-    the Delete's version, which becomes the tombstone), and how many were ignored."""
+    """What to write for one delta response, or one batch of it: records to upsert,
+    ids to delete (with the Delete's version, which becomes the tombstone), and how
+    many were ignored.
 
-    upserts: tuple[Any, ...]
-    deletes: tuple[tuple[int, str], ...]
+    ``first + later`` gives the totals of a response's batches: counts only, its
+    ``upserts`` and ``deletes`` are ``Tally``s (the records are written and gone).
+    """
+
+    upserts: Sequence[Any]
+    deletes: Sequence[tuple[int, str]]
     ignored: int
 
     @property
     def applied(self) -> int:
         return len(self.upserts) + len(self.deletes)
+
+    def __add__(self, later: ChangePlan) -> ChangePlan:
+        return ChangePlan(
+            Tally(len(self.upserts) + len(later.upserts)),
+            Tally(len(self.deletes) + len(later.deletes)),
+            self.ignored + later.ignored,
+        )
 
 
 def is_newer(version: str, than: str | None) -> bool:

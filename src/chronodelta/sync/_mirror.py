@@ -1,12 +1,14 @@
 """The mirror database: SQLAlchemy Core on SQLite or PostgreSQL.
 
 Every write is one transaction that applies one API response *and* stores the
-``SyncState`` that follows it. The state row is updated only if its ``revision`` is
-still the one the caller read (``StateConflict`` otherwise, when a second sync of the
-same mirror got there first), and on SQLite the transaction takes the write lock
-up front (``BEGIN IMMEDIATE``). A kill at any instant leaves either the response and
-its link, or neither: the next run resumes from the stored link, and a response read
-again is applied again with the same result (the changeVersion rule).
+``SyncState`` that follows it (a large delta response is read and written in batches,
+all in that one transaction: ``apply_change_batches``). The state row is updated only
+if its ``revision`` is still the one the caller read (``StateConflict`` otherwise,
+when a second sync of the same mirror got there first), and on SQLite the transaction
+takes the write lock up front (``BEGIN IMMEDIATE``). A kill at any instant leaves
+either the response and its link, or neither: the next run resumes from the stored
+link, and a response read again is applied again with the same result (the
+changeVersion rule).
 
 Snapshot pages and re-initialization (the mark-and-sweep)
 ---------------------------------------------------------
@@ -45,7 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -158,6 +160,28 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=dt.UTC)  # SQLite keeps no offset; we store UTC
+
+
+class ChangeBatches(Protocol):
+    """A delta response read in batches, as the SDK's ``stream_delta`` gives it:
+    sequences of changes in response order, then ``delta_link`` (None until every
+    batch was given)."""
+
+    def __iter__(self) -> Iterator[Sequence[Any]]: ...
+
+    @property
+    def delta_link(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Whole:
+    """A delta response held whole, as one batch."""
+
+    changes: Sequence[Any]
+    delta_link: str
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        yield self.changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,31 +385,63 @@ class Mirror:
         delta_link: str,
         now: dt.datetime,
     ) -> tuple[SyncState, ChangePlan]:
-        """One delta response and the state after it, in one transaction."""
+        """One delta response held whole, and the state after it, in one transaction."""
+        return self.apply_change_batches(collection, old, _Whole(changes, delta_link), now)
+
+    def apply_change_batches(
+        self,
+        collection: MirroredCollection,
+        old: SyncState,
+        batches: ChangeBatches,
+        now: dt.datetime,
+    ) -> tuple[SyncState, ChangePlan]:
+        """One delta response, batch by batch as it is read, and the state after it,
+        in one transaction; the plan returned counts all the batches.
+
+        The new deltaLink and state are stored last: a response that breaks off, or a
+        process killed at any point, leaves none of it applied, and the next attempt
+        reads it again from the stored link. Each batch is planned against the
+        versions the earlier ones wrote, so the changeVersion rule holds across them.
+        """
+        plan: ChangePlan | None = None
         with self.engine.begin() as connection:
-            ids = [change.id for change in changes]
-            rows = self._versions(
-                connection, collection.table.c.id, collection.table.c.change_version, ids
-            )
-            gone = self._versions(
-                connection,
-                tombstones.c.id,
-                tombstones.c.change_version,
-                ids,
-                tombstones.c.collection == collection.name,
-            )
-            plan = plan_changes(changes, rows, gone)
-            self._write_rows(connection, collection, plan.upserts, old.generation)
-            if plan.deletes:
-                table = collection.table
-                connection.execute(
-                    table.delete().where(table.c.id == sa.bindparam("record_id")),
-                    [{"record_id": record_id} for record_id, _ in plan.deletes],
-                )
-                self._write_tombstones(connection, collection, plan.deletes, old.generation)
+            for batch in batches:
+                done = self._apply_batch(connection, collection, batch, old.generation)
+                plan = done if plan is None else plan + done
+            delta_link = batches.delta_link
+            if delta_link is None:
+                raise InvalidResponse("the delta response ended without its deltaLink")
+            plan = plan or ChangePlan((), (), 0)
             new = after_changes(old, applied=plan.applied, delta_link=delta_link, now=now)
             self._save_state(connection, old, new)
         return new, plan
+
+    def _apply_batch(
+        self,
+        connection: Connection,
+        collection: MirroredCollection,
+        changes: Sequence[Any],
+        generation: int,
+    ) -> ChangePlan:
+        ids = [change.id for change in changes]
+        table = collection.table
+        rows = self._versions(connection, table.c.id, table.c.change_version, ids)
+        gone = self._versions(
+            connection,
+            tombstones.c.id,
+            tombstones.c.change_version,
+            ids,
+            tombstones.c.collection == collection.name,
+        )
+        plan = plan_changes(changes, rows, gone)
+        self._write_rows(connection, collection, plan.upserts, generation)
+        if plan.deletes:
+            connection.execute(
+                table.delete().where(table.c.id == sa.bindparam("record_id")),
+                [{"record_id": record_id} for record_id, _ in plan.deletes],
+            )
+            self._write_tombstones(connection, collection, plan.deletes, generation)
+        return plan
 
     def _write_tombstones(
         self,

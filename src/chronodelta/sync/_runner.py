@@ -2,9 +2,11 @@
 
 ``sync_collection`` brings one collection's mirror up to date: it starts a delta (or
 resumes the stored snapshot ``nextLink``), walks the snapshot into the mirror one
-committed page at a time, then follows the stored ``deltaLink`` once. A 410 starts
-over with a new generation (the mirror's mark-and-sweep removes what vanished).
-``run_sync`` does that for every collection, once or every ``interval`` seconds.
+committed page at a time, then follows the stored ``deltaLink`` once, reading its
+response in batches into one transaction (``apply_delta``: memory stays bounded
+however many changes it holds). A 410 starts over with a new generation (the
+mirror's mark-and-sweep removes what vanished). ``run_sync`` does that for every
+collection, once or every ``interval`` seconds.
 
 While the mirror commits a page, a thread already fetches the next one (the pages
 are still applied strictly in order, each with its own link), so the server's time
@@ -16,18 +18,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
+import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from chronodelta.client import Client, DeltaExpired, RetriableError, RetryPolicy, date_filter
+from chronodelta.client import (
+    Client,
+    Collection,
+    DeltaExpired,
+    RetriableError,
+    RetryPolicy,
+    TransportError,
+    date_filter,
+)
 from chronodelta.domain import SUPPORTED_REFERENCE_COLLECTIONS
 
+from ._apply import ChangePlan
 from ._config import SyncConnection
 from ._mirror import Mirror, MirrorError
 from ._progress import Reporter
-from ._state import after_page, begin_generation, matches, new_state
+from ._state import SyncState, after_page, begin_generation, matches, new_state
 from ._tables import COLLECTIONS, MirroredCollection
 
 log = logging.getLogger("chronodelta.sync")
@@ -40,6 +52,11 @@ MAX_INTERVAL_SECONDS = 24 * 3600
 DEFAULT_INTERVAL_SECONDS = 60.0
 # A 410 right after a fresh start means something else is wrong: give up then.
 MAX_RESTARTS_PER_RUN = 3
+# A delta response is applied this many changes at a time, all in one transaction;
+# one of at most DELTA_BUFFER_LIMIT bytes is decoded whole first (the SDK's fast path).
+# Read when used, so that tests can make them small.
+DELTA_BATCH_SIZE = 5000
+DELTA_BUFFER_LIMIT = 16 * 1024 * 1024
 
 
 class SyncError(RuntimeError):
@@ -239,12 +256,13 @@ def sync_collection(
                     if stop.is_set():
                         return result
                 continue
-            assert state.link is not None
             reporter.changes_requested(collection.name)
-            changes = api.follow_delta(state.link)
-            state, plan = mirror.apply_changes(
-                collection, state, changes.changes, changes.delta_link, now()
+            applied = apply_delta(
+                api, mirror, collection, state, retry=client.retry, stop=stop, now=now
             )
+            if applied is None:
+                return result
+            state, plan = applied
             result.upserted += len(plan.upserts)
             result.deleted += len(plan.deletes)
             result.ignored += plan.ignored
@@ -262,6 +280,51 @@ def sync_collection(
             mirror.save(state, restarted)
             state = restarted
     return result
+
+
+def apply_delta(
+    api: Collection[Any],
+    mirror: Mirror,
+    collection: MirroredCollection,
+    state: SyncState,
+    *,
+    retry: RetryPolicy,
+    stop: threading.Event,
+    now: Callable[[], dt.datetime],
+) -> tuple[SyncState, ChangePlan] | None:
+    """Apply the response of the stored deltaLink, batch by batch in one transaction
+    (``Mirror.apply_change_batches``); None if stopped while waiting to read it again.
+
+    The SDK retries the request, and a body that breaks off within its buffer. Past
+    that, batches are in the open transaction and the SDK cannot: the transaction
+    rolls back and the same link is read again here, with the client's backoff and at
+    most ``retry.max_attempts`` reads in all; then the ``TransportError`` goes up.
+    """
+    assert state.link is not None
+    attempt = 1
+    while True:
+        with api.stream_delta(
+            state.link, batch_size=DELTA_BATCH_SIZE, buffer_limit=DELTA_BUFFER_LIMIT
+        ) as stream:
+            received = now()
+            try:
+                return mirror.apply_change_batches(collection, state, stream, received)
+            except TransportError as cut:
+                if attempt >= retry.max_attempts:
+                    raise
+                delay = retry.backoff(attempt, random.random())
+                log.warning(
+                    "%s: the delta response broke off (%s); nothing of it was kept, reading "
+                    "it again in %.2f s (attempt %d of %d)",
+                    collection.name,
+                    cut.message,  # not the link: it carries the delta token
+                    delay,
+                    attempt + 1,
+                    retry.max_attempts,
+                )
+        attempt += 1
+        if stop.wait(delay):
+            return None
 
 
 def connect(connection: SyncConnection, **options: Any) -> Client:
