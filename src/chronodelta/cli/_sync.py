@@ -191,6 +191,14 @@ def sync_run(
             "--client-secret", help="[env CHRONODELTA_CLIENT_SECRET; prefer it or --config]"
         ),
     ] = None,
+    token_url: Annotated[
+        str | None,
+        typer.Option(
+            "--token-url",
+            help="The OAuth2 token endpoint, if not {base-url}/tenants/{tenant}/connect/token "
+            "(the vendor's is on its authentication host) [env CHRONODELTA_TOKEN_URL].",
+        ),
+    ] = None,
     config: ConfigOption = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every committed response.")
@@ -211,6 +219,7 @@ def sync_run(
             tenant=tenant,
             client_id=client_id,
             client_secret=client_secret,
+            token_url=token_url,
             config=settings,
         )
         first = _date(since, "--since")
@@ -251,7 +260,7 @@ def sync_run(
             )
     except KeyboardInterrupt:
         raise fail("stopped at once; run again to continue from the last commit", 130) from None
-    except (SyncError, MirrorError, ChronodeltaError) as exc:
+    except (SyncError, MirrorError, ChronodeltaError, ValueError) as exc:
         raise fail(str(exc)) from None
     finally:
         mirror.close()

@@ -1,15 +1,21 @@
 """Where the sync's connection and credentials come from.
 
 For each setting, the first that has it wins: the command line (``--base-url``,
-``--tenant``, ``--client-id``, ``--client-secret``), the environment
+``--tenant``, ``--client-id``, ``--client-secret``, ``--token-url``), the environment
 (``CHRONODELTA_BASE_URL``, ``CHRONODELTA_TENANT``, ``CHRONODELTA_CLIENT_ID``,
-``CHRONODELTA_CLIENT_SECRET``), then a TOML config file (``--config PATH``)::
+``CHRONODELTA_CLIENT_SECRET``, ``CHRONODELTA_TOKEN_URL``), then a TOML config file
+(``--config PATH``)::
 
-    base_url = "http://127.0.0.1:8000"
+    base_url = "https://acme.myprotime.eu"
     tenant = "acme"
     client_id = "..."
     client_secret = "..."
+    token_url = "https://authentication.myprotime.eu/tenants/acme/connect/token"
     target = "sqlite:///var/mirror.db"     # optional, like --target
+
+``token_url`` is optional: without it the token endpoint is
+``{base_url}/tenants/{tenant}/connect/token``, where chronodelta's server has it; the
+vendor's is on its authentication host, so a mirror of the vendor's API sets it.
 
 The secret is never echoed: ``SyncConnection`` leaves it out of ``repr``, and no
 message names its value.
@@ -23,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import chronodelta
 
@@ -31,13 +38,16 @@ ENV = {
     "tenant": "CHRONODELTA_TENANT",
     "client_id": "CHRONODELTA_CLIENT_ID",
     "client_secret": "CHRONODELTA_CLIENT_SECRET",
+    "token_url": "CHRONODELTA_TOKEN_URL",
 }
 OPTION = {
     "base_url": "--base-url",
     "tenant": "--tenant",
     "client_id": "--client-id",
     "client_secret": "--client-secret",
+    "token_url": "--token-url",
 }
+OPTIONAL = frozenset({"token_url"})
 USER_AGENT = f"chronodelta-sync/{chronodelta.__version__} (chronodelta)"
 
 
@@ -53,12 +63,29 @@ class SyncConnection:
     tenant: str
     client_id: str
     client_secret: str = field(repr=False)
+    token_url: str | None = None
     user_agent: str = USER_AGENT
+
+    def __post_init__(self) -> None:
+        for name in ("base_url", "token_url"):
+            url = getattr(self, name)
+            if url is not None and not _is_http_url(url):
+                raise ConfigError(
+                    f"{OPTION[name]} must be an absolute http(s) URL, like "
+                    f"https://acme.myprotime.eu: {url!r}"
+                )
+        if "/" in self.tenant or not self.tenant.strip():
+            raise ConfigError(f"--tenant must be a tenant name, like acme: {self.tenant!r}")
 
     @property
     def source(self) -> str:
         """What a mirror is a copy of: the API origin and the tenant."""
         return f"{self.base_url.rstrip('/')}#{self.tenant}"
+
+
+def _is_http_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def read_config_file(path: str | Path | None) -> dict[str, Any]:
@@ -86,6 +113,7 @@ def resolve_connection(
     tenant: str | None = None,
     client_id: str | None = None,
     client_secret: str | None = None,
+    token_url: str | None = None,
     config: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> SyncConnection:
@@ -97,11 +125,14 @@ def resolve_connection(
         "tenant": tenant,
         "client_id": client_id,
         "client_secret": client_secret,
+        "token_url": token_url,
     }
     values: dict[str, str] = {}
     missing = []
     for key, value in given.items():
         chosen = value or environ.get(ENV[key]) or config.get(key)
+        if not chosen and key in OPTIONAL:
+            continue
         if not chosen:
             missing.append(f"{OPTION[key]} (or {ENV[key]}, or {key} in the config file)")
         else:
