@@ -161,6 +161,7 @@ PUBLIC = {
         "LogReporter",
         "Mirror",
         "MirrorError",
+        "MirrorUnavailable",
         "Reporter",
         "RichReporter",
         "StateConflict",

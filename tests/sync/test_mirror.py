@@ -372,3 +372,21 @@ def test_the_newest_version_of_an_id_wins_across_batches_whatever_the_order(
                 assert found == held, (order, len(batches))
     finally:
         mirror.close()
+
+
+def test_two_first_runs_racing_give_a_state_conflict(mirror_target: str) -> None:
+    first, second = Mirror(mirror_target), Mirror(mirror_target)
+    try:
+        state = begin_generation(new_state("clockings", "src#acme", "date ge '2026-01-01'", ""))
+        first.save(None, state)
+        with pytest.raises(StateConflict, match="another sync created"):
+            second.save(None, state)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_target_that_cannot_be_a_file_is_a_mirror_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(MirrorError, match="cannot open the mirror"):
+        Mirror(f"sqlite:///{tmp_path}/a-file/sub/mirror.db")

@@ -4,16 +4,20 @@ SQLite and PostgreSQL targets."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
+from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from chronodelta.cli import app
-from chronodelta.client import Client
-from chronodelta.sync import Mirror, SyncRequest, run_sync
+from chronodelta.client import Client, RetryPolicy, TransportError
+from chronodelta.sync import Mirror, SyncConnection, SyncRequest, run_sync
+from chronodelta.testing import free_port
 
 from .conftest import SINCE, Source
 from .writes import assert_mirror_equals_source, random_writes, source_state
@@ -128,3 +132,50 @@ def test_bad_options_are_refused_before_any_request(source: Source, mirror_targe
         },
     )
     assert missing.exit_code == 2 and "--client-secret" in missing.output
+
+
+def test_a_mirror_recovers_from_a_wrong_url_another_api_client_and_new_references(
+    source: Source, tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path}/recovering.db"
+    clockings = ("clockings",)
+    request = SyncRequest(clockings, dt.date.fromisoformat(SINCE))
+
+    def sync_with(connection: SyncConnection, request: SyncRequest) -> None:
+        mirror = Mirror(target)
+        try:
+            options = {"retry": RetryPolicy(max_attempts=1)}
+            run_sync(connection, mirror, request, client_options=options)
+        finally:
+            mirror.close()
+
+    # A first run against a wrong URL stores a state but nothing of that "source":
+    # it must not bind the mirror to it.
+    wrong = dataclasses.replace(source.connection, base_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(TransportError):
+        sync_with(wrong, request)
+    sync_with(source.connection, request)
+    # Another API client of the same tenant: its delta is its own, so it starts one.
+    other = CliRunner().invoke(
+        app,
+        ["clients", "create", "--tenant", "acme", "--json", "--database",
+         source.server.database_url],
+    )  # fmt: skip
+    assert other.exit_code == 0, other.output
+    created = json.loads(other.stdout)
+    switched = dataclasses.replace(
+        source.connection, client_id=created["client_id"], client_secret=created["client_secret"]
+    )
+    sync_with(switched, request)
+    # New external references: every row is read again with them, versions unchanged.
+    with_references = dataclasses.replace(request, external_references=REFERENCES)
+    sync_with(switched, with_references)
+    mirror = Mirror(target)
+    try:
+        state = mirror.state("clockings")
+    finally:
+        mirror.close()
+    assert state is not None and state.client_id == created["client_id"]
+    assert state.generation == 4 and state.source == source.connection.source
+    with source.client() as client:
+        assert_mirror_equals_source(client, target, clockings, REFERENCES)

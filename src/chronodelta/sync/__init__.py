@@ -7,7 +7,14 @@ twice. See docs/sync.md.
 
 from ._apply import ChangePlan, plan_changes
 from ._config import ConfigError, SyncConnection, read_config_file, resolve_connection
-from ._mirror import DEFAULT_TARGET, CollectionStatus, Mirror, MirrorError, StateConflict
+from ._mirror import (
+    DEFAULT_TARGET,
+    CollectionStatus,
+    Mirror,
+    MirrorError,
+    MirrorUnavailable,
+    StateConflict,
+)
 from ._progress import LogReporter, Reporter, RichReporter
 from ._runner import (
     DEFAULT_INTERVAL_SECONDS,
@@ -32,6 +39,7 @@ __all__ = [
     "LogReporter",
     "Mirror",
     "MirrorError",
+    "MirrorUnavailable",
     "Reporter",
     "RichReporter",
     "StateConflict",

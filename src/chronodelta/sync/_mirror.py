@@ -73,6 +73,11 @@ class MirrorError(RuntimeError):
     """The mirror database cannot be used (bad URL, unreachable, another source)."""
 
 
+class MirrorUnavailable(MirrorError):
+    """The mirror database could not be reached or was busy (``--follow`` tries again
+    at the next poll)."""
+
+
 class StateConflict(MirrorError):
     """The stored state changed under this sync: another sync runs on the same mirror."""
 
@@ -207,7 +212,7 @@ class Mirror:
             self.engine = create_mirror_engine(target)
             metadata.create_all(self.engine, checkfirst=True)
             self._check_tables()
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise MirrorError(
                 f"cannot open the mirror {describe_target(target)}: {type(exc).__name__}: "
                 f"{getattr(exc, 'orig', None) or exc}"
@@ -224,6 +229,13 @@ class Mirror:
         inspector = sa.inspect(self.engine)
         for table in metadata.tables.values():
             found = {column["name"] for column in inspector.get_columns(table.name)}
+            if table is state_table and "client_id" not in found and "revision" in found:
+                # Mirrors made before the state knew its API client.
+                with self.engine.begin() as connection:
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE {table.name} ADD COLUMN client_id TEXT NOT NULL DEFAULT ''"
+                    )
+                found.add("client_id")
             if not set(table.c.keys()) <= found:
                 self.engine.dispose()
                 raise MirrorError(
@@ -231,10 +243,35 @@ class Mirror:
                     "mirror table: choose another --target"
                 )
 
+    @contextmanager
+    def _database(self, what: str) -> Iterator[None]:
+        """SQLAlchemy's errors as ``MirrorError``s that say what was being done."""
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            raise MirrorUnavailable(
+                f"the mirror {describe_target(self.target)} failed while {what}: {exc.orig}"
+            ) from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise MirrorError(
+                f"the mirror {describe_target(self.target)} failed while {what}: "
+                f"{getattr(exc, 'orig', None) or exc}"
+            ) from exc
+
+    @contextmanager
+    def _begin(self, what: str) -> Iterator[Connection]:
+        with self._database(what), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _connect(self, what: str) -> Iterator[Connection]:
+        with self._database(what), self.engine.connect() as connection:
+            yield connection
+
     # ---- state --------------------------------------------------------------------
 
     def state(self, collection: str) -> SyncState | None:
-        with self.engine.connect() as connection:
+        with self._connect(f"reading the sync state of {collection}") as connection:
             row = (
                 connection.execute(
                     sa.select(state_table).where(state_table.c.collection == collection)
@@ -255,7 +292,14 @@ class Mirror:
             for name in state_table.c.keys()  # noqa: SIM118
         }
         if old is None:
-            connection.execute(state_table.insert().values(**values))
+            try:
+                with connection.begin_nested():
+                    connection.execute(state_table.insert().values(**values))
+            except sa.exc.IntegrityError:
+                raise StateConflict(
+                    f"another sync created the state of {new.collection} first: "
+                    "is another sync running on the same mirror?"
+                ) from None
             return
         done = connection.execute(
             state_table.update()
@@ -271,17 +315,22 @@ class Mirror:
 
     def save(self, old: SyncState | None, new: SyncState) -> None:
         """Store a state alone (a new generation before its delta starts)."""
-        with self.engine.begin() as connection:
+        with self._begin(f"storing the sync state of {new.collection}") as connection:
             self._save_state(connection, old, new)
 
     # ---- writing responses ----------------------------------------------------------
 
     def _upsert(self, collection: MirroredCollection, rows: int) -> str:
-        """INSERT of ``rows`` rows ... ON CONFLICT (id) DO UPDATE, keeping the newer
-        changeVersion's data.
+        """INSERT of ``rows`` rows ... ON CONFLICT (id) DO UPDATE with the data of a
+        version at least as new as the row's.
 
-        The generation is always set: a row a snapshot page delivers is current even
-        when its version is unchanged (or, defensively, older than the mirror's).
+        At least as new, not newer: a new snapshot (after a 410, or new external
+        references) delivers unchanged records with the same version, and their
+        ``raw`` may differ (a person's badge number changed, references were added).
+        Delta responses repeat changes with equal versions on purpose, but
+        ``plan_changes`` has dropped those before they get here. The generation is
+        always set: a row a snapshot page delivers is current even when its version is
+        unchanged (or, defensively, older than the mirror's).
         """
         key = (collection.name, rows)
         cached = self._upserts.get(key)
@@ -292,7 +341,7 @@ class Mirror:
         marker = "?" if self._dialect == "sqlite" else "%s"
         one_row = f"({', '.join(marker for _ in names)})"
         updates = [
-            f"{q} = CASE WHEN excluded.change_version > t.change_version "
+            f"{q} = CASE WHEN excluded.change_version >= t.change_version "
             f"THEN excluded.{q} ELSE t.{q} END"
             for name, q in zip(names, quoted, strict=True)
             if name not in ("id", GENERATION)
@@ -358,7 +407,7 @@ class Mirror:
         rows of older generations (see the module docstring). Returns rows swept.
         """
         swept = 0
-        with self.engine.begin() as connection:
+        with self._begin(f"storing a page of {collection.name}") as connection:
             self._write_rows(connection, collection, records, new.generation)
             if new.phase == "delta":
                 swept = self._sweep(connection, collection, new.generation)
@@ -404,7 +453,7 @@ class Mirror:
         versions the earlier ones wrote, so the changeVersion rule holds across them.
         """
         plan: ChangePlan | None = None
-        with self.engine.begin() as connection:
+        with self._begin(f"applying the changes of {collection.name}") as connection:
             for batch in batches:
                 done = self._apply_batch(connection, collection, batch, old.generation)
                 plan = done if plan is None else plan + done
@@ -492,19 +541,19 @@ class Mirror:
     def rows(self, collection: str) -> dict[int, dict[str, Any]]:
         """Every mirrored row of ``collection`` by id (tests, small mirrors)."""
         table = COLLECTIONS[collection].table
-        with self.engine.connect() as connection:
+        with self._connect(f"reading {collection}") as connection:
             return {row["id"]: dict(row) for row in connection.execute(sa.select(table)).mappings()}
 
     def count(self, collection: str) -> int:
         table = COLLECTIONS[collection].table
-        with self.engine.connect() as connection:
+        with self._connect(f"counting {collection}") as connection:
             query = sa.select(sa.func.count()).select_from(table)
             return int(connection.execute(query).scalar_one())
 
     def status(self, now: dt.datetime | None = None) -> list[CollectionStatus]:
         """Each synced collection: records, last success, link age and time left."""
         now = now or dt.datetime.now(dt.UTC)
-        with self.engine.connect() as connection:
+        with self._connect("reading the sync states") as connection:
             names = (
                 connection.execute(
                     sa.select(state_table.c.collection).order_by(state_table.c.collection)
@@ -537,12 +586,3 @@ class Mirror:
                 )
             )
         return found
-
-
-@contextmanager
-def open_mirror(target: str = DEFAULT_TARGET) -> Iterator[Mirror]:
-    mirror = Mirror(target)
-    try:
-        yield mirror
-    finally:
-        mirror.close()

@@ -15,6 +15,7 @@ and the mirror's overlap.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import queue
@@ -37,7 +38,7 @@ from chronodelta.domain import SUPPORTED_REFERENCE_COLLECTIONS
 
 from ._apply import ChangePlan
 from ._config import SyncConnection
-from ._mirror import Mirror, MirrorError
+from ._mirror import Mirror, MirrorError, MirrorUnavailable
 from ._progress import Reporter
 from ._state import SyncState, after_page, begin_generation, matches, new_state
 from ._tables import COLLECTIONS, MirroredCollection
@@ -88,7 +89,9 @@ class SyncRequest:
             raise SyncError("--kind filters clockings only, and clockings are not synced")
 
     def filter_for(self, collection: MirroredCollection) -> str:
-        kinds = list(self.kinds) if self.kinds and collection.filters_kind else None
+        # Sorted and once each: the same kinds in another order are the same filter,
+        # and a different filter text would start a new delta.
+        kinds = sorted(set(self.kinds)) if self.kinds and collection.filters_kind else None
         return date_filter(self.since, self.until, kind=kinds)
 
     def references_for(self, collection: MirroredCollection) -> str:
@@ -156,40 +159,54 @@ class SyncResult:
 
 
 _DONE = object()
+# How often a thread waiting on the prefetch queue looks at the stop and gone flags.
+_POLL_SECONDS = 0.2
 
 
 def prefetch(pages: Iterator[T], stop: threading.Event, depth: int = 2) -> Iterator[T]:
-    """Iterate ``pages`` in a thread, ``depth`` items ahead; exceptions come through."""
+    """Iterate ``pages`` in a thread, ``depth`` items ahead; exceptions come through.
+
+    Ends early, without waiting for a page in flight, once ``stop`` is set; the thread
+    then stops fetching, and never blocks on a consumer that has gone.
+    """
     box: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    closed = threading.Event()
+    gone = threading.Event()  # the consumer left
+
+    def hand_over(item: Any) -> bool:
+        while not gone.is_set():
+            try:
+                box.put(item, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for item in pages:
-                while not closed.is_set():
-                    try:
-                        box.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if closed.is_set():
+                if not hand_over(item) or stop.is_set():
                     return
-            box.put(_DONE)
+            hand_over(_DONE)
         except BaseException as exc:  # handed to the consumer, raised there
-            box.put(exc)
+            hand_over(exc)
 
     thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
     thread.start()
     try:
         while True:
-            item = box.get()
+            try:
+                item = box.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if stop.is_set():
+                    return
+                continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
-        closed.set()
+        gone.set()
 
 
 def sync_collection(
@@ -201,6 +218,7 @@ def sync_collection(
     *,
     reporter: Reporter,
     stop: threading.Event,
+    client_id: str = "",
     now: Callable[[], dt.datetime] = utc_now,
 ) -> CollectionResult:
     """Bring one collection's mirror up to date (see the module docstring)."""
@@ -210,17 +228,25 @@ def sync_collection(
     wanted_refs = request.references_for(collection)
     state = mirror.state(collection.name)
     if state is None:
-        first = begin_generation(new_state(collection.name, source, wanted_filter, wanted_refs))
-        mirror.save(None, first)
-        state = first
-    elif state.source != source:
+        first = new_state(collection.name, source, wanted_filter, wanted_refs, client_id)
+        state = begin_generation(first)
+        mirror.save(None, state)
+    elif state.source != source and (state.link is not None or mirror.count(collection.name)):
         raise MirrorError(
             f"this mirror's {collection.name} come from {state.source}, not {source}: "
             "use another --target"
         )
-    elif not matches(state, source, wanted_filter, wanted_refs):
-        log.info("%s: the filter changed; starting a new delta", collection.name)
-        changed = begin_generation(state, filter=wanted_filter, external_references=wanted_refs)
+    elif (state.source, state.client_id) != (source, client_id) or not matches(
+        state, source, wanted_filter, wanted_refs
+    ):
+        # Nothing stored yet from another source (a first run with a wrong URL), another
+        # API client (a delta is its client's own), or another filter: start over.
+        log.info("%s: the source, API client or filter changed; a new delta", collection.name)
+        changed = begin_generation(
+            dataclasses.replace(state, source=source, client_id=client_id),
+            filter=wanted_filter,
+            external_references=wanted_refs,
+        )
         mirror.save(state, changed)
         state = changed
     while not stop.is_set():
@@ -336,6 +362,7 @@ def connect(connection: SyncConnection, **options: Any) -> Client:
         connection.client_id,
         connection.client_secret,
         user_agent=connection.user_agent,
+        token_url=connection.token_url,
         **options,
     )
 
@@ -378,8 +405,9 @@ def run_sync(
                         connection.source,
                         reporter=reporter,
                         stop=stop,
+                        client_id=connection.client_id,
                     )
-                except RetriableError as exc:
+                except (RetriableError, MirrorUnavailable) as exc:
                     if not follow:
                         raise
                     log.warning("%s: %s; trying again at the next poll", name, exc)

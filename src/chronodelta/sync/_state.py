@@ -39,6 +39,8 @@ class SyncState:
     the stored link was received (the delta expires 72 h after its last request);
     ``last_success`` is when the mirror was last brought fully up to date.
     ``revision`` increases with every commit (optimistic guard against two syncs).
+    ``client_id`` is the API client whose delta ``link`` belongs to: a delta is the
+    client's own, so another client must start a new one.
     """
 
     collection: str
@@ -53,6 +55,7 @@ class SyncState:
     last_success: dt.datetime | None = None
     link_stored_at: dt.datetime | None = None
     revision: int = 0
+    client_id: str = ""
 
     @property
     def needs_start(self) -> bool:
@@ -64,9 +67,11 @@ class SyncState:
         return None if self.link_stored_at is None else self.link_stored_at + DELTA_EXPIRY
 
 
-def new_state(collection: str, source: str, filter: str, external_references: str) -> SyncState:
+def new_state(
+    collection: str, source: str, filter: str, external_references: str, client_id: str = ""
+) -> SyncState:
     """The state of a collection never synced: a delta must be started."""
-    return SyncState(collection, source, filter, external_references)
+    return SyncState(collection, source, filter, external_references, client_id=client_id)
 
 
 def matches(state: SyncState, source: str, filter: str, external_references: str) -> bool:

@@ -44,6 +44,7 @@ state_table = sa.Table(
     sa.Column("last_success", sa.DateTime(timezone=True)),
     sa.Column("link_stored_at", sa.DateTime(timezone=True)),
     sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=False, server_default=""),
 )
 
 tombstones_table = sa.Table(
