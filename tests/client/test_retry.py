@@ -237,3 +237,21 @@ def test_one_attempt_means_no_retry() -> None:
     ):
         client.clockings.get(1)
     assert len(api.api_requests) == 1
+
+
+def test_a_body_that_cannot_be_decoded_is_retried_as_a_broken_read() -> None:
+    def corrupt() -> httpx.Response:  # decoded only when read, as from the network
+        return httpx.Response(
+            200, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            stream=httpx.ByteStream(b"this is not gzip"),
+        )  # fmt: skip
+
+    api = FakeApi().add(corrupt(), httpx.Response(200, json=clocking(4)))
+    with make_client(api) as client:
+        assert client.clockings.get(4).id == 4
+    assert len(api.api_requests) == 2
+    api = FakeApi().add(corrupt(), corrupt())
+    with make_client(api, retry=RetryPolicy(max_attempts=2)) as client, pytest.raises(
+        TransportError, match="could not be decoded"
+    ):
+        client.clockings.get(4)

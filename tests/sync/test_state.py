@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from chronodelta.sync import SyncState, after_changes, after_page, begin_generation, new_state
-from chronodelta.sync._state import is_expired, matches
+from chronodelta.sync._state import matches
 
 NOW = dt.datetime(2026, 1, 20, 12, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(minutes=5)
@@ -21,7 +21,7 @@ def test_a_new_state_must_start_a_delta_in_generation_one() -> None:
     state = started()
     assert state.needs_start and state.phase == "snapshot" and state.link is None
     assert (state.generation, state.revision) == (1, 1)
-    assert state.expires_at() is None and not is_expired(state, NOW)
+    assert state.expires_at() is None
 
 
 def test_pages_keep_the_next_link_until_the_last_gives_the_delta_link() -> None:
@@ -51,8 +51,7 @@ def test_changes_replace_the_delta_link_and_mark_success() -> None:
     state = after_changes(done, applied=4, delta_link="/d2", now=LATER)
     assert (state.link, state.changes_applied, state.last_success) == ("/d2", 4, LATER)
     assert state.link_stored_at == LATER and state.revision == done.revision + 1
-    assert is_expired(state, LATER + dt.timedelta(hours=72))
-    assert not is_expired(state, LATER + dt.timedelta(hours=71))
+    assert state.expires_at() == LATER + dt.timedelta(hours=72)
 
 
 def test_starting_over_bumps_the_generation_and_forgets_the_link() -> None:

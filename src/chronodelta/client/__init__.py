@@ -4,8 +4,8 @@ Works against chronodelta's server and the vendor's (same paths and shapes). See
 docs/sdk.md. Exceptions: ``_exceptions.py`` documents the hierarchy.
 """
 
-from ._async_client import AsyncClient, AsyncClockings, AsyncCollection
-from ._client import Client, Clockings, Collection
+from ._async_client import AsyncClient, AsyncClockings, AsyncCollection, AsyncDeltaStream
+from ._client import Client, Clockings, Collection, DeltaStream
 from ._exceptions import (
     ApiError,
     BadRequest,
@@ -52,6 +52,7 @@ __all__ = [
     "AsyncClient",
     "AsyncClockings",
     "AsyncCollection",
+    "AsyncDeltaStream",
     "BadRequest",
     "Change",
     "ChronodeltaError",
@@ -66,6 +67,7 @@ __all__ = [
     "CreatedClocking",
     "DeltaChanges",
     "DeltaExpired",
+    "DeltaStream",
     "FatalError",
     "Forbidden",
     "Geolocation",

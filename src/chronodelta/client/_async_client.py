@@ -32,6 +32,7 @@ from ._protocol import (
     Read,
     Send,
     Sleep,
+    as_transport_error,
 )
 from ._query import ExternalReferences, collection_url, resolve
 from ._retry import RetryPolicy
@@ -138,8 +139,8 @@ class AsyncClient:
         if isinstance(action, Send):
             try:
                 return await self._http.send(action.request, stream=action.stream)
-            except httpx.TransportError as exc:
-                return exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                return as_transport_error(exc)
         if isinstance(action, Read):
             return await self._read(action)
         if isinstance(action, Sleep):
@@ -162,9 +163,9 @@ class AsyncClient:
                 if size > action.limit:
                     return Head(b"".join(head), chunks)
             return Head(b"".join(head))
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             await response.aclose()
-            return exc
+            return as_transport_error(exc)
 
     async def _token(self, stale: str | None) -> str:
         async with self._token_lock:
@@ -327,8 +328,8 @@ class AsyncDeltaStream(StreamBase[M]):
         try:
             async for chunk in chunks:
                 yield chunk
-        except httpx.TransportError as exc:
-            raise self._broken(exc) from exc
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise self._broken(as_transport_error(exc)) from exc
 
 
 class AsyncClockings(AsyncCollection[Clocking]):

@@ -32,6 +32,7 @@ from ._protocol import (
     Read,
     Send,
     Sleep,
+    as_transport_error,
 )
 from ._query import ExternalReferences, collection_url, resolve
 from ._retry import RetryPolicy
@@ -144,8 +145,8 @@ class Client:
         if isinstance(action, Send):
             try:
                 return self._http.send(action.request, stream=action.stream)
-            except httpx.TransportError as exc:
-                return exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                return as_transport_error(exc)
         if isinstance(action, Read):
             return self._read(action)
         if isinstance(action, Sleep):
@@ -168,9 +169,9 @@ class Client:
                 if size > action.limit:
                     return Head(b"".join(head), chunks)
             return Head(b"".join(head))
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             response.close()
-            return exc
+            return as_transport_error(exc)
 
     def _token(self, stale: str | None) -> str:
         with self._token_lock:
@@ -361,8 +362,8 @@ class DeltaStream(StreamBase[M]):
     def _rest(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         try:
             yield from chunks
-        except httpx.TransportError as exc:
-            raise self._broken(exc) from exc
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise self._broken(as_transport_error(exc)) from exc
 
 
 class Clockings(Collection[Clocking]):

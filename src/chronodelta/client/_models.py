@@ -21,9 +21,11 @@ Conventions, the same for every model:
   takes no part in ``==`` or ``repr``. Do not mutate it (the models share its
   nested dicts).
 * The contract marks no field as required, so a model requires only what a record
-  cannot do without: ``id``, ``changeVersion`` where a seed documents it (the three
-  delta collections), and the fields every example in the vendor's pages shows
-  (a clocking's person, date, time and kind). Every other field is ``None`` (or an
+  cannot do without: ``id``; ``changeVersion`` on the three delta collections (seed
+  000: "each object in a delta response includes a changeVersion string"; seed 003's
+  field table omits it for activity durations, but its delta cannot work without it);
+  and the fields every example in the vendor's pages shows (a clocking's person,
+  date, time and kind). Every other field is ``None`` (or an
   empty tuple) when absent, as the vendor leaves optional fields out. A record that
   lacks a required field raises ``InvalidResponse``.
 * ``kind`` and ``status`` stay ``str`` (``ClockingKind`` and ``ClockingStatus`` from

@@ -165,10 +165,6 @@ class Pager(Generic[M]):
         self._parse = parse
         self._delta = delta
 
-    @property
-    def done(self) -> bool:
-        return self.link is None
-
     def accept(self, body: object) -> Page[M]:
         if self.link is None:
             raise RuntimeError("the pager is done")

@@ -45,7 +45,7 @@ from ._models import (
     ShiftDefinition,
     Terminal,
 )
-from ._paging import DeltaChanges, Page, parse_changes, parse_page, parse_record
+from ._paging import DeltaChanges, parse_changes, parse_record
 from ._query import ExternalReferences, collection_url, record_url, resolve
 from ._retry import NOT_SENT, RetryPolicy, parse_retry_after, retry_delay
 
@@ -192,6 +192,15 @@ def api_error(request: httpx.Request, response: httpx.Response) -> ApiError:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return RateLimited(status, code, message, reasons, retry_after=retry_after, **details)
     return kind(status, code, message, reasons, **details)
+
+
+def as_transport_error(exc: httpx.TransportError | httpx.DecodingError) -> httpx.TransportError:
+    """``exc`` as a transport error. httpx raises ``DecodingError``, which is not one,
+    for a body it cannot decode (a corrupt gzip stream, say); to the retry rules that
+    is a body that broke off, as with a cut connection."""
+    if isinstance(exc, httpx.TransportError):
+        return exc
+    return httpx.ReadError(f"the response body could not be decoded: {exc}")
 
 
 def finish(
@@ -383,10 +392,6 @@ class Protocol:
     ) -> Flow[M]:
         body = yield from self.get_json(record_url(spec.name, record_id, external_references))
         return parse_record(body, spec.parse)
-
-    def get_page(self, spec: CollectionSpec[M], link: str, *, delta: bool) -> Flow[Page[M]]:
-        body = yield from self.get_json(link)
-        return parse_page(body, spec.parse, delta=delta)
 
     def get_changes(self, spec: CollectionSpec[M], delta_link: str) -> Flow[DeltaChanges[M]]:
         body = yield from self.get_json(delta_link)

@@ -150,9 +150,3 @@ def after_changes(
         link_stored_at=now,
         revision=state.revision + 1,
     )
-
-
-def is_expired(state: SyncState, now: dt.datetime) -> bool:
-    """Whether the stored link is older than the 72-hour expiry (a 410 is certain)."""
-    expires = state.expires_at()
-    return expires is not None and now >= expires
