@@ -157,6 +157,7 @@ PUBLIC = {
         "DEFAULT_INTERVAL_SECONDS",
         "DEFAULT_TARGET",
         "MAX_INTERVAL_SECONDS",
+        "ChangeCounts",
         "ChangePlan",
         "CollectionStatus",
         "ConfigError",

@@ -23,7 +23,7 @@ from chronodelta.sync import (
     begin_generation,
     new_state,
 )
-from chronodelta.sync._apply import Tally
+from chronodelta.sync._apply import ChangeCounts
 from chronodelta.sync._mirror import ROWS_PER_STATEMENT
 from chronodelta.sync._tables import tombstones_table
 from tests.conftest import new_database_url
@@ -168,16 +168,16 @@ def test_changes_apply_by_version_and_deletes_leave_tombstones(mirror_target: st
             Change("InsertOrUpdate", 2, v(4), clocking(2, 4, minutes=9)),
             Change("InsertOrUpdate", 3, v(7), clocking(3, 7)),
         ]
-        state, plan = mirror.apply_changes(CLOCKINGS, state, changes, "/d2", NOW)
-        assert (len(plan.upserts), len(plan.deletes), plan.ignored) == (1, 1, 1)
+        state, counts = mirror.apply_changes(CLOCKINGS, state, changes, "/d2", NOW)
+        assert counts == ChangeCounts(upserted=1, deleted=1, ignored=1)
         # The deleted record's older state, delivered again, must not bring it back.
         late = [Change("InsertOrUpdate", 1, v(5), clocking(1, 5))]
-        state, plan = mirror.apply_changes(CLOCKINGS, state, late, "/d3", NOW)
+        state, counts = mirror.apply_changes(CLOCKINGS, state, late, "/d3", NOW)
         rows = mirror.rows("clockings")
         stored = mirror.state("clockings")
     finally:
         mirror.close()
-    assert plan.applied == 0 and set(rows) == {2, 3}
+    assert counts.applied == 0 and set(rows) == {2, 3}
     assert rows[2]["time_of_day_in_minutes"] == 480
     assert stored == state and stored is not None and stored.link == "/d3"
     assert stored.last_success == NOW and stored.changes_applied == 2
@@ -279,17 +279,12 @@ def test_a_delta_in_batches_is_one_commit_with_its_link_and_the_totals(
             ],
             "/d2",
         )
-        new, plan = mirror.apply_change_batches(CLOCKINGS, state, batches, NOW)
+        new, counts = mirror.apply_change_batches(CLOCKINGS, state, batches, NOW)
         rows = mirror.rows("clockings")
         stored = mirror.state("clockings")
     finally:
         mirror.close()
-    assert (plan.upserts, plan.deletes, plan.ignored, plan.applied) == (
-        Tally(4),
-        Tally(1),
-        2,
-        5,
-    )
+    assert counts == ChangeCounts(upserted=4, deleted=1, ignored=2) and counts.applied == 5
     assert sorted(rows) == [1, 4, 5, 6] and rows[1]["time_of_day_in_minutes"] == 1
     assert stored == new and new.link == "/d2" and new.changes_applied == 1 + 5
     assert new.revision == state.revision + 1  # one commit

@@ -5,7 +5,7 @@ follows it (``SyncState``), so a kill at any instant loses nothing and applies n
 twice. See docs/sync.md.
 """
 
-from ._apply import ChangePlan, plan_changes
+from ._apply import ChangeCounts, ChangePlan, plan_changes
 from ._config import ConfigError, SyncConnection, read_config_file, resolve_connection
 from ._mirror import (
     DEFAULT_TARGET,
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_INTERVAL_SECONDS",
     "DEFAULT_TARGET",
     "MAX_INTERVAL_SECONDS",
+    "ChangeCounts",
     "ChangePlan",
     "CollectionStatus",
     "ConfigError",

@@ -21,66 +21,53 @@ rows and tombstones alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from chronodelta.client import Change
-
-
-class Tally(Sequence[Any]):
-    """A count standing for items no longer held: ``len`` works, reading items fails.
-
-    The totals of a delta applied in batches: its million records were written batch
-    by batch and let go, which is the point of reading it in batches.
-    """
-
-    __slots__ = ("_count",)
-
-    def __init__(self, count: int) -> None:
-        self._count = count
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, index: Any) -> NoReturn:
-        raise TypeError("a Tally holds a count, not the items")
-
-    def __iter__(self) -> Iterator[Any]:
-        raise TypeError("a Tally holds a count, not the items")
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Tally) and other._count == self._count
-
-    def __hash__(self) -> int:
-        return hash(self._count)
-
-    def __repr__(self) -> str:
-        return f"Tally({self._count})"
 
 
 @dataclass(frozen=True, slots=True)
 class ChangePlan:
     """What to write for one delta response, or one batch of it: records to upsert,
     ids to delete (with the Delete's version, which becomes the tombstone), and how
-    many were ignored.
+    many were ignored."""
 
-    ``first + later`` gives the totals of a response's batches: counts only, its
-    ``upserts`` and ``deletes`` are ``Tally``s (the records are written and gone).
-    """
-
-    upserts: Sequence[Any]
-    deletes: Sequence[tuple[int, str]]
+    upserts: tuple[Any, ...]
+    deletes: tuple[tuple[int, str], ...]
     ignored: int
 
     @property
     def applied(self) -> int:
         return len(self.upserts) + len(self.deletes)
 
-    def __add__(self, later: ChangePlan) -> ChangePlan:
-        return ChangePlan(
-            Tally(len(self.upserts) + len(later.upserts)),
-            Tally(len(self.deletes) + len(later.deletes)),
+
+@dataclass(frozen=True, slots=True)
+class ChangeCounts:
+    """How many changes of a delta response were upserted, deleted and ignored.
+
+    Counts, not records: a response applied in batches writes each batch and lets
+    its records go (which is the point of reading it in batches); ``+`` adds the
+    counts of its batches.
+    """
+
+    upserted: int = 0
+    deleted: int = 0
+    ignored: int = 0
+
+    @classmethod
+    def of(cls, plan: ChangePlan) -> ChangeCounts:
+        return cls(len(plan.upserts), len(plan.deletes), plan.ignored)
+
+    @property
+    def applied(self) -> int:
+        return self.upserted + self.deleted
+
+    def __add__(self, later: ChangeCounts) -> ChangeCounts:
+        return ChangeCounts(
+            self.upserted + later.upserted,
+            self.deleted + later.deleted,
             self.ignored + later.ignored,
         )
 

@@ -57,9 +57,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from chronodelta.client import InvalidResponse
 
-from ._apply import ChangePlan, plan_changes
+from ._apply import ChangeCounts, plan_changes
 from ._state import SyncState, after_changes
-from ._tables import COLLECTIONS, GENERATION, MirroredCollection, Wire, metadata, state_table
+from ._tables import (
+    COLLECTIONS,
+    GENERATION,
+    MirroredCollection,
+    Wire,
+    json_text,
+    metadata,
+    state_table,
+)
 from ._tables import tombstones_table as tombstones
 
 DEFAULT_TARGET = "sqlite:///var/mirror.db"
@@ -80,10 +88,6 @@ class MirrorUnavailable(MirrorError):
 
 class StateConflict(MirrorError):
     """The stored state changed under this sync: another sync runs on the same mirror."""
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def mirror_url(target: str) -> sa.URL:
@@ -115,7 +119,7 @@ def create_mirror_engine(target: str) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
-            json_serializer=_dumps,
+            json_serializer=json_text,
             json_deserializer=orjson.loads,
             connect_args={"timeout": 60},
         )
@@ -123,7 +127,11 @@ def create_mirror_engine(target: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(
-        url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_size=2, pool_pre_ping=True
+        url,
+        json_serializer=json_text,
+        json_deserializer=orjson.loads,
+        pool_size=2,
+        pool_pre_ping=True,
     )
 
 
@@ -433,7 +441,7 @@ class Mirror:
         changes: Sequence[Any],
         delta_link: str,
         now: dt.datetime,
-    ) -> tuple[SyncState, ChangePlan]:
+    ) -> tuple[SyncState, ChangeCounts]:
         """One delta response held whole, and the state after it, in one transaction."""
         return self.apply_change_batches(collection, old, _Whole(changes, delta_link), now)
 
@@ -443,27 +451,25 @@ class Mirror:
         old: SyncState,
         batches: ChangeBatches,
         now: dt.datetime,
-    ) -> tuple[SyncState, ChangePlan]:
+    ) -> tuple[SyncState, ChangeCounts]:
         """One delta response, batch by batch as it is read, and the state after it,
-        in one transaction; the plan returned counts all the batches.
+        in one transaction; the counts returned add up all the batches.
 
         The new deltaLink and state are stored last: a response that breaks off, or a
         process killed at any point, leaves none of it applied, and the next attempt
         reads it again from the stored link. Each batch is planned against the
         versions the earlier ones wrote, so the changeVersion rule holds across them.
         """
-        plan: ChangePlan | None = None
+        counts = ChangeCounts()
         with self._begin(f"applying the changes of {collection.name}") as connection:
             for batch in batches:
-                done = self._apply_batch(connection, collection, batch, old.generation)
-                plan = done if plan is None else plan + done
+                counts += self._apply_batch(connection, collection, batch, old.generation)
             delta_link = batches.delta_link
             if delta_link is None:
                 raise InvalidResponse("the delta response ended without its deltaLink")
-            plan = plan or ChangePlan((), (), 0)
-            new = after_changes(old, applied=plan.applied, delta_link=delta_link, now=now)
+            new = after_changes(old, applied=counts.applied, delta_link=delta_link, now=now)
             self._save_state(connection, old, new)
-        return new, plan
+        return new, counts
 
     def _apply_batch(
         self,
@@ -471,7 +477,7 @@ class Mirror:
         collection: MirroredCollection,
         changes: Sequence[Any],
         generation: int,
-    ) -> ChangePlan:
+    ) -> ChangeCounts:
         ids = [change.id for change in changes]
         table = collection.table
         rows = self._versions(connection, table.c.id, table.c.change_version, ids)
@@ -490,7 +496,7 @@ class Mirror:
                 [{"record_id": record_id} for record_id, _ in plan.deletes],
             )
             self._write_tombstones(connection, collection, plan.deletes, generation)
-        return plan
+        return ChangeCounts.of(plan)
 
     def _write_tombstones(
         self,

@@ -24,7 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ._apply import ChangePlan
+from ._apply import ChangeCounts
 
 log = logging.getLogger("chronodelta.sync")
 
@@ -40,7 +40,7 @@ class Reporter:
 
     def changes_requested(self, collection: str) -> None: ...
 
-    def changes_committed(self, collection: str, plan: ChangePlan) -> None: ...
+    def changes_committed(self, collection: str, counts: ChangeCounts) -> None: ...
 
     def reinitializing(self, collection: str, reason: str) -> None: ...
 
@@ -108,13 +108,13 @@ class LogReporter(Reporter):
         if self._verbose:
             log.info("%s: reading the changes since the stored deltaLink", collection)
 
-    def changes_committed(self, collection: str, plan: ChangePlan) -> None:
+    def changes_committed(self, collection: str, counts: ChangeCounts) -> None:
         log.info(
             "%s: committed delta: %d upserted, %d deleted, %d ignored as not newer",
             collection,
-            len(plan.upserts),
-            len(plan.deletes),
-            plan.ignored,
+            counts.upserted,
+            counts.deleted,
+            counts.ignored,
         )
 
     def reinitializing(self, collection: str, reason: str) -> None:

@@ -36,7 +36,7 @@ from chronodelta.client import (
 )
 from chronodelta.domain import SUPPORTED_REFERENCE_COLLECTIONS
 
-from ._apply import ChangePlan
+from ._apply import ChangeCounts
 from ._config import SyncConnection
 from ._mirror import Mirror, MirrorError, MirrorUnavailable
 from ._progress import Reporter
@@ -236,9 +236,7 @@ def sync_collection(
             f"this mirror's {collection.name} come from {state.source}, not {source}: "
             "use another --target"
         )
-    elif (state.source, state.client_id) != (source, client_id) or not matches(
-        state, source, wanted_filter, wanted_refs
-    ):
+    elif state.client_id != client_id or not matches(state, source, wanted_filter, wanted_refs):
         # Nothing stored yet from another source (a first run with a wrong URL), another
         # API client (a delta is its client's own), or another filter: start over.
         log.info("%s: the source, API client or filter changed; a new delta", collection.name)
@@ -288,11 +286,11 @@ def sync_collection(
             )
             if applied is None:
                 return result
-            state, plan = applied
-            result.upserted += len(plan.upserts)
-            result.deleted += len(plan.deletes)
-            result.ignored += plan.ignored
-            reporter.changes_committed(collection.name, plan)
+            state, counts = applied
+            result.upserted += counts.upserted
+            result.deleted += counts.deleted
+            result.ignored += counts.ignored
+            reporter.changes_committed(collection.name, counts)
             result.completed = True
             return result
         except DeltaExpired as expired:
@@ -317,7 +315,7 @@ def apply_delta(
     retry: RetryPolicy,
     stop: threading.Event,
     now: Callable[[], dt.datetime],
-) -> tuple[SyncState, ChangePlan] | None:
+) -> tuple[SyncState, ChangeCounts] | None:
     """Apply the response of the stored deltaLink, batch by batch in one transaction
     (``Mirror.apply_change_batches``); None if stopped while waiting to read it again.
 

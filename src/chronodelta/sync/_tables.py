@@ -57,7 +57,8 @@ tombstones_table = sa.Table(
 )
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON as text, the form both databases take for a JSON column."""
     return orjson.dumps(value).decode()
 
 
@@ -73,7 +74,7 @@ def _date(text: str) -> str:
 def _levels(levels: Any) -> str | None:
     if not levels:
         return None
-    return _json(
+    return json_text(
         [
             {"level": lv["level"], "activityDefinitionId": lv["activityDefinition"]["id"]}
             for lv in levels
@@ -108,7 +109,7 @@ def clocking_row(c: Wire) -> tuple[Any, ...]:
         get("isOpen"),
         _levels(get("activityLevels")),
         get("status"),
-        _json(c),
+        json_text(c),
     )
 
 
@@ -120,7 +121,7 @@ def paid_presence_row(p: Wire) -> tuple[Any, ...]:
         _date(p["date"]),
         p["durationInMinutes"],
         _id(p.get("shiftDefinition")),
-        _json(p),
+        json_text(p),
     )
 
 
@@ -137,10 +138,10 @@ def activity_duration_row(a: Wire) -> tuple[Any, ...]:
         _levels(get("activityLevels")),
         _id(get("absenceDefinition")),
         None if request is None else str(request),
-        _json([c["id"] for c in counters]) if counters else None,
+        json_text([c["id"] for c in counters]) if counters else None,
         get("status"),
         get("isAuthorized"),
-        _json(a),
+        json_text(a),
     )
 
 
