@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from chronodelta.cli import app
 from chronodelta.server._auth import authenticate_client
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import tables
 from chronodelta.storage import create_engine
 
 runner = CliRunner()
@@ -99,7 +99,7 @@ def test_tenants_clients_and_seed(tmp_path: Path) -> None:
     with engine.begin() as connection:
         expected = totals(connection)
         assert expected["paid_presences"]
-        for table in schema.TOTAL_TABLES.values():
+        for table in tables.TOTAL_TABLES.values():
             connection.execute(table.delete())
     output = run("recalculate", "--tenant", "acme", "--database", url, "--json")
     assert json.loads(output)["person_days"] == len(expected["paid_presences"])
@@ -110,7 +110,7 @@ def test_tenants_clients_and_seed(tmp_path: Path) -> None:
 def totals(connection: sa.Connection) -> dict[str, list[tuple[object, ...]]]:
     """The totals without ids and versions (a recalculation allocates new ones)."""
     found = {}
-    for table in schema.TOTAL_TABLES.values():
+    for table in tables.TOTAL_TABLES.values():
         columns = [c for c in table.c if c.name not in ("id", "change_version")]
         rows = connection.execute(sa.select(*columns).order_by(*columns))
         found[table.name] = [tuple(row) for row in rows]

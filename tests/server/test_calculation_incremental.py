@@ -34,7 +34,7 @@ from chronodelta.server._calculation import (
     load_day_clockings,
     load_shift_windows,
 )
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import tables
 
 DAYS = (dt.date(2026, 1, 12), dt.date(2026, 1, 13))
 PEOPLE = (1, 2)
@@ -120,7 +120,7 @@ def apply(backend: ConnectorBackend, operation: str, draft: ClockingDraft, pick:
 
 
 def clocking_ids(engine: Engine) -> list[int]:
-    c = schema.clockings.c
+    c = tables.clockings.c
     with engine.connect() as connection:
         return list(
             connection.scalars(
@@ -130,27 +130,27 @@ def clocking_ids(engine: Engine) -> list[int]:
 
 
 def active(engine: Engine, clocking_id: int) -> bool:
-    c = schema.clockings.c
+    c = tables.clockings.c
     with engine.connect() as connection:
         status = connection.scalar(sa.select(c.status).where(c.tenant_id == 1, c.id == clocking_id))
     return status != ClockingStatus.DELETED
 
 
 def stored_totals(connection: sa.Connection) -> dict[str, Any]:
-    p, a = schema.paid_presences.c, schema.activity_durations.c
+    p, a = tables.paid_presences.c, tables.activity_durations.c
     presences = {
         (row.person_id, row.date): (row.duration_minutes, row.shift_definition_id)
-        for row in connection.execute(sa.select(schema.paid_presences).where(p.tenant_id == 1))
+        for row in connection.execute(sa.select(tables.paid_presences).where(p.tenant_id == 1))
     }
     durations = {
         (row.person_id, row.date, row.duration_key): _duration_row(row._mapping)
-        for row in connection.execute(sa.select(schema.activity_durations).where(a.tenant_id == 1))
+        for row in connection.execute(sa.select(tables.activity_durations).where(a.tenant_id == 1))
     }
     return {"paid-presences": presences, "activity-durations": durations}
 
 
 def totals_from_scratch(connection: sa.Connection) -> dict[str, Any]:
-    c = schema.clockings.c
+    c = tables.clockings.c
     days = [
         (row.person_id, row.date)
         for row in connection.execute(
@@ -188,7 +188,7 @@ def _duration_row(values: Any) -> tuple[Any, ...]:
 
 def versions(connection: sa.Connection) -> list[int]:
     found: list[int] = []
-    for table in (schema.paid_presences, schema.activity_durations):
+    for table in (tables.paid_presences, tables.activity_durations):
         found += connection.scalars(
             sa.select(table.c.change_version).where(table.c.tenant_id == 1).order_by(table.c.id)
         )

@@ -30,7 +30,7 @@ from chronodelta.server._backend import clocking_values
 from chronodelta.server._deltas import DeltaState, DeltaTracker, Position
 from chronodelta.server._signing import TokenSigner
 from chronodelta.server._tracked import TRACKED
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import tables
 from chronodelta.storage import write_transaction
 
 pytestmark = pytest.mark.postgresql
@@ -117,7 +117,7 @@ def open_reader(engine: Engine, tenant_id: int) -> Reader:
 
 
 def server_state(engine: Engine, tenant_id: int) -> dict[int, str]:
-    clockings = schema.clockings
+    clockings = tables.clockings
     with engine.connect() as connection:
         rows = connection.execute(
             sa.select(clockings.c.id, clockings.c.change_version).where(
@@ -172,7 +172,7 @@ def run_scenario(
         version = held.next_change_version()
         (held_id,) = held.allocate_ids("clockings")
         held.connection.execute(
-            schema.clockings.insert().values(clocking_values(draft, tenant_id, held_id, version))
+            tables.clockings.insert().values(clocking_values(draft, tenant_id, held_id, version))
         )
         for thread in threads:
             thread.start()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from chronodelta.domain import Scope
 from chronodelta.server._retention import run_retention
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import tables
 
 from .conftest import Api
 from .delta_client import follow, start
@@ -78,9 +78,9 @@ def test_retention_forgets_expired_deltas_and_history_no_delta_needs(api: Api) -
     report = run_retention(api.engine, ttl=tracker.ttl, overlap=tracker.overlap, now=later)
     assert report.deltas == 1 and report.departures == 1
     with api.engine.connect() as connection:
-        assert connection.scalar(sa.select(sa.func.count()).select_from(schema.change_marks)) == 1
-        assert connection.scalar(sa.select(sa.func.count()).select_from(schema.departures)) == 0
-        assert connection.scalar(sa.select(sa.func.count()).select_from(schema.deltas)) == 0
+        assert connection.scalar(sa.select(sa.func.count()).select_from(tables.change_marks)) == 1
+        assert connection.scalar(sa.select(sa.func.count()).select_from(tables.departures)) == 0
+        assert connection.scalar(sa.select(sa.func.count()).select_from(tables.deltas)) == 0
     at(api, later)
     gone = api.http.get(str(mirror.delta_link), headers=api.auth(*RW))
     assert gone.status_code == 410 and "expired" in gone.json()["error"]["message"]

@@ -36,7 +36,7 @@ from hypothesis.stateful import (
 
 from chronodelta.domain import Scope
 from chronodelta.server import create_client, create_tenant, seed_tenant
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import tables
 
 from .conftest import SEED_UNTIL, Api
 from .delta_client import Mirror, follow, start
@@ -134,7 +134,7 @@ def server_scope(
     Read straight from the table, so it shares nothing with the delta code: the filter's
     dates are inclusive, its kinds a set; soft-deleted clockings are in it like any.
     """
-    c = schema.clockings.c
+    c = tables.clockings.c
     query = sa.select(c.id, c.change_version, c.date, c.kind, c.status).where(
         c.tenant_id == tenant_id, c.date >= delta_filter.date_from
     )

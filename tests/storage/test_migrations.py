@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from chronodelta.storage import current_revision, head_revision, upgrade
-from chronodelta.storage._schema import metadata
+from chronodelta.storage.tables import metadata
 
 
 def test_upgrade_is_idempotent_and_reaches_head(engine: Engine) -> None:

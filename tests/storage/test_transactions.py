@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server import create_tenant
 from chronodelta.storage import read_transaction, write_transaction
-from chronodelta.storage._schema import tenant_counters
+from chronodelta.storage.tables import tenant_counters
 
 
 def counter(engine: Engine, tenant_id: int, name: str = "change_version") -> int:

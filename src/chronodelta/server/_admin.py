@@ -15,8 +15,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from chronodelta.domain import ALL_SCOPES, ClockingDraft, ReferenceData, Scope, format_scopes
-from chronodelta.storage import _schema as schema
-from chronodelta.storage import ensure_tenant_counters, write_transaction
+from chronodelta.storage import (
+    ensure_tenant_counters,
+    plain_write_transaction,
+    read_transaction,
+    tables,
+    write_transaction,
+)
 
 from ._auth import hash_secret, new_client_credentials, utc_now
 from ._backend import clocking_values
@@ -25,7 +30,7 @@ from ._demo_data import generate_clockings, generate_reference_data
 
 # A tenant name is a DNS label: it becomes the host "<tenant>.myprotime.eu".
 TENANT_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
-COUNTER_NAMES = ["clockings", *schema.REFERENCE_TABLES, *schema.TOTAL_TABLES]
+COUNTER_NAMES = ["clockings", *tables.REFERENCE_TABLES, *tables.TOTAL_TABLES]
 SEED_BATCH = 5000
 
 
@@ -56,11 +61,11 @@ def create_tenant(engine: Engine, name: str) -> TenantInfo:
         )
     created = utc_now()
     try:
-        with engine.begin() as connection:
+        with plain_write_transaction(engine) as connection:
             new_id = connection.scalar(
-                schema.tenants.insert()
+                tables.tenants.insert()
                 .values(name=name, created_at=created)
-                .returning(schema.tenants.c.id)
+                .returning(tables.tenants.c.id)
             )
             assert new_id is not None
             ensure_tenant_counters(connection, new_id, COUNTER_NAMES)
@@ -70,15 +75,15 @@ def create_tenant(engine: Engine, name: str) -> TenantInfo:
 
 
 def list_tenants(engine: Engine) -> list[TenantInfo]:
-    with engine.connect() as connection:
-        rows = connection.execute(sa.select(schema.tenants).order_by(schema.tenants.c.name))
+    with read_transaction(engine) as connection:
+        rows = connection.execute(sa.select(tables.tenants).order_by(tables.tenants.c.name))
         return [TenantInfo(r.id, r.name, r.created_at) for r in rows]
 
 
 def tenant_id(engine: Engine, name: str) -> int:
-    with engine.connect() as connection:
+    with read_transaction(engine) as connection:
         found = connection.scalar(
-            sa.select(schema.tenants.c.id).where(schema.tenants.c.name == name)
+            sa.select(tables.tenants.c.id).where(tables.tenants.c.name == name)
         )
     if found is None:
         raise AdminError(
@@ -94,9 +99,9 @@ def create_client(
     granted = tuple(s for s in ALL_SCOPES if s in set(scopes or ALL_SCOPES))
     owner = tenant_id(engine, tenant)
     client_id, secret = new_client_credentials()
-    with engine.begin() as connection:
+    with plain_write_transaction(engine) as connection:
         connection.execute(
-            schema.api_clients.insert().values(
+            tables.api_clients.insert().values(
                 tenant_id=owner,
                 client_id=client_id,
                 secret_hash=hash_secret(secret),
@@ -109,9 +114,9 @@ def create_client(
 
 
 def count_clients(engine: Engine) -> int:
-    with engine.connect() as connection:
+    with read_transaction(engine) as connection:
         return int(
-            connection.scalar(sa.select(sa.func.count()).select_from(schema.api_clients)) or 0
+            connection.scalar(sa.select(sa.func.count()).select_from(tables.api_clients)) or 0
         )
 
 
@@ -126,11 +131,11 @@ def seed_tenant(
 ) -> SeedResult:
     """Fill an empty tenant with realistic, reproducible reference data and clockings."""
     owner = tenant_id(engine, tenant)
-    with engine.connect() as connection:
+    with read_transaction(engine) as connection:
         existing = connection.scalar(
             sa.select(sa.func.count())
-            .select_from(schema.people)
-            .where(schema.people.c.tenant_id == owner)
+            .select_from(tables.people)
+            .where(tables.people.c.tenant_id == owner)
         )
     if existing:
         raise AdminError(f"tenant {tenant!r} already has people; seed a new, empty tenant")
@@ -154,7 +159,7 @@ def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) 
             if not records:
                 continue
             rows = [_versioned(_reference_row(r, owner), tx.next_change_version()) for r in records]
-            tx.connection.execute(schema.REFERENCE_TABLES[collection].insert(), rows)
+            tx.connection.execute(tables.REFERENCE_TABLES[collection].insert(), rows)
             tx.reserve_ids_through(collection, max(r.id for r in records))
 
 
@@ -187,7 +192,7 @@ def insert_clockings(
                 clocking_values(d, owner, i, tx.next_change_version())
                 for d, i in zip(batch, ids, strict=True)
             ]
-            tx.connection.execute(schema.clockings.insert(), rows)
+            tx.connection.execute(tables.clockings.insert(), rows)
             if calculate:
                 recalculate(tx, person_days_of(batch))
         total += len(batch)
@@ -202,8 +207,8 @@ def recalculate_tenant(engine: Engine, tenant: str) -> int:
     """
     owner = tenant_id(engine, tenant)
     days: set[PersonDay] = set()
-    with engine.connect() as connection:
-        for table in (schema.clockings, *schema.TOTAL_TABLES.values()):
+    with read_transaction(engine) as connection:
+        for table in (tables.clockings, *tables.TOTAL_TABLES.values()):
             query = sa.select(table.c.person_id, table.c.date).where(table.c.tenant_id == owner)
             days.update((row.person_id, row.date) for row in connection.execute(query.distinct()))
     ordered = sorted(days)

@@ -26,8 +26,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import Scope, format_scopes
-from chronodelta.storage import is_postgresql
-from chronodelta.storage._schema import api_clients, tenants, token_request_windows
+from chronodelta.storage import is_postgresql, plain_write_transaction, read_transaction
+from chronodelta.storage.tables import api_clients, tenants, token_request_windows
 
 from ._errors import TooManyRequests, Unauthorized
 from ._keys import ALGORITHM, SigningKey
@@ -82,7 +82,7 @@ def authenticate_client(
         .join(tenants, tenants.c.id == api_clients.c.tenant_id)
         .where(api_clients.c.client_id == client_id, tenants.c.name == tenant)
     )
-    with engine.connect() as connection:
+    with read_transaction(engine) as connection:
         row = connection.execute(query).first()
     stored_hash = row.secret_hash if row is not None else _DUMMY_HASH
     try:
@@ -196,7 +196,7 @@ def _bump_window(engine: Engine, client_key: str, window: int) -> int:
         )
         .returning(table.c.request_count)
     )
-    with engine.begin() as connection:
+    with plain_write_transaction(engine) as connection:
         count = int(connection.execute(statement).scalar_one())
         if count == 1:  # first request of a new window: forget this client's old ones
             connection.execute(

@@ -28,9 +28,9 @@ from chronodelta.storage import (
     WriteTransaction,
     is_postgresql,
     read_transaction,
+    tables,
     write_transaction,
 )
-from chronodelta.storage import _schema as schema
 
 from ._auth import utc_now
 from ._calculation import PersonDay, recalculate
@@ -41,7 +41,7 @@ from ._serialize import (
 )
 from ._tracked import TRACKED, Page, read_page, record_departure
 
-clockings = schema.clockings
+clockings = tables.clockings
 
 
 class ConnectorBackend:
@@ -263,7 +263,7 @@ class ConnectorBackend:
     def set_external_reference(
         self, tenant_id: int, collection: str, record_id: int, name: str, value: str
     ) -> Wire:
-        custom = schema.external_references
+        custom = tables.external_references
         with write_transaction(self.engine, tenant_id) as tx:
             _references_of(tx.connection, tenant_id, collection, record_id)  # 404 if missing
             holder = resolve_reference(tx.connection, tenant_id, collection, name, value)
@@ -291,7 +291,7 @@ class ConnectorBackend:
     def delete_external_reference(
         self, tenant_id: int, collection: str, record_id: int, name: str
     ) -> None:
-        custom = schema.external_references
+        custom = tables.external_references
         with write_transaction(self.engine, tenant_id) as tx:
             key = _custom_key(tenant_id, collection, record_id, name)
             if tx.connection.execute(custom.delete().where(*key)).rowcount == 0:
@@ -330,7 +330,7 @@ class ReferenceLookup:
 def _references_of(
     connection: sa.Connection, tenant_id: int, collection: str, record_id: int
 ) -> Wire:
-    table = schema.REFERENCE_TABLES[collection]
+    table = tables.REFERENCE_TABLES[collection]
     predefined = PREDEFINED_REFERENCES[collection]
     row = connection.execute(
         sa.select(*(table.c[column] for column in predefined.values())).where(
@@ -340,7 +340,7 @@ def _references_of(
     if row is None:
         raise NotFound(f"No {collection} record with id {record_id}")
     references = dict(zip(predefined, row, strict=True))
-    custom = schema.external_references
+    custom = tables.external_references
     rows = connection.execute(
         sa.select(custom.c.name, custom.c.value)
         .where(
@@ -357,7 +357,7 @@ def _references_of(
 def _custom_key(
     tenant_id: int, collection: str, record_id: int, name: str
 ) -> tuple[sa.ColumnElement[bool], ...]:
-    custom = schema.external_references
+    custom = tables.external_references
     return (
         custom.c.tenant_id == tenant_id,
         custom.c.collection == collection,
@@ -422,9 +422,9 @@ def check_clocking_references(
     """400 unless the kind's fields fit and every record pointed at exists in the tenant."""
     reasons = validate_kind_fields(draft)
     for label, table, record_id in (
-        ("person", schema.people, draft.person_id),
-        ("terminal", schema.terminals, draft.terminal_id),
-        ("reason", schema.absence_definitions, draft.reason_id),
+        ("person", tables.people, draft.person_id),
+        ("terminal", tables.terminals, draft.terminal_id),
+        ("reason", tables.absence_definitions, draft.reason_id),
     ):
         if record_id is not None and not _exists(connection, table, tenant_id, record_id):
             reasons.append(f"{label}.id: {record_id} does not exist")
@@ -447,7 +447,7 @@ def _activity_level_problems(
         return []
     if [lv.level for lv in levels] != list(range(1, len(levels) + 1)):
         return ["activityLevels: levels must be 1, 2, ... in order, each once"]
-    table = schema.activity_definitions
+    table = tables.activity_definitions
     ids = [lv.activity_definition_id for lv in levels]
     rows = connection.execute(
         sa.select(table.c.id, table.c.level, table.c.parent_id).where(

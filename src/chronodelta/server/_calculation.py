@@ -32,18 +32,17 @@ from chronodelta.domain import (
     activity_durations,
     paid_presence,
 )
-from chronodelta.storage import WriteTransaction
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import WriteTransaction, tables
 
 from ._tracked import departure_row
 
 PersonDay = tuple[int, dt.date]
 BATCH = 400  # person-days per query: well under SQLite's 32766 bound parameters
 
-clockings = schema.clockings
-paid_presences = schema.paid_presences
-activity_durations_table = schema.activity_durations
-COLLECTION_OF = {table: name for name, table in schema.TOTAL_TABLES.items()}
+clockings = tables.clockings
+paid_presences = tables.paid_presences
+activity_durations_table = tables.activity_durations
+COLLECTION_OF = {table: name for name, table in tables.TOTAL_TABLES.items()}
 
 
 def recalculate(tx: WriteTransaction, person_days: Iterable[PersonDay]) -> None:
@@ -93,7 +92,7 @@ _DAY_CLOCKINGS = sa.select(
     _c.tenant_id == sa.bindparam("tenant"),
     sa.tuple_(_c.person_id, _c.date).in_(sa.bindparam("days", expanding=True)),
 )  # fmt: skip
-_person, _shift = schema.people, schema.shift_definitions
+_person, _shift = tables.people, tables.shift_definitions
 _SHIFT_WINDOWS = (
     sa.select(_person.c.id, _shift.c.id.label("shift_id"), _shift.c.start_minutes,
               _shift.c.end_minutes, _shift.c.break_minutes)
@@ -117,8 +116,8 @@ def _existing_query(table: sa.Table) -> sa.Select[Any]:
     )
 
 
-_ACTIVITY_COUNTERS = _counter_links_query(schema.activity_definitions)
-_ABSENCE_COUNTERS = _counter_links_query(schema.absence_definitions)
+_ACTIVITY_COUNTERS = _counter_links_query(tables.activity_definitions)
+_ABSENCE_COUNTERS = _counter_links_query(tables.absence_definitions)
 _EXISTING = {table: _existing_query(table) for table in (paid_presences, activity_durations_table)}
 
 
@@ -262,7 +261,7 @@ class _TotalsWriter:
             departure_row(COLLECTION_OF[table], row, self.tx.next_change_version(), removed=True)
             for row in removed
         ]
-        self.tx.connection.execute(schema.departures.insert(), departures)
+        self.tx.connection.execute(tables.departures.insert(), departures)
         self.tx.connection.execute(
             table.delete().where(
                 table.c.tenant_id == self.tx.tenant_id, table.c.id.in_([r.id for r in removed])

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import sqlalchemy as sa
@@ -39,8 +40,12 @@ from chronodelta.domain import (
     FilterCriteria,
     format_change_version,
 )
-from chronodelta.storage import SQLITE_IMMEDIATE_OPTIONS, is_postgresql
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import (
+    is_postgresql,
+    plain_write_transaction,
+    read_transaction,
+    tables,
+)
 
 from ._auth import Principal, utc_now
 from ._errors import BadRequest, Gone
@@ -53,6 +58,10 @@ SNAPSHOT_PURPOSE = "delta-snapshot"
 CHANGES_PURPOSE = "delta"
 ACTIVE, SUPERSEDED = "active", "superseded"
 CHUNK = 1000
+# A change feed is read whole before its response starts; up to this many bytes stay
+# in memory, the rest goes to a temporary file (a 415,000-change body is ~150 MB).
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+READ_BYTES = 256 * 1024
 INVALID_TOKEN = "The deltaToken is invalid"
 
 
@@ -79,28 +88,51 @@ class Position:
 
 
 class ChangeFeed:
-    """An open read transaction over one delta call; ``chunks()`` streams the body."""
+    """The changes of one delta call, read in full before the response starts.
 
-    def __init__(self, high_water: int, items: Iterator[bytes], close: Callable[[], None]) -> None:
+    Issue 9: a response that fails after its status line reaches the client as a cut
+    body. So every database read happens first, inside one read transaction, into a
+    spooled temporary file (memory first, disk past ``SPOOL_MEMORY_BYTES``); the
+    response then only copies bytes, and a write committed meanwhile cannot change
+    what it returns.
+    """
+
+    def __init__(self, high_water: int, items: Iterator[bytes]) -> None:
         self.high_water = high_water
-        self._items = items
-        self._close = close
+        # Closed by chunks() once streamed (or by the GC if no response is sent).
+        self._body: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=SPOOL_MEMORY_BYTES
+        )
+        batch: list[bytes] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= CHUNK:
+                self._write_batch(batch)
+                batch = []
+        self._write_batch(batch)
+        self.size = self._body.tell()
+
+    def _write_batch(self, batch: list[bytes]) -> None:
+        if batch:
+            self._body.write((b"," if self._body.tell() else b"") + b",".join(batch))
+
+    def _parts(self, delta_link: str) -> tuple[bytes, bytes]:
+        return b'{"value":[', b'],"deltaLink":' + orjson.dumps(delta_link) + b"}"
+
+    def content_length(self, delta_link: str) -> int:
+        head, tail = self._parts(delta_link)
+        return len(head) + self.size + len(tail)
 
     def chunks(self, delta_link: str) -> Iterator[bytes]:
+        head, tail = self._parts(delta_link)
         try:
-            yield b'{"value":['
-            batch: list[bytes] = []
-            first = True
-            for item in self._items:
-                batch.append(item)
-                if len(batch) >= CHUNK:
-                    yield (b"" if first else b",") + b",".join(batch)
-                    first, batch = False, []
-            if batch:
-                yield (b"" if first else b",") + b",".join(batch)
-            yield b'],"deltaLink":' + orjson.dumps(delta_link) + b"}"
+            yield head
+            self._body.seek(0)
+            while chunk := self._body.read(READ_BYTES):
+                yield chunk
+            yield tail
         finally:
-            self._close()
+            self._body.close()
 
 
 def delta_link(collection: str, token: str) -> str:
@@ -154,20 +186,19 @@ class DeltaTracker:
     ) -> DeltaState:
         """A new active delta; the client's previous one for the collection is superseded."""
         now = self.clock()
-        connect = self.engine.connect().execution_options(**SQLITE_IMMEDIATE_OPTIONS)
-        with connect as connection, connection.begin():
+        with plain_write_transaction(self.engine) as connection:
             _lock_client(connection, principal.client_id)
             snapshot = committed_version(connection, principal.tenant_id)
             first_cursor = min(
                 snapshot, self._cursor_at(connection, principal.tenant_id, now - self.overlap)
             )
             connection.execute(
-                schema.deltas.update()
-                .where(*_owner(principal, collection), schema.deltas.c.status == ACTIVE)
+                tables.deltas.update()
+                .where(*_owner(principal, collection), tables.deltas.c.status == ACTIVE)
                 .values(status=SUPERSEDED)
             )
             delta_id = connection.scalar(
-                schema.deltas.insert()
+                tables.deltas.insert()
                 .values(
                     tenant_id=principal.tenant_id,
                     client_id=principal.client_id,
@@ -182,7 +213,7 @@ class DeltaTracker:
                     created_at=now,
                     last_used_at=now,
                 )
-                .returning(schema.deltas.c.id)
+                .returning(tables.deltas.c.id)
             )
         assert delta_id is not None
         return DeltaState(
@@ -234,10 +265,15 @@ class DeltaTracker:
         return _state(row), Position(cursor, known)
 
     def _touch(self, delta_id: int) -> sa.Row[Any] | None:
-        """Load the delta and record this request (which keeps it alive), unless expired."""
+        """Load the delta and record this request (which keeps it alive), unless expired.
+
+        Seed 004: every call counts towards the 72 hours. A write transaction from its
+        first statement: on SQLite it queues for the write lock (bounded by the busy
+        timeout) instead of failing at a read-to-write upgrade while a writer holds it.
+        """
         now = self.clock()
-        table = schema.deltas
-        with self.engine.begin() as connection:
+        table = tables.deltas
+        with plain_write_transaction(self.engine) as connection:
             row = connection.execute(sa.select(table).where(table.c.id == delta_id)).first()
             if row is None:
                 return None
@@ -257,7 +293,7 @@ class DeltaTracker:
 
     def _cursor_at(self, connection: sa.Connection, tenant_id: int, moment: dt.datetime) -> int:
         """The highest version committed before ``moment`` (0 if none is known)."""
-        marks = schema.change_marks
+        marks = tables.change_marks
         found = connection.scalar(
             sa.select(sa.func.max(marks.c.change_version)).where(
                 marks.c.tenant_id == tenant_id, marks.c.committed_at < moment
@@ -277,7 +313,7 @@ class DeltaTracker:
         references: Sequence[ExternalReference] = (),
     ) -> Page:
         """A page of the snapshot: records in the filter with versions <= S."""
-        with self.engine.connect() as connection:
+        with read_transaction(self.engine) as connection:
             page = read_page(
                 connection,
                 tracked,
@@ -300,27 +336,15 @@ class DeltaTracker:
         position: Position,
         references: Sequence[ExternalReference] = (),
     ) -> ChangeFeed:
-        """Open the change feed at ``position``; the caller streams and thereby closes it."""
-        connection = self.engine.connect()
-        if is_postgresql(self.engine):
-            # One snapshot for the high-water mark and every query after it.
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        transaction = connection.begin()
-
-        def close() -> None:
-            transaction.rollback()
-            connection.close()
-
-        try:
+        """The change feed at ``position``, read whole (see ``ChangeFeed``)."""
+        # One snapshot for the high-water mark and every query after it.
+        with read_transaction(self.engine, snapshot=True) as connection:
             high_water = committed_version(connection, state.tenant_id)
-            feed = _FeedReader(
+            reader = _FeedReader(
                 connection, tracked, state.tenant_id, criteria, position, high_water, references
             )
-            items = feed.items() if high_water > position.cursor else iter(())
-        except BaseException:
-            close()
-            raise
-        return ChangeFeed(high_water, items, close)
+            items = reader.items() if high_water > position.cursor else iter(())
+            return ChangeFeed(high_water, items)
 
 
 class _FeedReader:
@@ -347,7 +371,7 @@ class _FeedReader:
 
     def _current(self) -> Iterator[tuple[int, bytes]]:
         """Records changed in (cursor, high_water] that are in scope now or were before."""
-        table, departures = self.tracked.table, schema.departures
+        table, departures = self.tracked.table, tables.departures
         moved = sa.select(departures.c.record_id).where(
             departures.c.tenant_id == self.tenant_id,
             departures.c.collection == self.tracked.name,
@@ -384,7 +408,7 @@ class _FeedReader:
 
     def _removed(self) -> Iterator[tuple[int, bytes]]:
         """Records removed for good in (known, high_water] that the client may have."""
-        departures = schema.departures
+        departures = tables.departures
         query = (
             sa.select(departures.c.record_id, departures.c.change_version)
             .where(
@@ -412,7 +436,7 @@ class _FeedReader:
         """
         if not ids:
             return set()
-        departures = schema.departures
+        departures = tables.departures
         rows = self.connection.execute(
             sa.select(departures.c.record_id, departures.c.old_date, departures.c.old_kind).where(
                 departures.c.tenant_id == self.tenant_id,
@@ -446,7 +470,7 @@ def _delete(version: int, record_id: int) -> bytes:
 
 def committed_version(connection: sa.Connection, tenant_id: int) -> int:
     """The tenant's highest committed change version (every lower one is committed too)."""
-    counters = schema.tenant_counters
+    counters = tables.tenant_counters
     value = connection.scalar(
         sa.select(counters.c.value).where(
             counters.c.tenant_id == tenant_id, counters.c.name == "change_version"
@@ -457,14 +481,14 @@ def committed_version(connection: sa.Connection, tenant_id: int) -> int:
 
 def _lock_client(connection: sa.Connection, client_id: str) -> None:
     """Serialize delta starts of one API client (so only one ends up active)."""
-    query = sa.select(schema.api_clients.c.id).where(schema.api_clients.c.client_id == client_id)
+    query = sa.select(tables.api_clients.c.id).where(tables.api_clients.c.client_id == client_id)
     if is_postgresql(connection.engine):
         query = query.with_for_update()
     connection.execute(query)
 
 
 def _owner(principal: Principal, collection: str) -> tuple[sa.ColumnElement[bool], ...]:
-    table = schema.deltas
+    table = tables.deltas
     return (
         table.c.tenant_id == principal.tenant_id,
         table.c.client_id == principal.client_id,

@@ -20,6 +20,8 @@ from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from chronodelta.storage import DatabaseBusy
+
 log = logging.getLogger("chronodelta.server")
 
 
@@ -112,6 +114,17 @@ class TooManyRequests(ApiError):
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
 
 
+class ServiceUnavailable(ApiError):
+    """503: the database stayed busy past its timeout (contract, "Errors": 503)."""
+
+    status_code = 503
+    code = "ServiceUnavailable"
+    default_message = "The service is busy; retry after the given delay"
+
+    def __init__(self, retry_after: int, reasons: Sequence[str] = ()) -> None:
+        super().__init__(None, reasons, {"Retry-After": str(max(1, retry_after))})
+
+
 def error_response(error: ApiError) -> Response:
     return Response(
         orjson.dumps(error.body()),
@@ -185,6 +198,18 @@ def _api_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+def _database_busy(request: Request, exc: Exception) -> Response:
+    # Issue 9: a lock held past the busy timeout is load, not a bug: 503 + Retry-After.
+    assert isinstance(exc, DatabaseBusy)
+    log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        ServiceUnavailable(
+            exc.retry_after,
+            reasons=["The database was busy for longer than its timeout; nothing was changed"],
+        )
+    )
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(ApiError())
@@ -194,4 +219,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DatabaseBusy, _database_busy)
     app.add_exception_handler(Exception, _unexpected)

@@ -22,12 +22,12 @@ from chronodelta.domain import (
     ExternalReferencesError,
     parse_external_references,
 )
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import tables
 
 from ._errors import BadRequest
 from ._serialize import Wire
 
-custom = schema.external_references
+custom = tables.external_references
 Nested = Callable[[Wire], Iterator[dict[str, Any]]]
 
 
@@ -142,7 +142,7 @@ def _reference_source(
     ``external_references`` for the collection and name.
     """
     if name.startswith("@"):
-        table = schema.REFERENCE_TABLES[collection]
+        table = tables.REFERENCE_TABLES[collection]
         column = table.c[PREDEFINED_REFERENCES[collection][name]]
         return table.c.id, column, [table.c.tenant_id == tenant_id]
     conditions = [

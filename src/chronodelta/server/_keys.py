@@ -20,7 +20,8 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from chronodelta.storage._schema import server_secrets, signing_keys
+from chronodelta.storage import plain_write_transaction, read_transaction
+from chronodelta.storage.tables import server_secrets, signing_keys
 
 ALGORITHM = "RS256"
 
@@ -47,7 +48,7 @@ def load_or_create_signing_key(engine: Engine) -> SigningKey:
 
 
 def _oldest_key(engine: Engine) -> sa.Row[Any] | None:
-    with engine.connect() as connection:
+    with read_transaction(engine) as connection:
         return connection.execute(
             sa.select(signing_keys).order_by(signing_keys.c.created_at).limit(1)
         ).first()
@@ -61,7 +62,7 @@ def _insert_new_key(engine: Engine) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    with engine.begin() as connection:
+    with plain_write_transaction(engine) as connection:
         connection.execute(
             signing_keys.insert().values(
                 kid=uuid.uuid4().hex,
@@ -75,16 +76,16 @@ def _insert_new_key(engine: Engine) -> None:
 def load_or_create_secret(engine: Engine, name: str) -> bytes:
     """A 32-byte random secret shared by every worker, created on first use."""
     query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
-    with engine.connect() as connection:
+    with read_transaction(engine) as connection:
         value = connection.scalar(query)
     if value is None:
         fresh = base64.b64encode(secrets.token_bytes(32)).decode()
         try:
-            with engine.begin() as connection:
+            with plain_write_transaction(engine) as connection:
                 connection.execute(server_secrets.insert().values(name=name, value=fresh))
         except IntegrityError:
             pass  # another worker created it first; use theirs
-        with engine.connect() as connection:
+        with read_transaction(engine) as connection:
             value = connection.scalar(query)
     assert value is not None
     return base64.b64decode(value)

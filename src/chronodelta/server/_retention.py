@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import plain_write_transaction, tables
 
 log = logging.getLogger("chronodelta.retention")
 
@@ -32,13 +32,13 @@ class RetentionReport:
 def run_retention(
     engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta, now: dt.datetime
 ) -> RetentionReport:
-    deltas, marks = schema.deltas, schema.change_marks
-    with engine.begin() as connection:
+    deltas, marks = tables.deltas, tables.change_marks
+    with plain_write_transaction(engine) as connection:
         expired = connection.execute(
             deltas.delete().where(deltas.c.last_used_at < now - ttl)
         ).rowcount
         removed_departures = removed_marks = 0
-        for (tenant_id,) in connection.execute(sa.select(schema.tenants.c.id)):
+        for (tenant_id,) in connection.execute(sa.select(tables.tenants.c.id)):
             window_cursor = int(
                 connection.scalar(
                     sa.select(sa.func.max(marks.c.change_version)).where(
@@ -58,7 +58,7 @@ def run_retention(
 
 def _forget_departures(connection: sa.Connection, tenant_id: int, window_cursor: int) -> int:
     """Departures at or below every live cursor of their collection are never read again."""
-    deltas, departures = schema.deltas, schema.departures
+    deltas, departures = tables.deltas, tables.departures
     collections = connection.scalars(
         sa.select(departures.c.collection).where(departures.c.tenant_id == tenant_id).distinct()
     ).all()

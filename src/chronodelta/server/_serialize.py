@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import tables
 
 Wire = dict[str, Any]
 
-c = schema.clockings.c
+c = tables.clockings.c
 CLOCKING_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     c.change_version, c.id, c.calculated_time_of_day, c.is_generated, c.status,
     c.person_id, c.date, c.time_of_day, c.kind, c.original_time_of_day,
@@ -89,7 +89,7 @@ REFERENCE_FIELDS: dict[str, tuple[_Field, ...]] = {
 
 
 def reference_columns(collection: str) -> tuple[sa.ColumnElement[Any], ...]:
-    table = schema.REFERENCE_TABLES[collection]
+    table = tables.REFERENCE_TABLES[collection]
     fields = REFERENCE_FIELDS[collection]
     return (table.c.change_version, table.c.id, *(table.c[f[1]] for f in fields))
 
@@ -110,7 +110,7 @@ def reference_serializer(collection: str) -> Callable[[Sequence[Any]], Wire]:
 
 # ---- calculated totals (seeds 002 and 003, in their field order) ----------------------
 
-p = schema.paid_presences.c
+p = tables.paid_presences.c
 PAID_PRESENCE_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     p.change_version, p.id, p.person_id, p.date, p.duration_minutes, p.shift_definition_id,
 )  # fmt: skip
@@ -129,7 +129,7 @@ def paid_presence_to_wire(row: Sequence[Any]) -> Wire:
     return wire
 
 
-a = schema.activity_durations.c
+a = tables.activity_durations.c
 ACTIVITY_DURATION_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     a.change_version, a.id, a.person_id, a.date, a.duration_minutes, a.activity_levels,
     a.absence_definition_id, a.counter_definition_ids, a.status, a.is_authorized,

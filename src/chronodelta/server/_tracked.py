@@ -26,7 +26,7 @@ from chronodelta.domain import (
     CollectionInfo,
     FilterCriteria,
 )
-from chronodelta.storage import _schema as schema
+from chronodelta.storage import tables
 
 from ._serialize import (
     ACTIVITY_DURATION_COLUMNS,
@@ -176,14 +176,14 @@ def record_departure(
     connection: sa.Connection, collection: str, old: Any, version: int, *, removed: bool
 ) -> None:
     connection.execute(
-        schema.departures.insert(), [departure_row(collection, old, version, removed=removed)]
+        tables.departures.insert(), [departure_row(collection, old, version, removed=removed)]
     )
 
 
 def _reference(info: CollectionInfo) -> TrackedCollection:
     return TrackedCollection(
         info,
-        schema.REFERENCE_TABLES[info.name],
+        tables.REFERENCE_TABLES[info.name],
         reference_columns(info.name),
         reference_serializer(info.name),
         None,
@@ -192,18 +192,18 @@ def _reference(info: CollectionInfo) -> TrackedCollection:
 
 TRACKED: dict[str, TrackedCollection] = {
     CLOCKINGS.name: TrackedCollection(
-        CLOCKINGS, schema.clockings, CLOCKING_COLUMNS, clocking_to_wire, CLOCKINGS_FILTER
+        CLOCKINGS, tables.clockings, CLOCKING_COLUMNS, clocking_to_wire, CLOCKINGS_FILTER
     ),
     PAID_PRESENCES.name: TrackedCollection(
         PAID_PRESENCES,
-        schema.paid_presences,
+        tables.paid_presences,
         PAID_PRESENCE_COLUMNS,
         paid_presence_to_wire,
         PAID_PRESENCES_FILTER,
     ),
     ACTIVITY_DURATIONS.name: TrackedCollection(
         ACTIVITY_DURATIONS,
-        schema.activity_durations,
+        tables.activity_durations,
         ACTIVITY_DURATION_COLUMNS,
         activity_duration_to_wire,
         ACTIVITY_DURATIONS_FILTER,

@@ -1,7 +1,14 @@
-"""Storage: engines, schema, migrations and the transactions that order writes."""
+"""Storage: engines, tables, migrations, and the only way to open a transaction.
+
+``storage.tables`` is the schema (a public contract of its own); the transactions
+(``read_transaction``, ``write_transaction``, ``plain_write_transaction``) carry the
+locking rules every caller must follow (``_transactions.py``).
+"""
 
 from ._engine import (
+    BUSY_TIMEOUT_ENV,
     DATABASE_URL_ENV,
+    DEFAULT_BUSY_TIMEOUT_SECONDS,
     SQLITE_IMMEDIATE_OPTIONS,
     DatabaseUrlError,
     create_engine,
@@ -10,22 +17,30 @@ from ._engine import (
 )
 from ._migrate import current_revision, head_revision, upgrade
 from ._transactions import (
+    DatabaseBusy,
     WriteTransaction,
     ensure_tenant_counters,
+    is_busy_error,
+    plain_write_transaction,
     read_transaction,
     write_transaction,
 )
 
 __all__ = [
+    "BUSY_TIMEOUT_ENV",
     "DATABASE_URL_ENV",
+    "DEFAULT_BUSY_TIMEOUT_SECONDS",
     "SQLITE_IMMEDIATE_OPTIONS",
+    "DatabaseBusy",
     "DatabaseUrlError",
     "WriteTransaction",
     "create_engine",
     "current_revision",
     "ensure_tenant_counters",
     "head_revision",
+    "is_busy_error",
     "is_postgresql",
+    "plain_write_transaction",
     "read_transaction",
     "resolve_database_url",
     "upgrade",

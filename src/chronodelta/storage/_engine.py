@@ -15,6 +15,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 DATABASE_URL_ENV = "CHRONODELTA_DATABASE_URL"
+BUSY_TIMEOUT_ENV = "CHRONODELTA_DB_BUSY_TIMEOUT_SECONDS"
+# How long a transaction waits for a lock (SQLite's write lock, a PostgreSQL row lock)
+# or for a free pooled connection before it gives up with DatabaseBusy, which the
+# server answers with 503 and Retry-After (docs/architecture.md, "Transactions").
+DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
 DEFAULT_SQLITE_PATH = Path("var") / "chronodelta.db"
 
 # Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
@@ -54,26 +59,70 @@ def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def create_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
-    """An engine for ``url`` with the settings each back end needs to be safe and fast."""
+def busy_timeout_from_env() -> float:
+    """The busy timeout: ``CHRONODELTA_DB_BUSY_TIMEOUT_SECONDS``, else the default."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "")
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ValueError(f"{BUSY_TIMEOUT_ENV} must be seconds in (0, 3600], got {raw!r}")
+    return value
+
+
+def create_engine(
+    url: str | None = None,
+    *,
+    pool_size: int = 10,
+    busy_timeout: float | None = None,
+    wal_autocheckpoint: int | None = None,
+) -> Engine:
+    """An engine for ``url`` with the settings each back end needs to be safe and fast.
+
+    ``busy_timeout`` (seconds; default from the environment) bounds every wait for a
+    lock or a pooled connection; past it the transaction raises ``DatabaseBusy``.
+    ``wal_autocheckpoint`` (SQLite only; pages, None keeps SQLite's 1,000, about 4 MB)
+    is how large the WAL grows before a commit checkpoints it into the database: a
+    bulk writer (the sync's mirror) syncs the disk less often with a larger one.
+    """
     target = sqlalchemy_url(resolve_database_url(url))
+    timeout = busy_timeout_from_env() if busy_timeout is None else busy_timeout
     if target.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(target)
+        engine = _create_sqlite_engine(target, timeout)
+        if wal_autocheckpoint is not None:
+            pages = int(wal_autocheckpoint)
+
+            def checkpoint_every(dbapi_connection: Any, _record: Any) -> None:
+                # Registered after _configure_sqlite_connection, so it runs after it.
+                dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={pages}")
+
+            event.listen(engine, "connect", checkpoint_every)
+        return engine
     return sa.create_engine(
         target,
         pool_size=pool_size,
         max_overflow=2 * pool_size,
         pool_pre_ping=True,
+        pool_timeout=timeout,
         # Every transaction starts with READ COMMITTED (PostgreSQL's default); the
         # per-tenant counter row (see _transactions.py) gives writes their order.
+        # lock_timeout turns a wait behind a stuck writer into LockNotAvailable.
+        connect_args={"options": f"-c lock_timeout={int(timeout * 1000)}"},
     )
 
 
-def _create_sqlite_engine(target: sa.URL) -> Engine:
+def _create_sqlite_engine(target: sa.URL, timeout: float) -> Engine:
     database = target.database or ""
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(target, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = sa.create_engine(
+        target,
+        connect_args={"check_same_thread": False, "timeout": timeout},
+        pool_timeout=timeout,
+    )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
@@ -89,7 +138,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # busy_timeout was set by the driver from connect_args["timeout"].
     cursor.close()
 
 

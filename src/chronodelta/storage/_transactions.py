@@ -13,6 +13,21 @@ holds it until it commits, so versions are handed out in commit order: whatever 
 reader can see is always a prefix of the version sequence. Taking the lock first
 also rules out deadlocks between it and the row locks of the data. Tenants do not
 block each other on PostgreSQL.
+
+Every transaction anyone opens comes from this module, in one of three kinds:
+
+* ``read_transaction``: reads only (deferred on SQLite, where WAL readers never wait
+  for the writer; READ COMMITTED on PostgreSQL, or one REPEATABLE READ snapshot).
+* ``write_transaction``: a tenant's write, under its counter lock (above).
+* ``plain_write_transaction``: a write outside any tenant's version order (API
+  clients, keys, delta bookkeeping, retention, a mirror's rows). On SQLite it, too,
+  starts with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes
+  fails at the lock upgrade whenever another writer holds the lock, and no busy
+  timeout can wait that out (issue 9: ``DeltaTracker._touch`` did exactly that).
+
+A wait for a lock or a pooled connection is bounded by the engine's busy timeout
+(``create_engine``); past it, any of them raises ``DatabaseBusy``, a retriable error
+the server answers with 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -26,9 +41,45 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ._engine import SQLITE_IMMEDIATE, is_postgresql
-from ._schema import change_marks, tenant_counters
+from .tables import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
+# SQLite's SQLITE_BUSY and SQLITE_LOCKED; PostgreSQL's lock_not_available (lock_timeout).
+_SQLITE_BUSY_CODES = {5, 6}
+_POSTGRES_BUSY_STATES = {"55P03"}
+
+
+class DatabaseBusy(Exception):
+    """The database stayed locked (or every pooled connection busy) past the timeout.
+
+    Retriable: nothing was written. ``retry_after`` is a hint in seconds.
+    """
+
+    retry_after = 1
+
+
+def is_busy_error(error: BaseException) -> bool:
+    """Whether ``error`` is a lock or pool wait that ran out (not a broken request)."""
+    if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free
+        return True
+    if not isinstance(error, sa.exc.OperationalError):
+        return False
+    original = error.orig
+    if getattr(original, "sqlite_errorcode", None) in _SQLITE_BUSY_CODES:
+        return True
+    if getattr(original, "sqlstate", None) in _POSTGRES_BUSY_STATES:
+        return True
+    return "database is locked" in str(original)
+
+
+@contextmanager
+def _busy_as_database_busy() -> Iterator[None]:
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.TimeoutError) as error:
+        if is_busy_error(error):
+            raise DatabaseBusy(str(error.orig if hasattr(error, "orig") else error)) from error
+        raise
 
 
 @dataclass
@@ -83,8 +134,7 @@ class WriteTransaction:
 @contextmanager
 def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransaction]:
     """A transaction that holds the tenant's write lock until it commits."""
-    connect = engine.connect().execution_options(**{SQLITE_IMMEDIATE: True})
-    with connect as connection, connection.begin():
+    with plain_write_transaction(engine) as connection:
         last = _read_counter(connection, tenant_id, CHANGE_VERSION, lock=True)
         tx = WriteTransaction(connection, tenant_id, last, last)
         yield tx
@@ -92,10 +142,27 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransacti
 
 
 @contextmanager
-def read_transaction(engine: Engine) -> Iterator[sa.Connection]:
-    """A read-only transaction (deferred on SQLite, READ COMMITTED on PostgreSQL)."""
-    with engine.connect() as connection, connection.begin():
-        yield connection
+def plain_write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """A write that versions nothing: SQLite's write lock up front, then commit."""
+    with _busy_as_database_busy():
+        connect = engine.connect().execution_options(**{SQLITE_IMMEDIATE: True})
+        with connect as connection, connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[sa.Connection]:
+    """A read-only transaction (deferred on SQLite, READ COMMITTED on PostgreSQL).
+
+    ``snapshot=True`` makes every statement see the same committed state on
+    PostgreSQL too (REPEATABLE READ); a SQLite read transaction always does.
+    """
+    with _busy_as_database_busy():
+        connection = engine.connect()
+        if snapshot and is_postgresql(engine):
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection, connection.begin():
+            yield connection
 
 
 def ensure_tenant_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> None:

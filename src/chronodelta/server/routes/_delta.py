@@ -170,4 +170,8 @@ def read_changes(
     # Never step back: a replayed first link can read a high-water below the snapshot.
     reached = max(feed.high_water, at.known)
     link = delta_link(collection, found.deltas.changes_token(state, reached, reached))
-    return StreamingResponse(feed.chunks(link), media_type="application/json")
+    return StreamingResponse(
+        feed.chunks(link),
+        media_type="application/json",
+        headers={"Content-Length": str(feed.content_length(link))},
+    )

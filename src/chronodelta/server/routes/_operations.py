@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
+from chronodelta.storage import read_transaction
+
 from .._metrics import render_metrics
 from .._services import services
 
@@ -22,7 +24,7 @@ SWAGGER_ASSETS_PATH = "/swagger/assets"
 @router.get("/healthz")
 def healthz(request: Request) -> Response:
     try:
-        with services(request).engine.connect() as connection:
+        with read_transaction(services(request).engine) as connection:
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         return Response(b'{"status":"unavailable"}', 503, media_type="application/json")

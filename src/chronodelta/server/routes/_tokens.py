@@ -15,7 +15,8 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from chronodelta.domain import ALL_SCOPES, UnknownScopeError, format_scopes, parse_scopes
-from chronodelta.storage._schema import tenants
+from chronodelta.storage import read_transaction
+from chronodelta.storage.tables import tenants
 
 from .._auth import authenticate_client, check_token_rate
 from .._errors import BadRequest, NotFound, Unauthorized, UnsupportedMediaType
@@ -161,7 +162,7 @@ def jwks(request: Request, tenant: str) -> Response:
 
 
 def _require_tenant(found: Services, tenant: str) -> None:
-    with found.engine.connect() as connection:
+    with read_transaction(found.engine) as connection:
         exists = connection.scalar(sa.select(tenants.c.id).where(tenants.c.name == tenant))
     if exists is None:
         raise NotFound("No such tenant")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from chronodelta.storage._schema import metadata
+from chronodelta.storage.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
