@@ -50,8 +50,8 @@ import orjson
 from chronodelta.domain import CLOCKINGS, Scope
 from chronodelta.domain._filters import CLOCKINGS_FILTER, FilterCriteria, compile_filter
 from chronodelta.server import Settings, create_app
-from chronodelta.server._paging import PagePosition, filter_digest
 from chronodelta.server._services import Services
+from chronodelta.server.records._paging import PagePosition, filter_digest
 
 from ._support import (
     BACKENDS,

@@ -55,10 +55,10 @@ from pathlib import Path
 import orjson
 import sqlalchemy as sa
 
+from chronodelta.demo import generate_clockings, generate_reference_data
 from chronodelta.domain import API_PREFIX, ClockingDraft, Scope
 from chronodelta.server import create_client, create_tenant
-from chronodelta.server._admin import insert_clockings, insert_reference_data
-from chronodelta.server._demo_data import generate_clockings, generate_reference_data
+from chronodelta.server.admin._tenants import insert_clockings, insert_reference_data
 from chronodelta.storage import create_engine
 
 from ._support import (

@@ -40,11 +40,11 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from chronodelta.demo import generate_clockings, generate_reference_data
 from chronodelta.domain import ClockingDraft
 from chronodelta.server import ConnectorBackend, create_tenant
-from chronodelta.server import _backend as backend_module
-from chronodelta.server._admin import insert_clockings, insert_reference_data
-from chronodelta.server._demo_data import generate_clockings, generate_reference_data
+from chronodelta.server.admin._tenants import insert_clockings, insert_reference_data
+from chronodelta.server.records import _backend as backend_module
 from chronodelta.storage import create_engine
 
 from ._support import BACKENDS, Backend, db_label, migrated_databases, positive

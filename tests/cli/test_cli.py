@@ -11,9 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from chronodelta.cli import app
-from chronodelta.server._auth import authenticate_client
-from chronodelta.storage import tables
-from chronodelta.storage import create_engine
+from chronodelta.server.auth._credentials import authenticate_client
+from chronodelta.storage import create_engine, tables
 
 runner = CliRunner()
 

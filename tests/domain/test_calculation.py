@@ -35,7 +35,7 @@ IN_OUT, REASON = ClockingKind.IN_OUT, ClockingKind.REASON
 ACTIVITY, ACTIVITY_END = ClockingKind.ACTIVITY, ClockingKind.ACTIVITY_END
 AUTO, MANUAL = DurationStatus.AUTO, DurationStatus.MANUAL
 
-# The demo data's shifts (server/_demo_data.py): Day 08:00-16:30 and Night 22:00-06:00.
+# The demo data's shifts (chronodelta.demo): Day 08:00-16:30 and Night 22:00-06:00.
 DAY = ShiftWindow(id=1, start=480, end=990, break_minutes=30)
 NIGHT = ShiftWindow(id=4, start=1320, end=1800, break_minutes=30)
 # The demo data's counter links: maintenance (activity 13, CC410) feeds overtime (1),

@@ -19,8 +19,8 @@ from chronodelta.server import (
     create_tenant,
     seed_tenant,
 )
-from chronodelta.server._admin import tenant_id
 from chronodelta.server._services import Services
+from chronodelta.server.admin._tenants import tenant_id
 
 USER_AGENT = "chronodelta-tests/1.0 (chronodelta)"
 SEED_UNTIL = dt.date(2026, 1, 20)

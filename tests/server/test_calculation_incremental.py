@@ -27,8 +27,8 @@ from chronodelta.domain import (
     paid_presence,
 )
 from chronodelta.server import ConnectorBackend, create_tenant, seed_tenant
-from chronodelta.server._admin import recalculate_tenant
-from chronodelta.server._calculation import (
+from chronodelta.server.admin._tenants import recalculate_tenant
+from chronodelta.server.totals._calculation import (
     duration_values,
     load_counter_links,
     load_day_clockings,

@@ -24,14 +24,13 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.domain import CLOCKINGS_FILTER, ClockingDraft, ClockingKind, compile_filter
 from chronodelta.server import ConnectorBackend, create_tenant, seed_tenant
-from chronodelta.server import _backend as backend_module
-from chronodelta.server._auth import Principal
-from chronodelta.server._backend import clocking_values
-from chronodelta.server._deltas import DeltaState, DeltaTracker, Position
 from chronodelta.server._signing import TokenSigner
-from chronodelta.server._tracked import TRACKED
-from chronodelta.storage import tables
-from chronodelta.storage import write_transaction
+from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.delta._tracker import DeltaState, DeltaTracker, Position
+from chronodelta.server.records import _backend as backend_module
+from chronodelta.server.records._clockings import clocking_values
+from chronodelta.server.records._tracked import TRACKED
+from chronodelta.storage import tables, write_transaction
 
 pytestmark = pytest.mark.postgresql
 FILTER = "date ge '2026-01-01'"

@@ -10,7 +10,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from chronodelta.domain import Scope
-from chronodelta.server._retention import run_retention
+from chronodelta.server.delta._retention import run_retention
 from chronodelta.storage import tables
 
 from .conftest import Api

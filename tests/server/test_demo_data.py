@@ -12,6 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chronodelta.demo import (
+    MOBILE_TERMINAL_CODE,
+    generate_clockings,
+    generate_reference_data,
+)
 from chronodelta.domain._records import (
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
@@ -20,11 +25,6 @@ from chronodelta.domain._records import (
     ClockingStatus,
     Person,
     ReferenceData,
-)
-from chronodelta.server._demo_data import (
-    MOBILE_TERMINAL_CODE,
-    generate_clockings,
-    generate_reference_data,
 )
 
 TODAY = dt.date(2026, 1, 15)

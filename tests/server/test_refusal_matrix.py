@@ -31,7 +31,7 @@ from fastapi.testclient import TestClient
 
 from chronodelta.domain import ALL_SCOPES, API_PREFIX, Scope
 from chronodelta.server import Settings, create_app, create_client, create_tenant, seed_tenant
-from chronodelta.server._keys import SigningKey, load_or_create_signing_key
+from chronodelta.server.auth._keys import SigningKey, load_or_create_signing_key
 from chronodelta.storage import create_engine
 from tests.conftest import new_database_url
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.domain import CLOCKINGS_FILTER, compile_filter
 from chronodelta.server import create_tenant, seed_tenant
-from chronodelta.server._tracked import TRACKED, _without_implied_lower_bound, read_page
+from chronodelta.server.records._tracked import TRACKED, _without_implied_lower_bound, read_page
 
 CLOCKINGS = TRACKED["clockings"]
 CRITERIA = compile_filter(

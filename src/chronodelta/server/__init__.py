@@ -1,6 +1,9 @@
 """The server: the Protime Connector API over HTTP, backed by ``storage``."""
 
-from ._admin import (
+from chronodelta.server._app import create_app
+from chronodelta.server._errors import ApiError
+from chronodelta.server._settings import Settings
+from chronodelta.server.admin._tenants import (
     AdminError,
     NewClient,
     SeedResult,
@@ -12,10 +15,7 @@ from ._admin import (
     recalculate_tenant,
     seed_tenant,
 )
-from ._app import create_app
-from ._backend import ConnectorBackend
-from ._errors import ApiError
-from ._settings import Settings
+from chronodelta.server.records._backend import ConnectorBackend
 
 __all__ = [
     "AdminError",

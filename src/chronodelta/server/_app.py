@@ -13,55 +13,43 @@ from fastapi.openapi.utils import get_openapi
 from starlette.staticfiles import StaticFiles
 
 import chronodelta
-from chronodelta.storage import create_engine
-
-from ._auth import TokenService
-from ._backend import ConnectorBackend
-from ._deltas import DeltaTracker
-from ._errors import install_error_handlers
-from ._keys import load_or_create_secret, load_or_create_signing_key
-from ._middleware import RequestGuard
-from ._paging import PageTokenCodec
-from ._retention import RetentionThread
-from ._services import Services
-from ._settings import Settings
-from ._signing import TokenSigner
-from .routes import (
-    _clockings,
-    _delta,
-    _external_references,
-    _operations,
-    _references,
-    _tokens,
-    _totals,
-)
+from chronodelta.server import _operations
+from chronodelta.server._errors import install_error_handlers
+from chronodelta.server._middleware import RequestGuard
+from chronodelta.server._services import Services
+from chronodelta.server._settings import Settings
+from chronodelta.server.auth import _routes as auth_routes
+from chronodelta.server.delta import _routes as delta_routes
+from chronodelta.server.delta._retention import RetentionThread
+from chronodelta.server.records import _routes as records_routes
+from chronodelta.server.references import _external_routes as external_reference_routes
+from chronodelta.server.references import _routes as reference_routes
+from chronodelta.server.totals import _routes as totals_routes
 
 DESCRIPTION = """\
-A faithful implementation of the Protime Connector API: OAuth2 client-credentials
-tokens (`POST /tenants/{tenant}/connect/token`), clockings (read and write) and the
-reference collections, with the vendor's filters, paging and error format.
+A faithful implementation of the Protime Connector API, with the vendor's filters,
+paging, external references and error format:
+
+* **Authentication**: OAuth2 client-credentials tokens
+  (`POST /tenants/{tenant}/connect/token`), OIDC discovery and JWKS.
+* **Clockings**: list, get, create, replace and (soft) delete, with ETags.
+* **Calculated totals**: paid presences and activity durations, recalculated from the
+  clockings inside every clocking write.
+* **Reference collections**: people, terminals, activity, absence, counter and shift
+  definitions, and their custom external references.
+* **Delta synchronization**: `&delta` on any list starts a delta (always paged; the
+  last page carries a `deltaLink`), `GET /delta/{collection}?deltaToken=...` returns
+  every change since, in one response; deltas expire 72 hours after their last use.
+
+A busy database answers `503` with `Retry-After`; nothing a client sends gives a `500`.
 """
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    engine = create_engine(settings.database_url)
-    signer = TokenSigner(load_or_create_secret(engine, "token-signing"))
-    found = Services(
-        settings=settings,
-        engine=engine,
-        backend=ConnectorBackend(engine),
-        tokens=TokenService(load_or_create_signing_key(engine), settings.token_lifetime_seconds),
-        pages=PageTokenCodec(signer),
-        deltas=DeltaTracker(
-            engine,
-            signer,
-            ttl_seconds=settings.delta_ttl_seconds,
-            overlap_seconds=settings.delta_overlap_seconds,
-        ),
-    )
+    found = Services.build(settings or Settings())
+    settings = found.settings
     retention = RetentionThread(
-        engine,
+        found.engine,
         ttl=found.deltas.ttl,
         overlap=found.deltas.overlap,
         interval=settings.retention_interval_seconds,
@@ -89,12 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     for module in (
-        _tokens,
-        _clockings,
-        _totals,
-        _references,
-        _external_references,
-        _delta,
+        auth_routes,
+        records_routes,
+        totals_routes,
+        reference_routes,
+        external_reference_routes,
+        delta_routes,
         _operations,
     ):
         app.include_router(module.router)

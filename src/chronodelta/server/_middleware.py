@@ -13,8 +13,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._errors import ApiError, BadRequest, PayloadTooLarge, UriTooLong, error_response
-from ._metrics import LATENCY, REQUESTS
+from chronodelta.server._errors import (
+    ApiError,
+    BadRequest,
+    PayloadTooLarge,
+    UriTooLong,
+    error_response,
+)
+from chronodelta.server._metrics import LATENCY, REQUESTS
 
 MAX_URI_LENGTH = 4096
 USER_AGENT_PREFIXES = ("/connector/", "/tenants/")

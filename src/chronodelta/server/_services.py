@@ -1,4 +1,8 @@
-"""What a request handler needs, built once per worker process by ``create_app``."""
+"""What a request handler needs, built once per worker process by ``create_app``.
+
+One service per feature, each named after what it does; routes reach them through
+``services(request)`` and call one method per request.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,17 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.engine import Engine
 
-from ._auth import TokenService
-from ._backend import ConnectorBackend
-from ._deltas import DeltaTracker
-from ._paging import PageTokenCodec
-from ._settings import Settings
+from chronodelta.server._settings import Settings
+from chronodelta.server._signing import TokenSigner
+from chronodelta.server.auth._credentials import TokenService
+from chronodelta.server.auth._keys import load_or_create_secret, load_or_create_signing_key
+from chronodelta.server.auth._service import AuthService
+from chronodelta.server.delta._service import DeltaService
+from chronodelta.server.delta._tracker import DeltaTracker
+from chronodelta.server.records._backend import ConnectorBackend
+from chronodelta.server.records._paging import PageTokenCodec
+from chronodelta.server.references._store import ReferenceStore
+from chronodelta.storage import create_engine
 
 
 @dataclass(frozen=True)
@@ -19,9 +29,38 @@ class Services:
     settings: Settings
     engine: Engine
     backend: ConnectorBackend
+    references: ReferenceStore
     tokens: TokenService
+    auth: AuthService
     pages: PageTokenCodec
     deltas: DeltaTracker
+    delta: DeltaService
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        """Everything a worker serves with, over one engine for ``settings``."""
+        engine = create_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
+        signer = TokenSigner(load_or_create_secret(engine, "token-signing"))
+        tokens = TokenService(load_or_create_signing_key(engine), settings.token_lifetime_seconds)
+        references = ReferenceStore(engine)
+        pages = PageTokenCodec(signer)
+        tracker = DeltaTracker(
+            engine,
+            signer,
+            ttl_seconds=settings.delta_ttl_seconds,
+            overlap_seconds=settings.delta_overlap_seconds,
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            backend=ConnectorBackend(engine),
+            references=references,
+            tokens=tokens,
+            auth=AuthService(engine, tokens, settings),
+            pages=pages,
+            deltas=tracker,
+            delta=DeltaService(tracker, references, pages, settings),
+        )
 
 
 def services(request: Request) -> Services:

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 
-from chronodelta.storage import resolve_database_url
+from chronodelta.storage import busy_timeout_from_env, resolve_database_url
 
 
 def _int_env(name: str, default: int) -> int:
@@ -32,6 +32,9 @@ def _date_env(name: str) -> dt.date | None:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=resolve_database_url)
+    # How long a request waits for a database lock or connection before it gets 503
+    # with Retry-After (CHRONODELTA_DB_BUSY_TIMEOUT_SECONDS, docs/architecture.md).
+    db_busy_timeout: float = field(default_factory=busy_timeout_from_env)
     # Contract, "Paging": the page size is the server's choice.
     page_size: int = field(default_factory=lambda: _int_env("CHRONODELTA_PAGE_SIZE", 1000))
     max_body_bytes: int = field(

@@ -22,10 +22,9 @@ from chronodelta.domain import (
     ExternalReferencesError,
     parse_external_references,
 )
+from chronodelta.server._errors import BadRequest
+from chronodelta.server.records._serialize import Wire
 from chronodelta.storage import tables
-
-from ._errors import BadRequest
-from ._serialize import Wire
 
 custom = tables.external_references
 Nested = Callable[[Wire], Iterator[dict[str, Any]]]

@@ -26,9 +26,7 @@ from chronodelta.domain import (
     CollectionInfo,
     FilterCriteria,
 )
-from chronodelta.storage import tables
-
-from ._serialize import (
+from chronodelta.server.records._serialize import (
     ACTIVITY_DURATION_COLUMNS,
     CLOCKING_COLUMNS,
     PAID_PRESENCE_COLUMNS,
@@ -39,6 +37,7 @@ from ._serialize import (
     reference_columns,
     reference_serializer,
 )
+from chronodelta.storage import tables
 
 
 @dataclass(frozen=True)

@@ -40,19 +40,18 @@ from chronodelta.domain import (
     FilterCriteria,
     format_change_version,
 )
+from chronodelta.server._errors import BadRequest, Gone
+from chronodelta.server._signing import TokenSigner
+from chronodelta.server.auth._credentials import Principal, utc_now
+from chronodelta.server.records._serialize import Wire
+from chronodelta.server.records._tracked import Page, TrackedCollection, read_page
+from chronodelta.server.references._lookup import add_external_references
 from chronodelta.storage import (
     is_postgresql,
     plain_write_transaction,
     read_transaction,
     tables,
 )
-
-from ._auth import Principal, utc_now
-from ._errors import BadRequest, Gone
-from ._external_references import add_external_references
-from ._serialize import Wire
-from ._signing import TokenSigner
-from ._tracked import Page, TrackedCollection, read_page
 
 SNAPSHOT_PURPOSE = "delta-snapshot"
 CHANGES_PURPOSE = "delta"

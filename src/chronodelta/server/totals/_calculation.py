@@ -32,9 +32,8 @@ from chronodelta.domain import (
     activity_durations,
     paid_presence,
 )
+from chronodelta.server.records._tracked import departure_row
 from chronodelta.storage import WriteTransaction, tables
-
-from ._tracked import departure_row
 
 PersonDay = tuple[int, dt.date]
 BATCH = 400  # person-days per query: well under SQLite's 32766 bound parameters

@@ -1,4 +1,8 @@
-"""Routes of the clockings collection: parse, call the backend, serialize."""
+"""Routes of the clockings collection: parse, call the backend once, serialize.
+
+A write body may name its records by external reference; the backend resolves them
+inside the write's own transaction (``_clockings.draft_from_body``).
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,17 @@ from starlette.responses import Response
 
 from chronodelta.domain import (
     CLOCKINGS,
-    ActivityLevel,
-    ClockingDraft,
     Scope,
-    reference_name_problem,
 )
-
-from .._auth import Principal
-from .._backend import ConnectorBackend, ReferenceLookup, etag, etag_matches
-from .._errors import BadRequest
-from .._models import Clocking as ClockingModel
-from .._models import ClockingBody, ErrorBody, Id, RecordRef, page_model
-from .._security import require_scope
-from .._services import services
-from .._tracked import TRACKED
-from ._dated import ExternalReferencesText, dated_list_response
-from ._delta import DeltaFlag, DeltaToken
+from chronodelta.server._models import Clocking as ClockingModel
+from chronodelta.server._models import ClockingBody, ErrorBody, Id, page_model
+from chronodelta.server._services import services
+from chronodelta.server.auth._access import require_scope
+from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.delta._routes import DeltaFlag, DeltaToken
+from chronodelta.server.records._clockings import etag, etag_matches
+from chronodelta.server.records._dated import ExternalReferencesText, dated_list_response
+from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter(tags=["clockings"])
 READ = Depends(require_scope(Scope.CLOCKINGS_READ))
@@ -86,7 +85,7 @@ def get_clocking(
     externalReferences: ExternalReferencesText = None,
 ) -> Response:
     backend = services(request).backend
-    references = backend.check_external_references(
+    references = services(request).references.check(
         principal.tenant_id, "clockings", externalReferences
     )
     record = backend.get_clocking(principal.tenant_id, clocking_id, references)
@@ -101,8 +100,7 @@ def get_clocking(
     responses={201: {"model": ClockingModel}, **ERRORS},
 )
 def create_clocking(request: Request, body: ClockingBody, principal: Principal = WRITE) -> Response:
-    backend = services(request).backend
-    record = backend.create_clocking(principal.tenant_id, to_draft(backend, principal, body))
+    record = services(request).backend.create_clocking(principal.tenant_id, body)
     response = _record_response(record, status_code=201)
     response.headers["Location"] = f"{CLOCKINGS.path}/{record['id']}"
     return response
@@ -121,9 +119,8 @@ def update_clocking(
     principal: Principal = WRITE,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    backend = services(request).backend
-    record = backend.update_clocking(
-        principal.tenant_id, clocking_id, to_draft(backend, principal, body), if_match
+    record = services(request).backend.update_clocking(
+        principal.tenant_id, clocking_id, body, if_match
     )
     return _record_response(record)
 
@@ -143,60 +140,6 @@ def delete_clocking(
 ) -> Response:
     services(request).backend.delete_clocking(principal.tenant_id, clocking_id, if_match)
     return Response(status_code=204)
-
-
-def to_draft(backend: ConnectorBackend, principal: Principal, body: ClockingBody) -> ClockingDraft:
-    """The body as a draft, with records named by external reference resolved to ids."""
-    fields: dict[str, tuple[str, RecordRef | None]] = {
-        "person": ("people", body.person),
-        "terminal": ("terminals", body.terminal),
-        "reason": ("absence-definitions", body.reason),
-    }
-    for index, lv in enumerate(body.activityLevels or ()):
-        fields[f"activityLevels[{index}].activityDefinition"] = (
-            "activity-definitions",
-            lv.activityDefinition,
-        )
-    ids = _resolve(backend, principal, fields)
-    return ClockingDraft(
-        person_id=ids["person"],
-        date=body.date,
-        time_of_day=body.timeOfDayInMinutes,
-        kind=body.kind,
-        terminal_id=ids.get("terminal"),
-        longitude=body.geolocation.longitude if body.geolocation else None,
-        latitude=body.geolocation.latitude if body.geolocation else None,
-        reason_id=ids.get("reason"),
-        is_open=body.isOpen,
-        activity_levels=tuple(
-            ActivityLevel(lv.level, ids[f"activityLevels[{index}].activityDefinition"])
-            for index, lv in enumerate(body.activityLevels or ())
-        ),
-    )
-
-
-def _resolve(
-    backend: ConnectorBackend,
-    principal: Principal,
-    fields: dict[str, tuple[str, RecordRef | None]],
-) -> dict[str, int]:
-    ids, lookups, problems = {}, [], []
-    for field, (collection, ref) in fields.items():
-        if ref is None:
-            continue
-        if ref.id is not None:
-            ids[field] = ref.id
-            continue
-        assert ref.externalReferences is not None  # the model requires one or the other
-        ((name, value),) = ref.externalReferences.items()
-        problem = reference_name_problem(collection, name)
-        if problem:
-            problems.append(f"{field}.externalReferences: {problem}")
-        else:
-            lookups.append(ReferenceLookup(field, collection, name, value))
-    if problems:
-        raise BadRequest(reasons=problems)
-    return ids | backend.resolve_external_references(principal.tenant_id, lookups)
 
 
 def _record_response(

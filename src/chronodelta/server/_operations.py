@@ -10,10 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
+from chronodelta.server._metrics import render_metrics
+from chronodelta.server._services import services
 from chronodelta.storage import read_transaction
-
-from .._metrics import render_metrics
-from .._services import services
 
 router = APIRouter(include_in_schema=False)
 # Swagger UI 5 (it renders OpenAPI 3.1), served from the package: no CDN, no network.

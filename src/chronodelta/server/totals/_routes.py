@@ -20,18 +20,17 @@ from chronodelta.domain import (
     CollectionInfo,
     ExternalReference,
 )
-
-from .. import _models as models
-from .._auth import Principal
-from .._backend import ConnectorBackend
-from .._models import ErrorBody, Id
-from .._security import require_scope
-from .._serialize import Wire
-from .._services import services
-from .._tracked import TRACKED
-from ._dated import ExternalReferencesText, ListPage, dated_list_response
-from ._delta import DeltaFlag, DeltaToken
-from ._lists import add_list_and_get
+from chronodelta.server import _models as models
+from chronodelta.server._models import ErrorBody, Id
+from chronodelta.server._services import services
+from chronodelta.server.auth._access import require_scope
+from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.delta._routes import DeltaFlag, DeltaToken
+from chronodelta.server.records._backend import ConnectorBackend
+from chronodelta.server.records._dated import ExternalReferencesText, ListPage, dated_list_response
+from chronodelta.server.records._lists import add_list_and_get
+from chronodelta.server.records._serialize import Wire
+from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -86,7 +85,7 @@ def _add_collection(
         externalReferences: ExternalReferencesText = None,
     ) -> Response:
         backend = services(request).backend
-        references = backend.check_external_references(
+        references = services(request).references.check(
             principal.tenant_id, info.name, externalReferences
         )
         record = get_record(backend)(principal.tenant_id, record_id, references)

@@ -14,13 +14,13 @@ from fastapi import Query, Request
 from starlette.responses import Response
 
 from chronodelta.domain import ExternalReference, FilterCriteria, FilterError, compile_filter
-
-from .._auth import Principal
-from .._errors import BadRequest
-from .._services import services
-from .._tracked import Page, TrackedCollection
-from ._delta import snapshot_response
-from ._lists import page_response, position
+from chronodelta.server._errors import BadRequest
+from chronodelta.server._services import services
+from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.delta._routes import snapshot_response
+from chronodelta.server.delta._service import SnapshotQuery
+from chronodelta.server.records._lists import page_response, position
+from chronodelta.server.records._tracked import Page, TrackedCollection
 
 ExternalReferencesText = Annotated[
     str | None,
@@ -48,15 +48,8 @@ def dated_list_response(
 ) -> Response:
     """A list page, or with ``delta``/``deltaToken`` a page of a delta's snapshot."""
     if delta is not None or delta_token is not None:
-        return snapshot_response(
-            request,
-            principal,
-            tracked,
-            filter_text=filter_text,
-            continuation=continuation,
-            delta_token=delta_token,
-            external_references=external_references,
-        )
+        query = SnapshotQuery(filter_text, continuation, delta_token, external_references)
+        return snapshot_response(request, principal, tracked, query)
     found = services(request)
     assert tracked.filter_spec is not None
     try:
@@ -65,9 +58,7 @@ def dated_list_response(
         )
     except FilterError as exc:
         raise BadRequest(reasons=exc.reasons) from None
-    references = found.backend.check_external_references(
-        principal.tenant_id, tracked.name, external_references
-    )
+    references = found.references.check(principal.tenant_id, tracked.name, external_references)
     canonical = criteria.canonical()
     after = position(found, continuation, principal.tenant_id, tracked.name, canonical)
     page = list_page(principal.tenant_id, criteria, after, found.settings.page_size, references)

@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import BadRequest
-from ._signing import TokenSigner
+from chronodelta.server._errors import BadRequest
+from chronodelta.server._signing import TokenSigner
 
 PURPOSE = "page"
 

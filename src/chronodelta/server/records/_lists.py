@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
@@ -12,10 +12,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from chronodelta.domain import CollectionInfo
+from chronodelta.server._models import page_model
+from chronodelta.server.records._paging import PagePosition, filter_digest
 
-from .._models import page_model
-from .._paging import PagePosition, filter_digest
-from .._services import Services
+if TYPE_CHECKING:  # the services import every feature, this module among them
+    from chronodelta.server._services import Services
 
 # Keep the filter readable in links, as the vendor's examples show it, while still
 # percent-encoding spaces and everything else a URL may not carry raw.

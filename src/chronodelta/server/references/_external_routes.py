@@ -19,12 +19,11 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from chronodelta.domain import REFERENCE_COLLECTIONS, CollectionInfo, Scope, reference_name_problem
-
-from .._auth import Principal
-from .._errors import BadRequest
-from .._models import ErrorBody, ExternalReferenceBody, ExternalReferencesOut, Id
-from .._security import require_scope
-from .._services import services
+from chronodelta.server._errors import BadRequest
+from chronodelta.server._models import ErrorBody, ExternalReferenceBody, ExternalReferencesOut, Id
+from chronodelta.server._services import services
+from chronodelta.server.auth._access import require_scope
+from chronodelta.server.auth._credentials import Principal
 
 router = APIRouter(tags=["external-references"])
 WRITE = Depends(require_scope(Scope.EXTERNAL_REFERENCES_WRITE))
@@ -57,8 +56,8 @@ def _add_collection(info: CollectionInfo) -> None:
     def get_references(
         request: Request, record_id: RecordId, principal: Principal = reader
     ) -> Response:
-        backend = services(request).backend
-        return _json(backend.get_external_references(principal.tenant_id, info.name, record_id))
+        store = services(request).references
+        return _json(store.get_external_references(principal.tenant_id, info.name, record_id))
 
     def set_reference(
         request: Request,
@@ -67,10 +66,10 @@ def _add_collection(info: CollectionInfo) -> None:
         body: ExternalReferenceBody,
         principal: Principal = WRITE,
     ) -> Response:
-        backend = services(request).backend
+        store = services(request).references
         name = _custom_name(info.name, name)
         return _json(
-            backend.set_external_reference(
+            store.set_external_reference(
                 principal.tenant_id, info.name, record_id, name, body.value
             )
         )
@@ -78,9 +77,9 @@ def _add_collection(info: CollectionInfo) -> None:
     def delete_reference(
         request: Request, record_id: RecordId, name: Name, principal: Principal = WRITE
     ) -> Response:
-        backend = services(request).backend
+        store = services(request).references
         name = _custom_name(info.name, name)
-        backend.delete_external_reference(principal.tenant_id, info.name, record_id, name)
+        store.delete_external_reference(principal.tenant_id, info.name, record_id, name)
         return Response(status_code=204)
 
     for endpoint, method, suffix, summary, responses in (

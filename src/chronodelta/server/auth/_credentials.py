@@ -26,11 +26,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import Scope, format_scopes
+from chronodelta.server._errors import TooManyRequests, Unauthorized
+from chronodelta.server.auth._keys import ALGORITHM, SigningKey
 from chronodelta.storage import is_postgresql, plain_write_transaction, read_transaction
 from chronodelta.storage.tables import api_clients, tenants, token_request_windows
-
-from ._errors import TooManyRequests, Unauthorized
-from ._keys import ALGORITHM, SigningKey
 
 AUDIENCE = "connector-protimeapi"
 INVALID_CLIENT = "Invalid client credentials"

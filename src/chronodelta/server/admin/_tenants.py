@@ -14,7 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from chronodelta.demo import generate_clockings, generate_reference_data
 from chronodelta.domain import ALL_SCOPES, ClockingDraft, ReferenceData, Scope, format_scopes
+from chronodelta.server.auth._credentials import hash_secret, new_client_credentials, utc_now
+from chronodelta.server.records._clockings import clocking_values
+from chronodelta.server.totals._calculation import PersonDay, person_days_of, recalculate
 from chronodelta.storage import (
     ensure_tenant_counters,
     plain_write_transaction,
@@ -22,11 +26,6 @@ from chronodelta.storage import (
     tables,
     write_transaction,
 )
-
-from ._auth import hash_secret, new_client_credentials, utc_now
-from ._backend import clocking_values
-from ._calculation import PersonDay, person_days_of, recalculate
-from ._demo_data import generate_clockings, generate_reference_data
 
 # A tenant name is a DNS label: it becomes the host "<tenant>.myprotime.eu".
 TENANT_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")

@@ -1,4 +1,7 @@
-"""OAuth2 token endpoint, OIDC discovery and JWKS (contract, "Hosts and paths")."""
+"""OAuth2 token endpoint, OIDC discovery and JWKS (contract, "Hosts and paths").
+
+These parse the form (or HTTP Basic) and serialize; ``AuthService`` does the work.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,14 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from chronodelta.domain import ALL_SCOPES, UnknownScopeError, format_scopes, parse_scopes
-from chronodelta.storage import read_transaction
-from chronodelta.storage.tables import tenants
-
-from .._auth import authenticate_client, check_token_rate
-from .._errors import BadRequest, NotFound, Unauthorized, UnsupportedMediaType
-from .._models import ErrorBody, TokenResponse
-from .._services import Services, services
+from chronodelta.server._errors import BadRequest, Unauthorized, UnsupportedMediaType
+from chronodelta.server._models import ErrorBody, TokenResponse
+from chronodelta.server._services import services
 
 router = APIRouter(tags=["authentication"])
 FORM = "application/x-www-form-urlencoded"
@@ -72,36 +69,13 @@ async def issue_token(request: Request, tenant: str) -> Response:
     requested = str(form.get("scope") or "")
     issuer = _issuer(request, tenant)
     body = await run_in_threadpool(
-        _issue, services(request), tenant, client_id, client_secret, requested, issuer
+        services(request).auth.issue_token, tenant, client_id, client_secret, requested, issuer
     )
     return Response(
         orjson.dumps(body),
         media_type="application/json",
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
-
-
-def _issue(
-    found: Services, tenant: str, client_id: str, secret: str, requested: str, issuer: str
-) -> dict[str, Any]:
-    check_token_rate(
-        found.engine, f"{tenant}/{client_id}", found.settings.token_requests_per_minute
-    )
-    client = authenticate_client(found.engine, tenant, client_id, secret)
-    try:
-        wanted = parse_scopes(requested) if requested.strip() else client.scopes
-    except UnknownScopeError as exc:
-        raise BadRequest(reasons=[f"Unknown scope: {name}" for name in exc.names]) from None
-    refused = [s.value for s in wanted if s not in client.scopes]
-    if refused:
-        raise BadRequest(reasons=[f"Scope not granted to this client: {s}" for s in refused])
-    token = found.tokens.issue(client, wanted, issuer)
-    return {
-        "access_token": token,
-        "expires_in": found.tokens.lifetime_seconds,
-        "token_type": "Bearer",
-        "scope": format_scopes(wanted),
-    }
 
 
 def _client_credentials(request: Request, form: FormData) -> tuple[str, str]:
@@ -133,19 +107,7 @@ def _issuer(request: Request, tenant: str) -> str:
     responses=UNKNOWN_TENANT,
 )
 def discovery(request: Request, tenant: str) -> Response:
-    _require_tenant(services(request), tenant)
-    issuer = _issuer(request, tenant)
-    document = {
-        "issuer": issuer,
-        "token_endpoint": f"{issuer}/connect/token",
-        "jwks_uri": f"{issuer}/.well-known/openid-configuration/jwks",
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "scopes_supported": [s.value for s in ALL_SCOPES],
-        "response_types_supported": ["token"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "subject_types_supported": ["public"],
-    }
+    document = services(request).auth.discovery(tenant, _issuer(request, tenant))
     return Response(orjson.dumps(document), media_type="application/json")
 
 
@@ -156,13 +118,5 @@ def discovery(request: Request, tenant: str) -> Response:
     responses=UNKNOWN_TENANT,
 )
 def jwks(request: Request, tenant: str) -> Response:
-    found = services(request)
-    _require_tenant(found, tenant)
-    return Response(orjson.dumps(found.tokens.jwks), media_type="application/json")
-
-
-def _require_tenant(found: Services, tenant: str) -> None:
-    with read_transaction(found.engine) as connection:
-        exists = connection.scalar(sa.select(tenants.c.id).where(tenants.c.name == tenant))
-    if exists is None:
-        raise NotFound("No such tenant")
+    keys = services(request).auth.jwks(tenant)
+    return Response(orjson.dumps(keys), media_type="application/json")

@@ -8,10 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chronodelta.domain import Scope
-
-from ._auth import INVALID_TOKEN, Principal
-from ._errors import Unauthorized
-from ._services import services
+from chronodelta.server._errors import Unauthorized
+from chronodelta.server._services import services
+from chronodelta.server.auth._credentials import INVALID_TOKEN, Principal
 
 bearer_scheme = HTTPBearer(
     auto_error=False,

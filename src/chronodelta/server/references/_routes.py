@@ -10,16 +10,16 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from chronodelta.domain import REFERENCE_COLLECTIONS, CollectionInfo
-
-from .. import _models as models
-from .._auth import Principal
-from .._errors import BadRequest
-from .._models import ErrorBody, Id
-from .._security import require_scope
-from .._services import services
-from .._tracked import TRACKED
-from ._delta import DeltaFlag, DeltaToken, snapshot_response
-from ._lists import add_list_and_get, page_response, position
+from chronodelta.server import _models as models
+from chronodelta.server._errors import BadRequest
+from chronodelta.server._models import ErrorBody, Id
+from chronodelta.server._services import services
+from chronodelta.server.auth._access import require_scope
+from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.delta._routes import DeltaFlag, DeltaToken, snapshot_response
+from chronodelta.server.delta._service import SnapshotQuery
+from chronodelta.server.records._lists import add_list_and_get, page_response, position
+from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -50,14 +50,8 @@ def _add_collection(info: CollectionInfo) -> None:
         deltaToken: DeltaToken = None,
     ) -> Response:
         if delta is not None or deltaToken is not None:
-            return snapshot_response(
-                request,
-                principal,
-                TRACKED[info.name],
-                filter_text=filter,
-                continuation=continuationToken,
-                delta_token=deltaToken,
-            )
+            query = SnapshotQuery(filter, continuationToken, deltaToken)
+            return snapshot_response(request, principal, TRACKED[info.name], query)
         if filter is not None:
             raise BadRequest(reasons=[f"The {info.name} collection does not support filter"])
         found = services(request)

@@ -1,0 +1,1 @@
+"""Operator tasks behind the CLI: tenants, API clients, seeding and recalculation."""

@@ -1,0 +1,263 @@
+"""The connector backend: the API's state and behaviour, with no HTTP in it.
+
+Methods are named after the vendor's operations and take the caller's tenant id as
+their first argument: every query below filters on it, so no operation can read or
+write another tenant's rows. Each opens one transaction (``storage``); routes parse
+requests, call one of these and serialize; the benchmarks call them directly to
+measure the cost without HTTP. The clocking rules live in ``_clockings.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from chronodelta.domain import (
+    ClockingDraft,
+    ClockingStatus,
+    ExternalReference,
+    FilterCriteria,
+)
+from chronodelta.server._errors import Conflict, NotFound
+from chronodelta.server._models import ClockingBody
+from chronodelta.server.records._clockings import (
+    check_clocking_references,
+    clocking_values,
+    draft_from_body,
+    etag_matches,
+)
+from chronodelta.server.records._serialize import (
+    Wire,
+)
+from chronodelta.server.records._tracked import TRACKED, Page, read_page, record_departure
+from chronodelta.server.references._lookup import (
+    add_external_references,
+)
+from chronodelta.server.totals._calculation import PersonDay, recalculate
+from chronodelta.storage import (
+    WriteTransaction,
+    is_postgresql,
+    read_transaction,
+    tables,
+    write_transaction,
+)
+
+clockings = tables.clockings
+# A write names its records by id (a draft: the seeder, the benchmarks), or as the API
+# body does, by id or by one external reference each.
+ClockingWrite = ClockingDraft | ClockingBody
+
+
+class ConnectorBackend:
+    """``calculate_totals=False`` leaves paid presences and activity durations alone:
+    only the write benchmark's baseline uses it (it measures what they cost)."""
+
+    def __init__(self, engine: Engine, *, calculate_totals: bool = True) -> None:
+        self.engine = engine
+        self.calculate_totals = calculate_totals
+
+    # ---- reads: clockings and calculated totals ------------------------------------
+
+    def list_clockings(
+        self,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: Sequence[ExternalReference] = (),
+    ) -> Page:
+        """Clockings matching ``criteria`` in (date, id) order, after ``after``."""
+        return self._list("clockings", tenant_id, criteria, after, limit, references)
+
+    def get_clocking(
+        self, tenant_id: int, clocking_id: int, references: Sequence[ExternalReference] = ()
+    ) -> Wire:
+        return self._get("clockings", tenant_id, clocking_id, references)
+
+    def list_paid_presences(
+        self,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: Sequence[ExternalReference] = (),
+    ) -> Page:
+        return self._list("paid-presences", tenant_id, criteria, after, limit, references)
+
+    def get_paid_presence(
+        self, tenant_id: int, record_id: int, references: Sequence[ExternalReference] = ()
+    ) -> Wire:
+        return self._get("paid-presences", tenant_id, record_id, references)
+
+    def list_activity_durations(
+        self,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: Sequence[ExternalReference] = (),
+    ) -> Page:
+        return self._list("activity-durations", tenant_id, criteria, after, limit, references)
+
+    def get_activity_duration(
+        self, tenant_id: int, record_id: int, references: Sequence[ExternalReference] = ()
+    ) -> Wire:
+        return self._get("activity-durations", tenant_id, record_id, references)
+
+    def _list(
+        self,
+        collection: str,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: Sequence[ExternalReference],
+    ) -> Page:
+        with read_transaction(self.engine) as connection:
+            page = read_page(connection, TRACKED[collection], tenant_id, criteria, after, limit)
+            add_external_references(connection, tenant_id, collection, references, page.records)
+            return page
+
+    def _get(
+        self,
+        collection: str,
+        tenant_id: int,
+        record_id: int,
+        references: Sequence[ExternalReference],
+    ) -> Wire:
+        with read_transaction(self.engine) as connection:
+            record = _read_record(connection, collection, tenant_id, record_id)
+            if record is None:
+                raise NotFound(f"No {collection} record with id {record_id}")
+            add_external_references(connection, tenant_id, collection, references, [record])
+        return record
+
+    # ---- clockings: writes ----------------------------------------------------------
+
+    def create_clocking(self, tenant_id: int, write: ClockingWrite) -> Wire:
+        """A new clocking (POST); a body's references are resolved in the same transaction."""
+        with write_transaction(self.engine, tenant_id) as tx:
+            draft = _as_draft(tx.connection, tenant_id, write)
+            check_clocking_references(tx.connection, tenant_id, draft)
+            (clocking_id,) = tx.allocate_ids("clockings")
+            values = clocking_values(draft, tenant_id, clocking_id, tx.next_change_version())
+            tx.connection.execute(clockings.insert().values(values))
+            self._recalculate(tx, [(draft.person_id, draft.date)])
+            return _written(tx.connection, tenant_id, clocking_id)
+
+    def update_clocking(
+        self, tenant_id: int, clocking_id: int, write: ClockingWrite, if_match: str | None
+    ) -> Wire:
+        """Replace the writable fields (PUT); the first edit of the time keeps the original."""
+        with write_transaction(self.engine, tenant_id) as tx:
+            draft = _as_draft(tx.connection, tenant_id, write)
+            current = self._lock_clocking(tx.connection, tenant_id, clocking_id, if_match)
+            if current.status == ClockingStatus.DELETED:
+                raise Conflict(reasons=[f"Clocking {clocking_id} is deleted and cannot be changed"])
+            check_clocking_references(tx.connection, tenant_id, draft)
+            original = current.original_time_of_day
+            if original is None and draft.time_of_day != current.time_of_day:
+                original = current.time_of_day
+            version = tx.next_change_version()
+            values = clocking_values(draft, tenant_id, clocking_id, version)
+            values.update(original_time_of_day=original, is_generated=current.is_generated)
+            if (current.date, current.kind) != (draft.date, draft.kind.value):
+                record_departure(tx.connection, "clockings", current, version, removed=False)
+            tx.connection.execute(
+                clockings.update().where(*_clocking_key(tenant_id, clocking_id)).values(values)
+            )
+            self._recalculate(
+                tx, [(current.person_id, current.date), (draft.person_id, draft.date)]
+            )
+            return _written(tx.connection, tenant_id, clocking_id)
+
+    def delete_clocking(self, tenant_id: int, clocking_id: int, if_match: str | None) -> None:
+        """Soft delete (contract: the clocking stays, with status Deleted)."""
+        with write_transaction(self.engine, tenant_id) as tx:
+            current = self._lock_clocking(tx.connection, tenant_id, clocking_id, if_match)
+            if current.status == ClockingStatus.DELETED:
+                return  # deleting twice changes nothing, so it takes no new version
+            tx.connection.execute(
+                clockings.update()
+                .where(*_clocking_key(tenant_id, clocking_id))
+                .values(
+                    status=ClockingStatus.DELETED.value, change_version=tx.next_change_version()
+                )
+            )
+            self._recalculate(tx, [(current.person_id, current.date)])
+
+    def purge_clocking(self, tenant_id: int, clocking_id: int) -> None:
+        """Remove a clocking for good (a hard delete, unlike DELETE's soft delete).
+
+        Not an API operation: retention and the calculation use it. Its new version
+        goes to the departure row, so that open deltas still report the removal.
+        """
+        with write_transaction(self.engine, tenant_id) as tx:
+            current = self._lock_clocking(tx.connection, tenant_id, clocking_id, None)
+            version = tx.next_change_version()
+            record_departure(tx.connection, "clockings", current, version, removed=True)
+            tx.connection.execute(clockings.delete().where(*_clocking_key(tenant_id, clocking_id)))
+            self._recalculate(tx, [(current.person_id, current.date)])
+
+    def _recalculate(self, tx: WriteTransaction, person_days: list[PersonDay]) -> None:
+        if self.calculate_totals:
+            recalculate(tx, person_days)
+
+    def _lock_clocking(
+        self, connection: sa.Connection, tenant_id: int, clocking_id: int, if_match: str | None
+    ) -> sa.Row[Any]:
+        query = sa.select(clockings).where(*_clocking_key(tenant_id, clocking_id))
+        if is_postgresql(self.engine):
+            query = query.with_for_update()
+        row = connection.execute(query).first()
+        if row is None:
+            raise NotFound(f"Clocking {clocking_id} does not exist")
+        if if_match is not None and not etag_matches(if_match, row.change_version):
+            raise Conflict(
+                reasons=[
+                    "If-Match does not match the clocking's current ETag; GET it again and retry"
+                ]
+            )
+        return row
+
+    # ---- reference collections ------------------------------------------------------
+
+    def list_references(
+        self, tenant_id: int, collection: str, after: tuple[Any, ...] | None, limit: int
+    ) -> Page:
+        with read_transaction(self.engine) as connection:
+            return read_page(connection, TRACKED[collection], tenant_id, None, after, limit)
+
+    def get_reference(self, tenant_id: int, collection: str, record_id: int) -> Wire:
+        return self._get(collection, tenant_id, record_id, ())
+
+
+def _read_record(
+    connection: sa.Connection, collection: str, tenant_id: int, record_id: int
+) -> Wire | None:
+    tracked = TRACKED[collection]
+    table = tracked.table
+    row = connection.execute(
+        sa.select(*tracked.columns).where(table.c.tenant_id == tenant_id, table.c.id == record_id)
+    ).first()
+    return None if row is None else tracked.to_wire(row)
+
+
+def _written(connection: sa.Connection, tenant_id: int, clocking_id: int) -> Wire:
+    """The clocking a write just stored, as the response shows it."""
+    record = _read_record(connection, "clockings", tenant_id, clocking_id)
+    assert record is not None  # written in this transaction
+    return record
+
+
+def _as_draft(connection: sa.Connection, tenant_id: int, write: ClockingWrite) -> ClockingDraft:
+    return (
+        write if isinstance(write, ClockingDraft) else draft_from_body(connection, tenant_id, write)
+    )
+
+
+def _clocking_key(tenant_id: int, clocking_id: int) -> tuple[sa.ColumnElement[bool], ...]:
+    return (clockings.c.tenant_id == tenant_id, clockings.c.id == clocking_id)

@@ -1,1 +1,0 @@
-"""HTTP routes: each module parses requests, calls the backend and serializes."""
