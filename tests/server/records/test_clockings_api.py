@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from chronodelta.domain import Scope
-
-from .conftest import Api
+from tests.server.conftest import Api
 
 PATH = "/connector/protimeapi/api/v1/clockings"
 RW = (Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE)

@@ -37,9 +37,8 @@ from hypothesis.stateful import (
 from chronodelta.domain import Scope
 from chronodelta.server import create_client, create_tenant, seed_tenant
 from chronodelta.storage import tables
-
-from .conftest import SEED_UNTIL, Api
-from .delta_client import Mirror, follow, start
+from tests.server.conftest import SEED_UNTIL, Api
+from tests.server.delta_client import Mirror, follow, start
 
 PATH = "/connector/protimeapi/api/v1/clockings"
 RW = (Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE)

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from chronodelta.domain import Scope
-
-from .conftest import Api
-from .delta_client import Mirror, follow, start
+from tests.server.conftest import Api
+from tests.server.delta_client import Mirror, follow, start
 
 PATH = "/connector/protimeapi/api/v1/clockings"
 RW = (Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE)

@@ -26,8 +26,7 @@ from chronodelta.domain import (
     activity_durations,
     paid_presence,
 )
-from chronodelta.server import ConnectorBackend, create_tenant, seed_tenant
-from chronodelta.server.admin._tenants import recalculate_tenant
+from chronodelta.server import ConnectorBackend, create_tenant, recalculate_tenant, seed_tenant
 from chronodelta.server.totals._calculation import (
     duration_values,
     load_counter_links,

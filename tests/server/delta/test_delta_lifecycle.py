@@ -10,11 +10,10 @@ import datetime as dt
 import sqlalchemy as sa
 
 from chronodelta.domain import Scope
-from chronodelta.server.delta._retention import run_retention
+from chronodelta.server import run_retention
 from chronodelta.storage import tables
-
-from .conftest import Api
-from .delta_client import follow, start
+from tests.server.conftest import Api
+from tests.server.delta_client import follow, start
 
 PATH = "/connector/protimeapi/api/v1/clockings"
 RW = (Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE)

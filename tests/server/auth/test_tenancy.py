@@ -11,8 +11,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.domain import Scope
 from chronodelta.server import Settings, create_app, create_client, create_tenant, seed_tenant
-
-from .conftest import SEED_UNTIL, USER_AGENT
+from tests.server.conftest import SEED_UNTIL, USER_AGENT
 
 PATH = "/connector/protimeapi/api/v1/clockings"
 JANUARY = {"filter": "date ge '2026-01-01' and date le '2026-01-31'"}
