@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from chronodelta import storage
 from chronodelta.client import Change, InvalidResponse, TransportError
 from chronodelta.sync import (
     COLLECTIONS,
@@ -212,6 +213,14 @@ def test_a_database_with_other_tables_of_the_same_name_is_refused(
     server_database = new_database_url(request, "sqlite", tmp_path)
     with pytest.raises(MirrorError, match="not a mirror table"):
         Mirror(server_database)
+    # Refused before anything was created in it.
+    engine = storage.create_engine(server_database)
+    try:
+        with storage.read_transaction(engine) as connection:
+            names = set(sa.inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+    assert "clockings" in names and not {n for n in names if n.startswith("chronodelta_sync")}
     with pytest.raises(MirrorError, match="unsupported target"):
         Mirror("mysql://someone:pw@host/db")
 
@@ -254,7 +263,7 @@ class Batches:
 
 
 def tombstones(mirror: Mirror) -> dict[int, str]:
-    with mirror.engine.connect() as connection:
+    with storage.read_transaction(mirror.engine) as connection:
         query = sa.select(tombstones_table.c.id, tombstones_table.c.change_version)
         return {int(i): str(version) for i, version in connection.execute(query)}
 
@@ -338,7 +347,7 @@ def reset_record_1(mirror: Mirror) -> SyncState:
     """Record 1 back at version 5 and no tombstone (the direct way: the changeVersion
     rule never goes back)."""
     table = CLOCKINGS.table
-    with mirror.engine.begin() as connection:
+    with storage.plain_write_transaction(mirror.engine) as connection:
         connection.execute(table.delete().where(table.c.id == 1))
         connection.execute(tombstones_table.delete().where(tombstones_table.c.id == 1))
         mirror._write_rows(connection, CLOCKINGS, [clocking(1, 5)], 1)
@@ -385,3 +394,22 @@ def test_a_target_that_cannot_be_a_file_is_a_mirror_error(tmp_path: Path) -> Non
     (tmp_path / "a-file").write_text("")
     with pytest.raises(MirrorError, match="cannot open the mirror"):
         Mirror(f"sqlite:///{tmp_path}/a-file/sub/mirror.db")
+
+
+def test_a_sqlite_mirror_has_storages_settings_and_its_own_checkpoint(tmp_path: Path) -> None:
+    mirror = Mirror(f"sqlite:///{tmp_path / 'settings.db'}", busy_timeout=7)
+    try:
+        with storage.read_transaction(mirror.engine) as connection:
+            found = {
+                name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "synchronous", "busy_timeout", "wal_autocheckpoint")
+            }
+    finally:
+        mirror.close()
+    # WAL, synchronous=NORMAL (1): a commit survives the process being killed.
+    assert found == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "busy_timeout": 7000,
+        "wal_autocheckpoint": 10_000,
+    }

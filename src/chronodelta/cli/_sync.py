@@ -3,6 +3,10 @@
 A thin shell over ``chronodelta.sync``: options, signals, output. ``chronodelta sync
 COLLECTION... --since DATE`` runs ``sync run`` (the group's default command), so both
 ``chronodelta sync clockings --since ...`` and ``chronodelta sync status`` work.
+
+It catches exactly the sync's ``SyncError`` and the SDK's ``ChronodeltaError``: every
+failure either can report has a clear message, and anything else is a bug whose
+traceback should show.
 """
 
 from __future__ import annotations
@@ -30,10 +34,8 @@ from chronodelta.sync import (
     COLLECTIONS,
     DEFAULT_INTERVAL_SECONDS,
     DEFAULT_TARGET,
-    ConfigError,
     LogReporter,
     Mirror,
-    MirrorError,
     Reporter,
     RichReporter,
     SyncError,
@@ -231,7 +233,7 @@ def sync_run(
             tuple(kind or ()),
             external_references,
         )
-    except (ConfigError, SyncError) as exc:
+    except SyncError as exc:  # a setting or an option: a usage error
         raise fail(str(exc), 2) from None
     chosen_target = target or settings.get("target") or DEFAULT_TARGET
     on_terminal = sys.stderr.isatty()
@@ -242,7 +244,7 @@ def sync_run(
     )
     try:
         mirror = Mirror(chosen_target)
-    except MirrorError as exc:
+    except SyncError as exc:
         raise fail(str(exc)) from None
     # Imports and setup are done and live until exit: keep the cyclic GC, which the
     # decoded records of every page set off, from walking them again and again.
@@ -260,7 +262,7 @@ def sync_run(
             )
     except KeyboardInterrupt:
         raise fail("stopped at once; run again to continue from the last commit", 130) from None
-    except (SyncError, MirrorError, ChronodeltaError, ValueError) as exc:
+    except (SyncError, ChronodeltaError) as exc:
         raise fail(str(exc)) from None
     finally:
         mirror.close()
@@ -291,12 +293,12 @@ def sync_status(
     try:
         settings = read_config_file(config)
         mirror = Mirror(target or settings.get("target") or DEFAULT_TARGET)
-    except (ConfigError, MirrorError) as exc:
+        try:
+            lines = mirror.status()
+        finally:
+            mirror.close()
+    except SyncError as exc:
         raise fail(str(exc)) from None
-    try:
-        lines = mirror.status()
-    finally:
-        mirror.close()
     if json:
         print_json(lines)
         return

@@ -3,23 +3,32 @@
 Each API response is applied in one database transaction together with the link that
 follows it (``SyncState``), so a kill at any instant loses nothing and applies nothing
 twice. See docs/sync.md.
+
+Every error the sync raises is a ``SyncError``, retriable (``RetriableSyncError``) or
+fatal (``FatalSyncError``) by type; the SDK's errors (``ChronodeltaError``) come
+through as they are. The tree is in ``_exceptions.py``.
 """
 
 from ._apply import ChangeCounts, ChangePlan, plan_changes
-from ._config import ConfigError, SyncConnection, read_config_file, resolve_connection
-from ._mirror import (
-    DEFAULT_TARGET,
-    CollectionStatus,
-    Mirror,
+from ._config import SyncConnection, read_config_file, resolve_connection
+from ._exceptions import (
+    ConfigError,
+    FatalSyncError,
+    InvalidRequest,
+    InvalidTransition,
     MirrorError,
+    MirrorRefused,
     MirrorUnavailable,
+    RetriableSyncError,
     StateConflict,
+    SyncError,
+    TooManyRestarts,
 )
+from ._mirror import DEFAULT_TARGET, CollectionStatus, Mirror
 from ._progress import LogReporter, Reporter, RichReporter
 from ._runner import (
     DEFAULT_INTERVAL_SECONDS,
     MAX_INTERVAL_SECONDS,
-    SyncError,
     SyncRequest,
     SyncResult,
     run_sync,
@@ -37,11 +46,16 @@ __all__ = [
     "ChangePlan",
     "CollectionStatus",
     "ConfigError",
+    "FatalSyncError",
+    "InvalidRequest",
+    "InvalidTransition",
     "LogReporter",
     "Mirror",
     "MirrorError",
+    "MirrorRefused",
     "MirrorUnavailable",
     "Reporter",
+    "RetriableSyncError",
     "RichReporter",
     "StateConflict",
     "SyncConnection",
@@ -49,6 +63,7 @@ __all__ = [
     "SyncRequest",
     "SyncResult",
     "SyncState",
+    "TooManyRestarts",
     "after_changes",
     "after_page",
     "begin_generation",

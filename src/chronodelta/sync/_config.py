@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 
 import chronodelta
 
+from ._exceptions import ConfigError
+
 ENV = {
     "base_url": "CHRONODELTA_BASE_URL",
     "tenant": "CHRONODELTA_TENANT",
@@ -49,10 +51,6 @@ OPTION = {
 }
 OPTIONAL = frozenset({"token_url"})
 USER_AGENT = f"chronodelta-sync/{chronodelta.__version__} (chronodelta)"
-
-
-class ConfigError(ValueError):
-    """A setting is missing or the config file is unusable (never shows a secret)."""
 
 
 @dataclass(frozen=True)

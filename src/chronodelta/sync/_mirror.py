@@ -4,11 +4,18 @@ Every write is one transaction that applies one API response *and* stores the
 ``SyncState`` that follows it (a large delta response is read and written in batches,
 all in that one transaction: ``apply_change_batches``). The state row is updated only
 if its ``revision`` is still the one the caller read (``StateConflict`` otherwise,
-when a second sync of the same mirror got there first), and on SQLite the transaction
-takes the write lock up front (``BEGIN IMMEDIATE``). A kill at any instant leaves
+when a second sync of the same mirror got there first). A kill at any instant leaves
 either the response and its link, or neither: the next run resumes from the stored
 link, and a response read again is applied again with the same result (the
 changeVersion rule).
+
+The engine and every transaction come from ``chronodelta.storage``, whose locking
+rules the mirror follows like the server: writes are ``plain_write_transaction``s
+(SQLite's write lock up front, ``BEGIN IMMEDIATE``), reads ``read_transaction``s
+(which, under WAL, never wait for the writer). A wait for a lock longer than the
+mirror's busy timeout raises ``storage.DatabaseBusy``, which the mirror reports as
+``MirrorUnavailable``: retriable, and nothing of the response was kept. Opening a
+mirror checks its schema and upgrades an older one (``_schema.py``).
 
 Snapshot pages and re-initialization (the mark-and-sweep)
 ---------------------------------------------------------
@@ -46,111 +53,109 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from chronodelta import storage
 from chronodelta.client import InvalidResponse
 
 from ._apply import ChangeCounts, plan_changes
+from ._exceptions import MirrorRefused, MirrorUnavailable, StateConflict
+from ._schema import is_current, prepare_schema
 from ._state import SyncState, after_changes
-from ._tables import (
-    COLLECTIONS,
-    GENERATION,
-    MirroredCollection,
-    Wire,
-    json_text,
-    metadata,
-    state_table,
-)
+from ._tables import COLLECTIONS, GENERATION, MirroredCollection, Wire, state_table
 from ._tables import tombstones_table as tombstones
 
 DEFAULT_TARGET = "sqlite:///var/mirror.db"
+# How long a mirror transaction waits for a lock before MirrorUnavailable. Longer than
+# the server's default: a mirror has one writer, and a delta of a million changes holds
+# the write lock for its whole (single) transaction.
+DEFAULT_BUSY_TIMEOUT_SECONDS = 60.0
+# A snapshot page writes about 2 MB. Checkpointing the WAL every 40 MB instead of
+# SQLite's default 4 MB syncs the disk ten times less often during an initial sync.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+_SQLITE_ERROR = 1  # SQLite's generic error code: a statement it cannot run
 _IN_CHUNK = 500
 # 100 rows of at most 18 columns: far below SQLite's 32,766 and PostgreSQL's 65,535
 # parameters per statement.
 ROWS_PER_STATEMENT = 100
 
 
-class MirrorError(RuntimeError):
-    """The mirror database cannot be used (bad URL, unreachable, another source)."""
-
-
-class MirrorUnavailable(MirrorError):
-    """The mirror database could not be reached or was busy (``--follow`` tries again
-    at the next poll)."""
-
-
-class StateConflict(MirrorError):
-    """The stored state changed under this sync: another sync runs on the same mirror."""
-
-
-def mirror_url(target: str) -> sa.URL:
-    """``sqlite:///PATH`` or ``postgresql://...`` as a SQLAlchemy URL (psycopg 3)."""
-    scheme, sep, rest = target.partition(":")
-    if not sep:
-        raise MirrorError(f"the target must be sqlite:///PATH or postgresql://...: {target!r}")
-    scheme = scheme.lower()
-    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        return sa.make_url("postgresql+psycopg:" + rest)
-    if scheme in ("sqlite", "sqlite+pysqlite"):
-        return sa.make_url(target)
-    raise MirrorError(f"unsupported target scheme {scheme!r}: use sqlite:///PATH or postgresql://")
-
-
 def describe_target(target: str) -> str:
     """The target for messages, with any password hidden."""
     try:
-        return mirror_url(target).render_as_string(hide_password=True)
-    except (MirrorError, sa.exc.ArgumentError):
+        return sa.make_url(target).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
         return "<invalid target>"
 
 
-def create_mirror_engine(target: str) -> Engine:
-    url = mirror_url(target)
-    if url.get_backend_name() == "sqlite":
-        database = url.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url,
-            json_serializer=json_text,
-            json_deserializer=orjson.loads,
-            connect_args={"timeout": 60},
+def create_mirror_engine(target: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Engine:
+    """storage's engine for ``sqlite:///PATH`` or ``postgresql://...`` (psycopg 3).
+
+    storage sets up either back end (WAL with synchronous=NORMAL, so that a commit
+    survives the process being killed; the busy timeout; BEGIN IMMEDIATE for writes).
+    """
+    scheme, sep, _ = target.partition(":")
+    if not sep:
+        # Not left to storage: it would take an empty URL for the server's database.
+        raise MirrorRefused(f"the target must be sqlite:///PATH or postgresql://...: {target!r}")
+    try:
+        return storage.create_engine(
+            target,
+            pool_size=2,
+            busy_timeout=busy_timeout,
+            wal_autocheckpoint=WAL_AUTOCHECKPOINT_PAGES,
         )
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return sa.create_engine(
-        url,
-        json_serializer=json_text,
-        json_deserializer=orjson.loads,
-        pool_size=2,
-        pool_pre_ping=True,
-    )
+    except storage.DatabaseUrlError:
+        raise MirrorRefused(
+            f"unsupported target scheme {scheme.lower()!r}: use sqlite:///PATH or postgresql://"
+        ) from None
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN
-    cursor = dbapi_connection.cursor()
-    # WAL with synchronous=NORMAL: a commit survives the process being killed (only an
-    # OS crash can lose the last commits; a restart then re-reads from an older link).
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
-    # A snapshot page writes about 2 MB. Checkpointing the WAL every 40 MB instead of
-    # SQLite's default 4 MB syncs the disk ten times less often during an initial sync.
-    cursor.execute("PRAGMA wal_autocheckpoint=10000")
-    cursor.close()
+@contextmanager
+def _database_errors(doing: str, busy_timeout: float) -> Iterator[None]:
+    """The database's failures as the sync's errors, after ``doing`` (what failed).
+
+    A lock wait past the busy timeout, an unreachable server or a lost connection is
+    ``MirrorUnavailable`` (retriable: the transaction rolled back); a statement the
+    database refused, or a file that cannot be made, is ``MirrorRefused``.
+    """
+    try:
+        yield
+    except storage.DatabaseBusy as exc:
+        raise MirrorUnavailable(
+            f"{doing}: it stayed locked for more than {busy_timeout:g} s ({exc}); "
+            "another process is writing to it"
+        ) from exc
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorcode", None) != _SQLITE_ERROR:
+            raise MirrorUnavailable(f"{doing}: {exc.orig}") from exc
+        # SQLite reports a statement it cannot run (no such table or column) as an
+        # OperationalError too; no poll will fix that, so it is no outage.
+        raise MirrorRefused(f"{doing}: {exc.orig}") from exc
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        raise MirrorRefused(
+            f"{doing}: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+        ) from exc
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")  # one writer; take the lock up front
+def _read_state(connection: Connection, collection: str) -> SyncState | None:
+    query = sa.select(state_table).where(state_table.c.collection == collection)
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    values = dict(row)
+    values["last_success"] = _utc(values["last_success"])
+    values["link_stored_at"] = _utc(values["link_stored_at"])
+    return SyncState(**values)
+
+
+def _count(connection: Connection, collection: str) -> int:
+    query = sa.select(sa.func.count()).select_from(COLLECTIONS[collection].table)
+    return int(connection.execute(query).scalar_one())
 
 
 def _newest_per_id(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -212,87 +217,65 @@ class CollectionStatus:
 
 
 class Mirror:
-    """The mirror database of one or more collections (created on first use)."""
+    """The mirror database of one or more collections (created on first use).
 
-    def __init__(self, target: str = DEFAULT_TARGET) -> None:
+    ``busy_timeout`` (seconds) bounds every wait for a lock held by another process;
+    past it the step fails with ``MirrorUnavailable`` and nothing of it is kept.
+    """
+
+    def __init__(
+        self, target: str = DEFAULT_TARGET, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS
+    ) -> None:
         self.target = target
+        self.busy_timeout = busy_timeout
+        self._where = describe_target(target)
+        opening = f"cannot open the mirror {self._where}"
+        with _database_errors(opening, busy_timeout):  # a directory that cannot be made
+            self.engine = create_mirror_engine(target, busy_timeout)
         try:
-            self.engine = create_mirror_engine(target)
-            metadata.create_all(self.engine, checkfirst=True)
-            self._check_tables()
-        except (sa.exc.SQLAlchemyError, OSError) as exc:
-            raise MirrorError(
-                f"cannot open the mirror {describe_target(target)}: {type(exc).__name__}: "
-                f"{getattr(exc, 'orig', None) or exc}"
-            ) from None
+            with _database_errors(opening, busy_timeout):
+                self._open()
+        except BaseException:
+            self.engine.dispose()
+            raise
         self._dialect = self.engine.dialect.name
         self._upserts: dict[tuple[str, int], str] = {}
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def _check_tables(self) -> None:
-        """Refuse a database whose tables of the same names are something else (such as
-        chronodelta's own server database, which has a ``clockings`` table too)."""
-        inspector = sa.inspect(self.engine)
-        for table in metadata.tables.values():
-            found = {column["name"] for column in inspector.get_columns(table.name)}
-            if table is state_table and "client_id" not in found and "revision" in found:
-                # Mirrors made before the state knew its API client.
-                with self.engine.begin() as connection:
-                    connection.exec_driver_sql(
-                        f"ALTER TABLE {table.name} ADD COLUMN client_id TEXT NOT NULL DEFAULT ''"
-                    )
-                found.add("client_id")
-            if not set(table.c.keys()) <= found:
-                self.engine.dispose()
-                raise MirrorError(
-                    f"{describe_target(self.target)} has a table {table.name} that is not a "
-                    "mirror table: choose another --target"
-                )
+    def _open(self) -> None:
+        """Check the schema (no lock taken when it is current); prepare it otherwise."""
+        with storage.read_transaction(self.engine) as connection:
+            if is_current(connection):
+                return
+        with storage.plain_write_transaction(self.engine) as connection:
+            prepare_schema(connection, self._where)
 
     @contextmanager
     def _database(self, what: str) -> Iterator[None]:
-        """SQLAlchemy's errors as ``MirrorError``s that say what was being done."""
-        try:
+        with _database_errors(f"the mirror {self._where} failed while {what}", self.busy_timeout):
             yield
-        except sa.exc.OperationalError as exc:
-            raise MirrorUnavailable(
-                f"the mirror {describe_target(self.target)} failed while {what}: {exc.orig}"
-            ) from exc
-        except sa.exc.SQLAlchemyError as exc:
-            raise MirrorError(
-                f"the mirror {describe_target(self.target)} failed while {what}: "
-                f"{getattr(exc, 'orig', None) or exc}"
-            ) from exc
 
     @contextmanager
-    def _begin(self, what: str) -> Iterator[Connection]:
-        with self._database(what), self.engine.begin() as connection:
+    def _write(self, what: str) -> Iterator[Connection]:
+        with self._database(what), storage.plain_write_transaction(self.engine) as connection:
             yield connection
 
     @contextmanager
-    def _connect(self, what: str) -> Iterator[Connection]:
-        with self._database(what), self.engine.connect() as connection:
+    def _read(self, what: str) -> Iterator[Connection]:
+        # A snapshot: status reads the states and counts as of one instant.
+        with (
+            self._database(what),
+            storage.read_transaction(self.engine, snapshot=True) as connection,
+        ):
             yield connection
 
     # ---- state --------------------------------------------------------------------
 
     def state(self, collection: str) -> SyncState | None:
-        with self._connect(f"reading the sync state of {collection}") as connection:
-            row = (
-                connection.execute(
-                    sa.select(state_table).where(state_table.c.collection == collection)
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            return None
-        values = dict(row)
-        values["last_success"] = _utc(values["last_success"])
-        values["link_stored_at"] = _utc(values["link_stored_at"])
-        return SyncState(**values)
+        with self._read(f"reading the sync state of {collection}") as connection:
+            return _read_state(connection, collection)
 
     def _save_state(self, connection: Connection, old: SyncState | None, new: SyncState) -> None:
         values = {
@@ -323,7 +306,7 @@ class Mirror:
 
     def save(self, old: SyncState | None, new: SyncState) -> None:
         """Store a state alone (a new generation before its delta starts)."""
-        with self._begin(f"storing the sync state of {new.collection}") as connection:
+        with self._write(f"storing the sync state of {new.collection}") as connection:
             self._save_state(connection, old, new)
 
     # ---- writing responses ----------------------------------------------------------
@@ -415,7 +398,7 @@ class Mirror:
         rows of older generations (see the module docstring). Returns rows swept.
         """
         swept = 0
-        with self._begin(f"storing a page of {collection.name}") as connection:
+        with self._write(f"storing a page of {collection.name}") as connection:
             self._write_rows(connection, collection, records, new.generation)
             if new.phase == "delta":
                 swept = self._sweep(connection, collection, new.generation)
@@ -461,7 +444,7 @@ class Mirror:
         versions the earlier ones wrote, so the changeVersion rule holds across them.
         """
         counts = ChangeCounts()
-        with self._begin(f"applying the changes of {collection.name}") as connection:
+        with self._write(f"applying the changes of {collection.name}") as connection:
             for batch in batches:
                 counts += self._apply_batch(connection, collection, batch, old.generation)
             delta_link = batches.delta_link
@@ -547,19 +530,17 @@ class Mirror:
     def rows(self, collection: str) -> dict[int, dict[str, Any]]:
         """Every mirrored row of ``collection`` by id (tests, small mirrors)."""
         table = COLLECTIONS[collection].table
-        with self._connect(f"reading {collection}") as connection:
+        with self._read(f"reading {collection}") as connection:
             return {row["id"]: dict(row) for row in connection.execute(sa.select(table)).mappings()}
 
     def count(self, collection: str) -> int:
-        table = COLLECTIONS[collection].table
-        with self._connect(f"counting {collection}") as connection:
-            query = sa.select(sa.func.count()).select_from(table)
-            return int(connection.execute(query).scalar_one())
+        with self._read(f"counting {collection}") as connection:
+            return _count(connection, collection)
 
     def status(self, now: dt.datetime | None = None) -> list[CollectionStatus]:
         """Each synced collection: records, last success, link age and time left."""
         now = now or dt.datetime.now(dt.UTC)
-        with self._connect("reading the sync states") as connection:
+        with self._read("reading the sync states") as connection:
             names = (
                 connection.execute(
                     sa.select(state_table.c.collection).order_by(state_table.c.collection)
@@ -567,16 +548,18 @@ class Mirror:
                 .scalars()
                 .all()
             )
+            states = [
+                (state, _count(connection, name))
+                for name in names
+                if name in COLLECTIONS and (state := _read_state(connection, name)) is not None
+            ]
         found = []
-        for name in names:
-            state = self.state(name)
-            if state is None or name not in COLLECTIONS:
-                continue
+        for state, records in states:
             expires = state.expires_at()
             found.append(
                 CollectionStatus(
-                    collection=name,
-                    records=self.count(name),
+                    collection=state.collection,
+                    records=records,
                     phase=state.phase,
                     generation=state.generation,
                     filter=state.filter,

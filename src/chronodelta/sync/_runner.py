@@ -22,6 +22,7 @@ import queue
 import random
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ from chronodelta.client import (
     Client,
     Collection,
     DeltaExpired,
+    InvalidResponse,
     RetriableError,
     RetryPolicy,
     TransportError,
@@ -38,7 +40,13 @@ from chronodelta.domain import SUPPORTED_REFERENCE_COLLECTIONS
 
 from ._apply import ChangeCounts
 from ._config import SyncConnection
-from ._mirror import Mirror, MirrorError, MirrorUnavailable
+from ._exceptions import (
+    InvalidRequest,
+    MirrorRefused,
+    RetriableSyncError,
+    TooManyRestarts,
+)
+from ._mirror import Mirror
 from ._progress import Reporter
 from ._state import SyncState, after_page, begin_generation, matches, new_state
 from ._tables import COLLECTIONS, MirroredCollection
@@ -60,10 +68,6 @@ DELTA_BATCH_SIZE = 5000
 DELTA_BUFFER_LIMIT = 16 * 1024 * 1024
 
 
-class SyncError(RuntimeError):
-    """The sync cannot go on (bad options, a mirror of another source, repeated 410s)."""
-
-
 @dataclass(frozen=True)
 class SyncRequest:
     """What to mirror: collections, the date range, clocking kinds, external references."""
@@ -77,16 +81,16 @@ class SyncRequest:
     def __post_init__(self) -> None:
         unknown = [c for c in self.collections if c not in COLLECTIONS]
         if unknown or not self.collections:
-            raise SyncError(
+            raise InvalidRequest(
                 f"cannot mirror {', '.join(unknown) or 'nothing'}: choose from "
                 + ", ".join(COLLECTIONS)
             )
         if len(set(self.collections)) != len(self.collections):
-            raise SyncError("a collection is named twice")
+            raise InvalidRequest("a collection is named twice")
         if self.until is not None and self.until < self.since:
-            raise SyncError("--until is before --since")
+            raise InvalidRequest("--until is before --since")
         if self.kinds and "clockings" not in self.collections:
-            raise SyncError("--kind filters clockings only, and clockings are not synced")
+            raise InvalidRequest("--kind filters clockings only, and clockings are not synced")
 
     def filter_for(self, collection: MirroredCollection) -> str:
         # Sorted and once each: the same kinds in another order are the same filter,
@@ -110,11 +114,11 @@ def _pairs(text: str) -> list[tuple[str, str]]:
     rest = text.strip()
     while rest:
         if not rest.startswith("(") or ")" not in rest:
-            raise SyncError(f"--external-references must look like {_SHAPE}: {text!r}")
+            raise InvalidRequest(f"--external-references must look like {_SHAPE}: {text!r}")
         inner, rest = rest[1:].split(")", 1)
         name, sep, ref = inner.partition(",")
         if not sep or not name.strip() or not ref.strip():
-            raise SyncError(f"--external-references must look like {_SHAPE}: {text!r}")
+            raise InvalidRequest(f"--external-references must look like {_SHAPE}: {text!r}")
         pairs.append((name.strip(), ref.strip()))
         rest = rest.strip()
     return pairs
@@ -124,12 +128,14 @@ def check_references(request: SyncRequest) -> None:
     """Every pair must be supported by at least one of the collections synced."""
     for name, ref in _pairs(request.external_references):
         if not any(name in SUPPORTED_REFERENCE_COLLECTIONS.get(c, ()) for c in request.collections):
-            raise SyncError(f"none of {', '.join(request.collections)} supports ({name},{ref})")
+            raise InvalidRequest(
+                f"none of {', '.join(request.collections)} supports ({name},{ref})"
+            )
 
 
 def check_interval(seconds: float) -> float:
     if not 0 < seconds <= MAX_INTERVAL_SECONDS:
-        raise SyncError(
+        raise InvalidRequest(
             f"--interval must be above 0 and at most {MAX_INTERVAL_SECONDS} s (24 h), well "
             "inside the 72-hour delta expiry"
         )
@@ -209,6 +215,31 @@ def prefetch(pages: Iterator[T], stop: threading.Event, depth: int = 2) -> Itera
         gone.set()
 
 
+@contextmanager
+def _links_refused() -> Iterator[None]:
+    """The SDK's ValueError for a link it will not follow, as ``InvalidResponse``.
+
+    The SDK sends its token to its own server only and refuses (ValueError) a link to
+    another one. For the SDK's caller that is a bad argument; for the sync, whose links
+    all come from the server's responses, it is a response outside the contract.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        # Not the SDK's message: it may quote the link, which carries the delta token.
+        raise InvalidResponse(
+            "the server sent a link to another server or outside the API, which the "
+            "client does not follow"
+        ) from exc
+
+
+def _following(pages: Iterator[T]) -> Iterator[T]:
+    """``pages``, with ``_links_refused``: the SDK checks each ``nextLink`` as it
+    follows it."""
+    with _links_refused():
+        yield from pages
+
+
 def sync_collection(
     client: Client,
     mirror: Mirror,
@@ -232,7 +263,7 @@ def sync_collection(
         state = begin_generation(first)
         mirror.save(None, state)
     elif state.source != source and (state.link is not None or mirror.count(collection.name)):
-        raise MirrorError(
+        raise MirrorRefused(
             f"this mirror's {collection.name} come from {state.source}, not {source}: "
             "use another --target"
         )
@@ -252,14 +283,15 @@ def sync_collection(
             if state.phase == "snapshot":
                 resumed = state.link is not None
                 reporter.snapshot_started(collection.name, state.generation, resumed)
-                pages = (
-                    api.resume_delta(state.link)
-                    if state.link is not None
-                    else api.start_delta(
-                        state.filter, external_references=state.external_references
+                with _links_refused():
+                    pages = (
+                        api.resume_delta(state.link)
+                        if state.link is not None
+                        else api.start_delta(
+                            state.filter, external_references=state.external_references
+                        )
                     )
-                )
-                for page in prefetch(pages, stop):
+                for page in prefetch(_following(pages), stop):
                     new = after_page(
                         state,
                         records=len(page.records),
@@ -296,7 +328,7 @@ def sync_collection(
         except DeltaExpired as expired:
             result.restarts += 1
             if result.restarts > MAX_RESTARTS_PER_RUN:
-                raise SyncError(
+                raise TooManyRestarts(
                     f"{collection.name}: the delta was gone {result.restarts} times in one run"
                 ) from expired
             reporter.reinitializing(collection.name, expired.message)
@@ -327,9 +359,11 @@ def apply_delta(
     assert state.link is not None
     attempt = 1
     while True:
-        with api.stream_delta(
-            state.link, batch_size=DELTA_BATCH_SIZE, buffer_limit=DELTA_BUFFER_LIMIT
-        ) as stream:
+        with _links_refused():
+            opened = api.stream_delta(
+                state.link, batch_size=DELTA_BATCH_SIZE, buffer_limit=DELTA_BUFFER_LIMIT
+            )
+        with opened as stream:
             received = now()
             try:
                 return mirror.apply_change_batches(collection, state, stream, received)
@@ -405,7 +439,7 @@ def run_sync(
                         stop=stop,
                         client_id=connection.client_id,
                     )
-                except (RetriableError, MirrorUnavailable) as exc:
+                except (RetriableError, RetriableSyncError) as exc:
                     if not follow:
                         raise
                     log.warning("%s: %s; trying again at the next poll", name, exc)

@@ -21,6 +21,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from ._exceptions import InvalidTransition
+
 Phase = Literal["snapshot", "delta"]
 
 # Contract: a delta expires 72 hours after its last request.
@@ -122,9 +124,9 @@ def after_page(
     ``delta``, and the page's transaction also sweeps older generations.
     """
     if state.phase != "snapshot":
-        raise ValueError("a snapshot page arrived while following deltas")
+        raise InvalidTransition("a snapshot page arrived while following deltas")
     if (next_link is None) == (delta_link is None):
-        raise ValueError("a snapshot page has exactly one of nextLink and deltaLink")
+        raise InvalidTransition("a snapshot page has exactly one of nextLink and deltaLink")
     last = delta_link is not None
     return dataclasses.replace(
         state,
@@ -141,7 +143,7 @@ def after_changes(
 ) -> SyncState:
     """The state after a delta response is applied: the mirror is up to date as of now."""
     if state.phase != "delta":
-        raise ValueError("a delta response arrived during the snapshot")
+        raise InvalidTransition("a delta response arrived during the snapshot")
     return dataclasses.replace(
         state,
         link=delta_link,

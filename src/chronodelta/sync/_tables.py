@@ -7,9 +7,10 @@ keyed by the record's ``id``. Nested references become ``<name>_id`` columns
 API sent it, external references included. ``sync_generation`` is the snapshot
 generation that last saw the row (see ``_mirror.py``).
 
-Two bookkeeping tables: ``chronodelta_sync_state`` (one row per collection, the
-``SyncState``) and ``chronodelta_sync_tombstones`` (the id and changeVersion of each
-Delete applied, so that an older InsertOrUpdate of a deleted record is ignored).
+Three bookkeeping tables: ``chronodelta_sync_state`` (one row per collection, the
+``SyncState``), ``chronodelta_sync_tombstones`` (the id and changeVersion of each
+Delete applied, so that an older InsertOrUpdate of a deleted record is ignored) and
+``chronodelta_sync_schema`` (one row: the mirror's schema version, ``_schema.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ state_table = sa.Table(
     sa.Column("link_stored_at", sa.DateTime(timezone=True)),
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("client_id", sa.Text, nullable=False, server_default=""),
+)
+
+# One row: the version of these tables the mirror was made or last upgraded to.
+schema_table = sa.Table(
+    "chronodelta_sync_schema",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
 )
 
 tombstones_table = sa.Table(
