@@ -32,28 +32,44 @@ class RetentionReport:
 def run_retention(
     engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta, now: dt.datetime
 ) -> RetentionReport:
-    deltas, marks = tables.deltas, tables.change_marks
+    """One pass; a transaction for the expired deltas, then one per tenant.
+
+    Short transactions: on SQLite every write holds the database's one write lock, and
+    a pass over all tenants in one transaction would keep API writers waiting.
+    """
+    deltas = tables.deltas
     with plain_write_transaction(engine) as connection:
         expired = connection.execute(
             deltas.delete().where(deltas.c.last_used_at < now - ttl)
         ).rowcount
-        removed_departures = removed_marks = 0
-        for (tenant_id,) in connection.execute(sa.select(tables.tenants.c.id)):
-            window_cursor = int(
-                connection.scalar(
-                    sa.select(sa.func.max(marks.c.change_version)).where(
-                        marks.c.tenant_id == tenant_id, marks.c.committed_at < now - overlap
-                    )
-                )
-                or 0
-            )
-            removed_departures += _forget_departures(connection, tenant_id, window_cursor)
-            removed_marks += connection.execute(
-                marks.delete().where(
-                    marks.c.tenant_id == tenant_id, marks.c.change_version < window_cursor
-                )
-            ).rowcount
+        tenant_ids = list(connection.scalars(sa.select(tables.tenants.c.id)))
+    removed_departures = removed_marks = 0
+    for tenant_id in tenant_ids:
+        with plain_write_transaction(engine) as connection:
+            departures, marks = _forget_tenant_history(connection, tenant_id, now - overlap)
+        removed_departures += departures
+        removed_marks += marks
     return RetentionReport(expired, removed_departures, removed_marks)
+
+
+def _forget_tenant_history(
+    connection: sa.Connection, tenant_id: int, window_start: dt.datetime
+) -> tuple[int, int]:
+    """Departures and commit marks no live delta of the tenant can still read."""
+    marks = tables.change_marks
+    window_cursor = int(
+        connection.scalar(
+            sa.select(sa.func.max(marks.c.change_version)).where(
+                marks.c.tenant_id == tenant_id, marks.c.committed_at < window_start
+            )
+        )
+        or 0
+    )
+    departures = _forget_departures(connection, tenant_id, window_cursor)
+    removed_marks = connection.execute(
+        marks.delete().where(marks.c.tenant_id == tenant_id, marks.c.change_version < window_cursor)
+    ).rowcount
+    return departures, removed_marks
 
 
 def _forget_departures(connection: sa.Connection, tenant_id: int, window_cursor: int) -> int:
