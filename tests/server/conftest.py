@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,9 +19,9 @@ from chronodelta.server import (
     create_client,
     create_tenant,
     seed_tenant,
+    tenant_id,
 )
 from chronodelta.server._services import Services
-from chronodelta.server.admin._tenants import tenant_id
 
 USER_AGENT = "chronodelta-tests/1.0 (chronodelta)"
 SEED_UNTIL = dt.date(2026, 1, 20)
@@ -84,12 +85,18 @@ class Api:
 
 
 def make_api(
-    engine: Engine, database_url: str, tenant: str = "acme", *, page_size: int = 25
+    engine: Engine,
+    database_url: str,
+    tenant: str = "acme",
+    *,
+    page_size: int = 25,
+    **settings: Any,
 ) -> Iterator[Api]:
+    """``settings``: other ``Settings`` fields of the app (say ``db_busy_timeout``)."""
     create_tenant(engine, tenant)
     seed_tenant(engine, tenant, people=6, days=10, seed=3, until=SEED_UNTIL)
     client = create_client(engine, tenant)
-    app = create_app(Settings(database_url=database_url, page_size=page_size))
+    app = create_app(Settings(database_url=database_url, page_size=page_size, **settings))
     with TestClient(app, headers={"User-Agent": USER_AGENT}) as http:
         yield Api(http, engine, tenant, client.client_id, client.client_secret)
 

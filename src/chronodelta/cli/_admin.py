@@ -198,8 +198,7 @@ def retention_run(database: DatabaseOption = None, json: JsonOption = False) -> 
 
     Example: chronodelta retention run --json
     """
-    from chronodelta.server import Settings
-    from chronodelta.server.delta._retention import run_retention
+    from chronodelta.server import Settings, run_retention
 
     settings = Settings(database_url=resolve_database_url(database))
     with engine_for(database) as engine:

@@ -1,9 +1,13 @@
-"""The server: the Protime Connector API over HTTP, backed by ``storage``."""
+"""The server: the Protime Connector API over HTTP, backed by ``storage``.
 
-from chronodelta.server._app import create_app
-from chronodelta.server._errors import ApiError
-from chronodelta.server._settings import Settings
-from chronodelta.server.admin._tenants import (
+Public here: the app factory and its settings, the backend (the API's operations
+without HTTP, for benchmarks), and the operator tasks behind the CLI.
+"""
+
+from ._app import create_app
+from ._errors import ApiError
+from ._settings import Settings
+from .admin._tenants import (
     AdminError,
     NewClient,
     SeedResult,
@@ -11,17 +15,21 @@ from chronodelta.server.admin._tenants import (
     bootstrap_demo,
     create_client,
     create_tenant,
+    insert_clockings,
     list_tenants,
     recalculate_tenant,
     seed_tenant,
+    tenant_id,
 )
-from chronodelta.server.records._backend import ConnectorBackend
+from .delta._retention import RetentionReport, run_retention
+from .records._backend import ConnectorBackend
 
 __all__ = [
     "AdminError",
     "ApiError",
     "ConnectorBackend",
     "NewClient",
+    "RetentionReport",
     "SeedResult",
     "Settings",
     "TenantInfo",
@@ -29,7 +37,10 @@ __all__ = [
     "create_app",
     "create_client",
     "create_tenant",
+    "insert_clockings",
     "list_tenants",
     "recalculate_tenant",
+    "run_retention",
     "seed_tenant",
+    "tenant_id",
 ]
