@@ -44,15 +44,17 @@ from ._engine import SQLITE_IMMEDIATE, is_postgresql
 from .tables import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
-# SQLite's SQLITE_BUSY and SQLITE_LOCKED; PostgreSQL's lock_not_available (lock_timeout).
+# SQLite's SQLITE_BUSY and SQLITE_LOCKED. PostgreSQL's lock_not_available (lock_timeout),
+# too_many_connections and cannot_connect_now (starting up or shutting down).
 _SQLITE_BUSY_CODES = {5, 6}
-_POSTGRES_BUSY_STATES = {"55P03"}
+_POSTGRES_BUSY_STATES = {"55P03", "53300", "57P03"}
 
 
 class DatabaseBusy(Exception):
-    """The database stayed locked (or every pooled connection busy) past the timeout.
+    """The database could not take the work in time: it stayed locked, every pooled
+    connection was busy, or the server refused or lost the connection.
 
-    Retriable: nothing was written. ``retry_after`` is a hint in seconds.
+    Retriable: nothing was committed. ``retry_after`` is a hint in seconds.
     """
 
     retry_after = 1
@@ -67,7 +69,13 @@ def is_busy_error(error: BaseException) -> bool:
     original = error.orig
     if getattr(original, "sqlite_errorcode", None) in _SQLITE_BUSY_CODES:
         return True
-    if getattr(original, "sqlstate", None) in _POSTGRES_BUSY_STATES:
+    if error.connection_invalidated:  # the server went away mid-transaction
+        return True
+    state = getattr(original, "sqlstate", None)
+    if state in _POSTGRES_BUSY_STATES or (state or "").startswith("08"):
+        return True
+    # psycopg reports a refused or failed connection attempt with no SQLSTATE at all.
+    if type(original).__module__.startswith("psycopg") and state is None:
         return True
     return "database is locked" in str(original)
 
