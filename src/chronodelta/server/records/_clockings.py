@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from chronodelta.domain import (
@@ -21,6 +20,7 @@ from chronodelta.domain import (
 )
 from chronodelta.server._errors import BadRequest
 from chronodelta.server._models import ClockingBody, RecordRef
+from chronodelta.server.records._serialize import dump_activity_levels
 from chronodelta.server.references._store import ReferenceLookup, resolve_lookups
 from chronodelta.storage import tables
 
@@ -97,11 +97,6 @@ def clocking_values(
     draft: ClockingDraft, tenant_id: int, clocking_id: int, change_version: int
 ) -> dict[str, Any]:
     """The row of a clocking; ``calculated_time_of_day`` is the (corrected) time."""
-    levels = None
-    if draft.activity_levels:
-        levels = orjson.dumps(
-            [[lv.level, lv.activity_definition_id] for lv in draft.activity_levels]
-        ).decode()
     return {
         "tenant_id": tenant_id,
         "id": clocking_id,
@@ -118,7 +113,7 @@ def clocking_values(
         "kind": draft.kind.value,
         "reason_id": draft.reason_id,
         "is_open": draft.is_open,
-        "activity_levels": levels,
+        "activity_levels": dump_activity_levels(draft.activity_levels),
         "status": draft.status.value,
     }
 

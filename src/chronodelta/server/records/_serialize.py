@@ -13,9 +13,32 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from chronodelta.domain import ActivityLevel
 from chronodelta.storage import tables
 
 Wire = dict[str, Any]
+
+
+# Activity levels (of clockings and activity durations) are stored as the JSON text
+# ``[[level, activity definition id], ...]``, null when there are none. These three
+# are the only code that knows it.
+def dump_activity_levels(levels: Sequence[ActivityLevel]) -> str | None:
+    if not levels:
+        return None
+    return orjson.dumps([[lv.level, lv.activity_definition_id] for lv in levels]).decode()
+
+
+def parse_activity_levels(text: str | None) -> tuple[ActivityLevel, ...]:
+    if not text:
+        return ()
+    return tuple(ActivityLevel(level, definition) for level, definition in orjson.loads(text))
+
+
+def activity_levels_to_wire(text: str) -> list[Wire]:
+    return [
+        {"level": level, "activityDefinition": {"id": definition}}
+        for level, definition in orjson.loads(text)
+    ]
 
 c = tables.clockings.c
 CLOCKING_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
@@ -48,10 +71,7 @@ def clocking_to_wire(row: Sequence[Any]) -> Wire:
     if row[14] is not None:
         wire["isOpen"] = bool(row[14])
     if row[15] is not None:
-        wire["activityLevels"] = [
-            {"level": level, "activityDefinition": {"id": definition}}
-            for level, definition in orjson.loads(row[15])
-        ]
+        wire["activityLevels"] = activity_levels_to_wire(row[15])
     return wire
 
 
@@ -146,10 +166,7 @@ def activity_duration_to_wire(row: Sequence[Any]) -> Wire:
         "durationInMinutes": row[4],
     }
     if row[5] is not None:
-        wire["activityLevels"] = [
-            {"level": level, "activityDefinition": {"id": definition}}
-            for level, definition in orjson.loads(row[5])
-        ]
+        wire["activityLevels"] = activity_levels_to_wire(row[5])
     if row[6] is not None:
         wire["absenceDefinition"] = {"id": row[6]}
     if row[7] is not None:

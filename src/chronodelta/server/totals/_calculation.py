@@ -22,7 +22,6 @@ import sqlalchemy as sa
 
 from chronodelta.domain import (
     ActivityDurationTotal,
-    ActivityLevel,
     ClockingKind,
     ClockingStatus,
     CounterLinks,
@@ -32,6 +31,7 @@ from chronodelta.domain import (
     activity_durations,
     paid_presence,
 )
+from chronodelta.server.records._serialize import dump_activity_levels, parse_activity_levels
 from chronodelta.server.records._tracked import departure_row
 from chronodelta.storage import WriteTransaction, tables
 
@@ -136,7 +136,7 @@ def load_day_clockings(
                 is_edited=row.original_time_of_day is not None,
                 reason_id=row.reason_id,
                 is_open=row.is_open,
-                activity_levels=parse_levels(row.activity_levels),
+                activity_levels=parse_activity_levels(row.activity_levels),
             )
         )
     return found
@@ -158,18 +158,6 @@ def load_counter_links(connection: sa.Connection, tenant_id: int) -> CounterLink
         return {row[0]: tuple(orjson.loads(row[1])) for row in rows}
 
     return CounterLinks(activities=links(_ACTIVITY_COUNTERS), absences=links(_ABSENCE_COUNTERS))
-
-
-def parse_levels(text: str | None) -> tuple[ActivityLevel, ...]:
-    if not text:
-        return ()
-    return tuple(ActivityLevel(level, definition) for level, definition in orjson.loads(text))
-
-
-def dump_levels(levels: Sequence[ActivityLevel]) -> str | None:
-    if not levels:
-        return None
-    return orjson.dumps([[lv.level, lv.activity_definition_id] for lv in levels]).decode()
 
 
 # ---- writing ---------------------------------------------------------------------------
@@ -275,7 +263,7 @@ def duration_values(person_id: int, date: dt.date, total: ActivityDurationTotal)
         "date": date,
         "duration_key": total.key,
         "duration_minutes": total.duration_minutes,
-        "activity_levels": dump_levels(total.activity_levels),
+        "activity_levels": dump_activity_levels(total.activity_levels),
         "absence_definition_id": total.absence_definition_id,
         "counter_definition_ids": orjson.dumps(list(counters)).decode() if counters else None,
         "status": total.status.value,
