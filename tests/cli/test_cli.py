@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from chronodelta.cli import app
-from chronodelta.server.auth._credentials import authenticate_client
+from chronodelta.server.auth._clients import authenticate_client
 from chronodelta.storage import create_engine, tables
 
 runner = CliRunner()

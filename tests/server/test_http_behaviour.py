@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.domain import ALL_SCOPES, Scope
 from chronodelta.server import Settings, create_app, create_client, create_tenant, seed_tenant
-from chronodelta.server.auth._credentials import AUDIENCE
+from chronodelta.server.auth._tokens import AUDIENCE
 
 from .conftest import SEED_UNTIL, USER_AGENT, Api
 

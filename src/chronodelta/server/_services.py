@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server._settings import Settings
 from chronodelta.server._signing import TokenSigner
-from chronodelta.server.auth._credentials import TokenService
 from chronodelta.server.auth._keys import load_or_create_secret, load_or_create_signing_key
 from chronodelta.server.auth._service import AuthService
+from chronodelta.server.auth._tokens import TokenService
 from chronodelta.server.delta._service import DeltaService
 from chronodelta.server.delta._tracker import DeltaTracker
 from chronodelta.server.records._backend import ConnectorBackend

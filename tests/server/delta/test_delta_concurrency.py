@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from chronodelta.domain import CLOCKINGS_FILTER, ClockingDraft, ClockingKind, compile_filter
 from chronodelta.server import ConnectorBackend, create_tenant, seed_tenant
 from chronodelta.server._signing import TokenSigner
-from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._tracker import DeltaState, DeltaTracker, Position
 from chronodelta.server.records import _backend as backend_module
 from chronodelta.server.records._clockings import clocking_values

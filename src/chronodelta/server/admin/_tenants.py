@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from chronodelta.demo import generate_clockings, generate_reference_data
 from chronodelta.domain import ALL_SCOPES, ClockingDraft, ReferenceData, Scope, format_scopes
-from chronodelta.server.auth._credentials import hash_secret, new_client_credentials, utc_now
+from chronodelta.server._clock import utc_now
+from chronodelta.server.auth._clients import hash_secret, new_client_credentials
 from chronodelta.server.records._clockings import clocking_values
 from chronodelta.server.totals._calculation import PersonDay, person_days_of, recalculate
 from chronodelta.storage import (

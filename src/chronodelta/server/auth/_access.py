@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from chronodelta.domain import Scope
 from chronodelta.server._errors import Unauthorized
 from chronodelta.server._services import services
-from chronodelta.server.auth._credentials import INVALID_TOKEN, Principal
+from chronodelta.server.auth._tokens import INVALID_TOKEN, Principal
 
 bearer_scheme = HTTPBearer(
     auto_error=False,

@@ -15,12 +15,9 @@ from sqlalchemy.engine import Engine
 from chronodelta.domain import ALL_SCOPES, UnknownScopeError, format_scopes, parse_scopes
 from chronodelta.server._errors import BadRequest, NotFound
 from chronodelta.server._settings import Settings
-from chronodelta.server.auth._credentials import (
-    TokenService,
-    authenticate_client,
-    check_token_rate,
-)
+from chronodelta.server.auth._clients import authenticate_client, check_token_rate
 from chronodelta.server.auth._keys import ALGORITHM
+from chronodelta.server.auth._tokens import TokenService
 from chronodelta.storage import read_transaction, tables
 
 

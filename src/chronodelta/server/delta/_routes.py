@@ -16,7 +16,7 @@ from chronodelta.server._errors import NotFound
 from chronodelta.server._models import ErrorBody
 from chronodelta.server._services import services
 from chronodelta.server.auth._access import bearer_scheme, check_access
-from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._service import SnapshotQuery
 from chronodelta.server.records._tracked import TRACKED, TrackedCollection
 

@@ -25,7 +25,7 @@ from chronodelta.domain import (
 )
 from chronodelta.server._errors import BadRequest
 from chronodelta.server._settings import Settings
-from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._tracker import ChangeFeed, DeltaState, DeltaTracker, delta_link
 from chronodelta.server.records._lists import FILTER_SAFE
 from chronodelta.server.records._paging import PagePosition, PageTokenCodec, filter_digest

@@ -40,9 +40,10 @@ from chronodelta.domain import (
     FilterCriteria,
     format_change_version,
 )
+from chronodelta.server._clock import as_utc, utc_now
 from chronodelta.server._errors import BadRequest, Gone
 from chronodelta.server._signing import TokenSigner
-from chronodelta.server.auth._credentials import Principal, utc_now
+from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.records._serialize import Wire
 from chronodelta.server.records._tracked import Page, TrackedCollection, read_page
 from chronodelta.server.references._lookup import add_external_references
@@ -508,8 +509,3 @@ def _state(row: sa.Row[Any]) -> DeltaState:
         row.first_cursor,
         row.started_on,
     )
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back without a zone; they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

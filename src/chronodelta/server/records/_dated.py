@@ -16,7 +16,7 @@ from starlette.responses import Response
 from chronodelta.domain import ExternalReference, FilterCriteria, FilterError, compile_filter
 from chronodelta.server._errors import BadRequest
 from chronodelta.server._services import services
-from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
 from chronodelta.server.records._lists import page_response, position

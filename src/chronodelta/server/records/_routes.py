@@ -20,7 +20,7 @@ from chronodelta.server._models import Clocking as ClockingModel
 from chronodelta.server._models import ClockingBody, ErrorBody, Id, page_model
 from chronodelta.server._services import services
 from chronodelta.server.auth._access import require_scope
-from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken
 from chronodelta.server.records._clockings import etag, etag_matches
 from chronodelta.server.records._dated import ExternalReferencesText, dated_list_response

@@ -40,6 +40,7 @@ def activity_levels_to_wire(text: str) -> list[Wire]:
         for level, definition in orjson.loads(text)
     ]
 
+
 c = tables.clockings.c
 CLOCKING_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     c.change_version, c.id, c.calculated_time_of_day, c.is_generated, c.status,

@@ -23,7 +23,7 @@ from chronodelta.server._errors import BadRequest
 from chronodelta.server._models import ErrorBody, ExternalReferenceBody, ExternalReferencesOut, Id
 from chronodelta.server._services import services
 from chronodelta.server.auth._access import require_scope
-from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.auth._tokens import Principal
 
 router = APIRouter(tags=["external-references"])
 WRITE = Depends(require_scope(Scope.EXTERNAL_REFERENCES_WRITE))

@@ -15,7 +15,7 @@ from chronodelta.server._errors import BadRequest
 from chronodelta.server._models import ErrorBody, Id
 from chronodelta.server._services import services
 from chronodelta.server.auth._access import require_scope
-from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken, snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
 from chronodelta.server.records._lists import add_list_and_get, page_response, position

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import PREDEFINED_REFERENCES, ExternalReference
+from chronodelta.server._clock import utc_now
 from chronodelta.server._errors import BadRequest, Conflict, NotFound
-from chronodelta.server.auth._credentials import utc_now
 from chronodelta.server.records._serialize import Wire
 from chronodelta.server.references._lookup import checked_references, resolve_reference
 from chronodelta.storage import read_transaction, tables, write_transaction

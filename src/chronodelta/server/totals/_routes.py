@@ -24,7 +24,7 @@ from chronodelta.server import _models as models
 from chronodelta.server._models import ErrorBody, Id
 from chronodelta.server._services import services
 from chronodelta.server.auth._access import require_scope
-from chronodelta.server.auth._credentials import Principal
+from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken
 from chronodelta.server.records._backend import ConnectorBackend
 from chronodelta.server.records._dated import ExternalReferencesText, ListPage, dated_list_response

@@ -1,23 +1,16 @@
-"""OAuth2 client credentials: clients, access tokens, and the per-request check.
+"""API clients: their credentials, checking a secret, and the token request limit.
 
-Contract, "Authentication and scopes": tokens are per tenant, live 1,800 s and carry
-the granted scopes; a missing, invalid or expired token, a token of another tenant,
-or a missing scope all give 401. Every refusal says the same few words, so that a
-caller learns nothing about other tenants or clients.
+Client secrets are stored only as argon2id hashes. An unknown client id costs the
+same verification as a wrong secret, so that timing does not tell which ids exist.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
-from threading import Lock
-from typing import Any
 
-import jwt
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,15 +18,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
-from chronodelta.domain import Scope, format_scopes
+from chronodelta.domain import Scope
 from chronodelta.server._errors import TooManyRequests, Unauthorized
-from chronodelta.server.auth._keys import ALGORITHM, SigningKey
 from chronodelta.storage import is_postgresql, plain_write_transaction, read_transaction
 from chronodelta.storage.tables import api_clients, tenants, token_request_windows
 
-AUDIENCE = "connector-protimeapi"
 INVALID_CLIENT = "Invalid client credentials"
-INVALID_TOKEN = "The access token is missing, invalid or expired"
 
 # Client secrets are 256-bit random strings, not passwords a person chose: no
 # dictionary helps an attacker, so OWASP's minimum argon2id cost (19 MiB, 2 passes)
@@ -51,17 +41,6 @@ def hash_secret(secret: str) -> str:
 def new_client_credentials() -> tuple[str, str]:
     """A fresh client id and secret; only the secret's argon2 hash is ever stored."""
     return f"cd-{uuid.uuid4().hex[:20]}", secrets.token_urlsafe(32)
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the tenant and API client of a verified access token."""
-
-    tenant_id: int
-    tenant: str
-    client_id: str
-    scopes: frozenset[str]
-    expires_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,81 +71,6 @@ def authenticate_client(
         raise Unauthorized(INVALID_CLIENT)
     granted = tuple(Scope(s) for s in row.scopes.split())
     return RegisteredClient(row.id, tenant, client_id, granted)
-
-
-class TokenService:
-    """Issues and verifies signed access tokens; verified tokens are cached."""
-
-    def __init__(self, key: SigningKey, lifetime_seconds: int, cache_size: int = 4096) -> None:
-        self._key = key
-        self._public_key = key.private_key.public_key()
-        self.lifetime_seconds = lifetime_seconds
-        self._cache: OrderedDict[str, Principal] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = Lock()
-
-    @property
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [self._key.public_jwk()]}
-
-    def issue(self, client: RegisteredClient, scopes: tuple[Scope, ...], issuer: str) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": issuer,
-            "aud": AUDIENCE,
-            "sub": client.client_id,
-            "client_id": client.client_id,
-            "tenant": client.tenant,
-            "tid": client.tenant_id,
-            "scope": format_scopes(scopes),
-            "iat": now,
-            "nbf": now,
-            "exp": now + self.lifetime_seconds,
-            "jti": uuid.uuid4().hex,
-        }
-        return jwt.encode(claims, self._key.private_key, ALGORITHM, headers={"kid": self._key.kid})
-
-    def verify(self, token: str) -> Principal:
-        """The token's principal, or Unauthorized. Never any other exception."""
-        cached = self._cache_get(token)
-        if cached is not None:
-            return cached
-        try:
-            claims = jwt.decode(
-                token,
-                self._public_key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                options={"require": ["exp", "iat", "tenant", "tid", "scope", "client_id"]},
-            )
-            principal = Principal(
-                tenant_id=int(claims["tid"]),
-                tenant=str(claims["tenant"]),
-                client_id=str(claims["client_id"]),
-                scopes=frozenset(str(claims["scope"]).split()),
-                expires_at=int(claims["exp"]),
-            )
-        except (jwt.PyJWTError, ValueError, TypeError):
-            raise Unauthorized(INVALID_TOKEN) from None
-        self._cache_put(token, principal)
-        return principal
-
-    def _cache_get(self, token: str) -> Principal | None:
-        with self._lock:
-            principal = self._cache.get(token)
-            if principal is None:
-                return None
-            if principal.expires_at <= time.time():
-                del self._cache[token]
-                return None
-            self._cache.move_to_end(token)
-            return principal
-
-    def _cache_put(self, token: str, principal: Principal) -> None:
-        with self._lock:
-            self._cache[token] = principal
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
 
 
 def check_token_rate(engine: Engine, client_key: str, per_minute: int) -> None:
@@ -204,7 +108,3 @@ def _bump_window(engine: Engine, client_key: str, window: int) -> int:
                 )
             )
     return count
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

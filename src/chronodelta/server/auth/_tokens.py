@@ -1,0 +1,112 @@
+"""Access tokens: issued as signed JWTs, verified (and cached) on every request.
+
+Contract, "Authentication and scopes": tokens are per tenant, live 1,800 s and carry
+the granted scopes; a missing, invalid or expired token, a token of another tenant,
+or a missing scope all give 401. Every refusal says the same few words, so that a
+caller learns nothing about other tenants or clients.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+import jwt
+
+from chronodelta.domain import Scope, format_scopes
+from chronodelta.server._errors import Unauthorized
+from chronodelta.server.auth._clients import RegisteredClient
+from chronodelta.server.auth._keys import ALGORITHM, SigningKey
+
+AUDIENCE = "connector-protimeapi"
+INVALID_TOKEN = "The access token is missing, invalid or expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the tenant and API client of a verified access token."""
+
+    tenant_id: int
+    tenant: str
+    client_id: str
+    scopes: frozenset[str]
+    expires_at: int
+
+
+class TokenService:
+    """Issues and verifies signed access tokens; verified tokens are cached."""
+
+    def __init__(self, key: SigningKey, lifetime_seconds: int, cache_size: int = 4096) -> None:
+        self._key = key
+        self._public_key = key.private_key.public_key()
+        self.lifetime_seconds = lifetime_seconds
+        self._cache: OrderedDict[str, Principal] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = Lock()
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self._key.public_jwk()]}
+
+    def issue(self, client: RegisteredClient, scopes: tuple[Scope, ...], issuer: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": issuer,
+            "aud": AUDIENCE,
+            "sub": client.client_id,
+            "client_id": client.client_id,
+            "tenant": client.tenant,
+            "tid": client.tenant_id,
+            "scope": format_scopes(scopes),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.lifetime_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._key.private_key, ALGORITHM, headers={"kid": self._key.kid})
+
+    def verify(self, token: str) -> Principal:
+        """The token's principal, or Unauthorized. Never any other exception."""
+        cached = self._cache_get(token)
+        if cached is not None:
+            return cached
+        try:
+            claims = jwt.decode(
+                token,
+                self._public_key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                options={"require": ["exp", "iat", "tenant", "tid", "scope", "client_id"]},
+            )
+            principal = Principal(
+                tenant_id=int(claims["tid"]),
+                tenant=str(claims["tenant"]),
+                client_id=str(claims["client_id"]),
+                scopes=frozenset(str(claims["scope"]).split()),
+                expires_at=int(claims["exp"]),
+            )
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise Unauthorized(INVALID_TOKEN) from None
+        self._cache_put(token, principal)
+        return principal
+
+    def _cache_get(self, token: str) -> Principal | None:
+        with self._lock:
+            principal = self._cache.get(token)
+            if principal is None:
+                return None
+            if principal.expires_at <= time.time():
+                del self._cache[token]
+                return None
+            self._cache.move_to_end(token)
+            return principal
+
+    def _cache_put(self, token: str, principal: Principal) -> None:
+        with self._lock:
+            self._cache[token] = principal
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
