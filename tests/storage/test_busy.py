@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine
 from chronodelta.server import create_tenant
 from chronodelta.storage import (
     DatabaseBusy,
+    DatabaseConnectionLost,
+    DatabaseUnavailable,
     create_engine,
     is_busy_error,
     is_postgresql,
@@ -27,6 +29,7 @@ from chronodelta.storage import (
     tables,
     write_transaction,
 )
+from chronodelta.testing import free_port
 
 
 @pytest.fixture
@@ -81,3 +84,15 @@ def test_other_database_errors_are_not_busy(quick: Engine) -> None:
 
 def test_a_pool_with_no_free_connection_is_busy() -> None:
     assert is_busy_error(sa.exc.TimeoutError("QueuePool limit reached"))
+
+
+def test_a_refused_postgresql_connection_is_connection_lost_not_busy() -> None:
+    # A port nothing listens on: the connection attempt is refused.
+    engine = create_engine(f"postgresql://nobody@127.0.0.1:{free_port()}/none", busy_timeout=1)
+    try:
+        with pytest.raises(DatabaseConnectionLost) as raised, read_transaction(engine):
+            pass
+    finally:
+        engine.dispose()
+    assert not isinstance(raised.value, DatabaseBusy)
+    assert isinstance(raised.value, DatabaseUnavailable)

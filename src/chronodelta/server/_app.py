@@ -45,6 +45,12 @@ A busy database answers `503` with `Retry-After`; nothing a client sends gives a
 """
 
 
+UNAVAILABLE = {
+    "description": "The database was busy past its timeout, or away; retry after Retry-After",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     found = Services.build(settings or Settings())
     settings = found.settings
@@ -97,14 +103,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
-    """FastAPI documents a 422 on every operation; this API answers 400 instead."""
+    """FastAPI documents a 422 on every operation; this API answers 400 instead. Every
+    operation that reaches the database may answer 503 (the database busy or away)."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         for path_item in schema.get("paths", {}).values():
             for operation in path_item.values():
-                operation.get("responses", {}).pop("422", None)
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses.setdefault("503", UNAVAILABLE)
         components = schema.get("components", {}).get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)

@@ -20,7 +20,7 @@ from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from chronodelta.storage import DatabaseBusy
+from chronodelta.storage import DatabaseUnavailable
 
 log = logging.getLogger("chronodelta.server")
 
@@ -115,7 +115,7 @@ class TooManyRequests(ApiError):
 
 
 class ServiceUnavailable(ApiError):
-    """503: the database stayed busy past its timeout (contract, "Errors": 503)."""
+    """503: the database was busy past its timeout, or away (contract, "Errors": 503)."""
 
     status_code = 503
     code = "ServiceUnavailable"
@@ -198,16 +198,12 @@ def _api_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-def _database_busy(request: Request, exc: Exception) -> Response:
-    # Issue 9: a lock held past the busy timeout is load, not a bug: 503 + Retry-After.
-    assert isinstance(exc, DatabaseBusy)
-    log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
-    return error_response(
-        ServiceUnavailable(
-            exc.retry_after,
-            reasons=["The database was busy for longer than its timeout; nothing was changed"],
-        )
-    )
+def _database_unavailable(request: Request, exc: Exception) -> Response:
+    # Issue 9: a lock held past the busy timeout, or a database that is away, is load
+    # or an outage, not a bug: 503 + Retry-After, with what the client can rely on.
+    assert isinstance(exc, DatabaseUnavailable)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(ServiceUnavailable(exc.retry_after, reasons=[exc.reason]))
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
@@ -219,5 +215,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(DatabaseBusy, _database_busy)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from chronodelta.server._metrics import render_metrics
 from chronodelta.server._services import services
-from chronodelta.storage import read_transaction
+from chronodelta.storage import DatabaseUnavailable, read_transaction
 
 router = APIRouter(include_in_schema=False)
 # Swagger UI 5 (it renders OpenAPI 3.1), served from the package: no CDN, no network.
@@ -25,7 +25,7 @@ def healthz(request: Request) -> Response:
     try:
         with read_transaction(services(request).engine) as connection:
             connection.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError:
+    except (sa.exc.SQLAlchemyError, DatabaseUnavailable):
         return Response(b'{"status":"unavailable"}', 503, media_type="application/json")
     return Response(b'{"status":"ok"}', media_type="application/json")
 

@@ -19,6 +19,8 @@ from ._engine import (
 from ._migrate import current_revision, head_revision, upgrade
 from ._transactions import (
     DatabaseBusy,
+    DatabaseConnectionLost,
+    DatabaseUnavailable,
     WriteTransaction,
     ensure_tenant_counters,
     is_busy_error,
@@ -33,6 +35,8 @@ __all__ = [
     "DEFAULT_BUSY_TIMEOUT_SECONDS",
     "SQLITE_IMMEDIATE_OPTIONS",
     "DatabaseBusy",
+    "DatabaseConnectionLost",
+    "DatabaseUnavailable",
     "DatabaseUrlError",
     "WriteTransaction",
     "busy_timeout_from_env",

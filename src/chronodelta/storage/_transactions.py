@@ -26,8 +26,9 @@ Every transaction anyone opens comes from this module, in one of three kinds:
   timeout can wait that out (issue 9: ``DeltaTracker._touch`` did exactly that).
 
 A wait for a lock or a pooled connection is bounded by the engine's busy timeout
-(``create_engine``); past it, any of them raises ``DatabaseBusy``, a retriable error
-the server answers with 503 and ``Retry-After``.
+(``create_engine``); past it, any of them raises ``DatabaseBusy``. A refused or broken
+connection raises ``DatabaseConnectionLost``. Both are ``DatabaseUnavailable``, a
+retriable error the server answers with 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -50,34 +51,59 @@ _SQLITE_BUSY_CODES = {5, 6}
 _POSTGRES_BUSY_STATES = {"55P03", "53300", "57P03"}
 
 
-class DatabaseBusy(Exception):
-    """The database could not take the work in time: it stayed locked, every pooled
-    connection was busy, or the server refused or lost the connection.
-
-    Retriable: nothing was committed. ``retry_after`` is a hint in seconds.
-    """
+class DatabaseUnavailable(Exception):
+    """The database could not do the work now; retriable. ``retry_after``: seconds."""
 
     retry_after = 1
+    reason = "The database is unavailable"
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """A wait for a lock or a pooled connection ran past the busy timeout.
+
+    Nothing was committed: the transaction never got what it waited for.
+    """
+
+    reason = "The database was busy for longer than its timeout; nothing was changed"
+
+
+class DatabaseConnectionLost(DatabaseUnavailable):
+    """The database refused the connection, or it broke mid-transaction.
+
+    If it broke during COMMIT the work may have been committed: the caller cannot
+    know, so a retry must be one that is safe to repeat.
+    """
+
+    reason = (
+        "The connection to the database failed; if it failed while committing, "
+        "the change may have been applied"
+    )
+
+
+def unavailable_error(error: BaseException) -> type[DatabaseUnavailable] | None:
+    """Which kind of unavailability ``error`` is, or None for a real error."""
+    if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free
+        return DatabaseBusy
+    if not isinstance(error, sa.exc.OperationalError):
+        return None
+    original = error.orig
+    state = getattr(original, "sqlstate", None)
+    if (
+        getattr(original, "sqlite_errorcode", None) in _SQLITE_BUSY_CODES
+        or state in _POSTGRES_BUSY_STATES
+        or "database is locked" in str(original)
+    ):
+        return DatabaseBusy
+    # psycopg reports a refused or failed connection attempt with no SQLSTATE at all.
+    no_state = type(original).__module__.startswith("psycopg") and state is None
+    if error.connection_invalidated or (state or "").startswith("08") or no_state:
+        return DatabaseConnectionLost
+    return None
 
 
 def is_busy_error(error: BaseException) -> bool:
-    """Whether ``error`` is a lock or pool wait that ran out (not a broken request)."""
-    if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free
-        return True
-    if not isinstance(error, sa.exc.OperationalError):
-        return False
-    original = error.orig
-    if getattr(original, "sqlite_errorcode", None) in _SQLITE_BUSY_CODES:
-        return True
-    if error.connection_invalidated:  # the server went away mid-transaction
-        return True
-    state = getattr(original, "sqlstate", None)
-    if state in _POSTGRES_BUSY_STATES or (state or "").startswith("08"):
-        return True
-    # psycopg reports a refused or failed connection attempt with no SQLSTATE at all.
-    if type(original).__module__.startswith("psycopg") and state is None:
-        return True
-    return "database is locked" in str(original)
+    """Whether ``error`` means the database is unavailable (not a broken request)."""
+    return unavailable_error(error) is not None
 
 
 @contextmanager
@@ -85,9 +111,10 @@ def _busy_as_database_busy() -> Iterator[None]:
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.TimeoutError) as error:
-        if is_busy_error(error):
-            raise DatabaseBusy(str(error.orig if hasattr(error, "orig") else error)) from error
-        raise
+        kind = unavailable_error(error)
+        if kind is None:
+            raise
+        raise kind(str(getattr(error, "orig", None) or error)) from error
 
 
 @dataclass

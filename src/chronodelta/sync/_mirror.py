@@ -130,6 +130,8 @@ def _database_errors(doing: str, busy_timeout: float) -> Iterator[None]:
             f"{doing}: it stayed locked for more than {busy_timeout:g} s ({exc}); "
             "another process is writing to it"
         ) from exc
+    except storage.DatabaseConnectionLost as exc:
+        raise MirrorUnavailable(f"{doing}: {exc}") from exc
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlite_errorcode", None) != _SQLITE_ERROR:
             raise MirrorUnavailable(f"{doing}: {exc.orig}") from exc

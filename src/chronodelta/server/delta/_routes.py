@@ -42,7 +42,7 @@ def snapshot_response(
     response_class=Response,
     responses={
         200: {"description": "Changes and a new deltaLink"},
-        **{code: {"model": ErrorBody} for code in (400, 401, 404, 410, 414, 503)},
+        **{code: {"model": ErrorBody} for code in (400, 401, 404, 410, 414)},
     },
 )
 def read_changes(
