@@ -9,6 +9,7 @@ nothing, and work again once the lock is released. Reads that need no lock go on
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,10 @@ def test_a_delta_read_behind_a_held_lock_gets_503_and_its_link_still_works(
 ) -> None:
     mirror = start(busy_api.http, PATH, {"filter": "date ge '2026-01-10'"}, busy_api.auth(*RW))
     link = mirror.delta_link
+    # Two minutes on: past the slack within which a use is not recorded again, so
+    # this read must write its use, and wait for the lock.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    busy_api.services.deltas.clock = lambda: later
     with database_locked(busy_api):
         assert_busy(busy_api.http.get(str(link), headers=busy_api.auth(*RW)))
     created = busy_api.http.post(PATH, json=CLOCKING, headers=busy_api.auth(*RW)).json()

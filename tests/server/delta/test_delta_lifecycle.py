@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from chronodelta.domain import Scope
 from chronodelta.server import run_retention
-from chronodelta.storage import tables
+from chronodelta.storage import read_transaction, tables
 from tests.server.conftest import Api
 from tests.server.delta_client import follow, start
 
@@ -37,6 +37,31 @@ def test_a_delta_lives_72_hours_after_its_last_request(api: Api) -> None:
     error = gone.json()["error"]
     assert error["code"] == "Gone" and "expired" in error["message"]
     assert "72 hours" in error["reasons"][0]
+
+
+def stored_last_use(api: Api) -> dt.datetime:
+    with read_transaction(api.engine) as connection:
+        value = connection.scalar(sa.select(sa.func.max(tables.deltas.c.last_used_at)))
+    assert isinstance(value, dt.datetime)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def test_a_use_is_recorded_at_most_once_a_minute_and_never_expires_a_delta_early(
+    api: Api,
+) -> None:
+    # Recording every poll would take SQLite's write lock on every delta read.
+    mirror = start(api.http, PATH, {"filter": "date ge '2026-01-10'"}, api.auth(*RW))
+    started = stored_last_use(api)
+    at(api, started + dt.timedelta(seconds=30))
+    follow(api.http, mirror, api.auth(*RW))
+    assert stored_last_use(api) == started  # within the slack: not written again
+    # 72 hours after that unrecorded request the delta still lives...
+    at(api, started + dt.timedelta(seconds=30) + 72 * HOURS)
+    follow(api.http, mirror, api.auth(*RW))
+    assert stored_last_use(api) == started + dt.timedelta(seconds=30) + 72 * HOURS
+    # ...and 72 hours and a minute after the last recorded one it is gone.
+    at(api, stored_last_use(api) + 72 * HOURS + dt.timedelta(minutes=1, seconds=1))
+    assert api.http.get(str(mirror.delta_link), headers=api.auth(*RW)).status_code == 410
 
 
 def test_retention_forgets_expired_deltas_and_history_no_delta_needs(api: Api) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from chronodelta.server.delta._tracker import recorded_use_slack
 from chronodelta.storage import plain_write_transaction, tables
 
 log = logging.getLogger("chronodelta.retention")
@@ -40,7 +41,8 @@ def run_retention(
     deltas = tables.deltas
     with plain_write_transaction(engine) as connection:
         expired = connection.execute(
-            deltas.delete().where(deltas.c.last_used_at < now - ttl)
+            # The recorded last use may lag the real one by the slack (_tracker._touch).
+            deltas.delete().where(deltas.c.last_used_at < now - ttl - recorded_use_slack(ttl))
         ).rowcount
         tenant_ids = list(connection.scalars(sa.select(tables.tenants.c.id)))
     removed_departures = removed_marks = 0
