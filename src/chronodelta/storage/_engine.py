@@ -7,6 +7,9 @@ The embedded default is a SQLite file under ``./var/``; a ``postgresql://`` URL 
 from __future__ import annotations
 
 import os
+import threading
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,29 @@ DEFAULT_SQLITE_PATH = Path("var") / "chronodelta.db"
 # write lock up front makes concurrent writers queue instead.
 SQLITE_IMMEDIATE = "chronodelta_sqlite_immediate"
 SQLITE_IMMEDIATE_OPTIONS = {SQLITE_IMMEDIATE: True}
+
+
+@dataclass(frozen=True)
+class WriterQueue:
+    """The writers of one process on one SQLite database, served one at a time.
+
+    SQLite's busy handler waits for the write lock by sleeping and retrying, in steps
+    of up to 100 ms, so writers that meet at the lock wait far longer than the
+    writes take (issue 9's load mix: a p99 of 185 ms for 7 ms writes). Threads of one
+    process therefore queue on this lock first and only then take SQLite's; other
+    processes still meet at SQLite's lock, with its busy timeout.
+    """
+
+    lock: threading.Lock
+    timeout: float
+
+
+_WRITER_QUEUES: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
+
+
+def writer_queue(engine: Engine) -> WriterQueue | None:
+    """The engine's writer queue (SQLite engines made by ``create_engine``), if any."""
+    return _WRITER_QUEUES.get(engine)
 
 
 class DatabaseUrlError(ValueError):
@@ -125,6 +151,7 @@ def _create_sqlite_engine(target: sa.URL, timeout: float) -> Engine:
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
+    _WRITER_QUEUES[engine] = WriterQueue(threading.Lock(), timeout)
     return engine
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ._engine import SQLITE_IMMEDIATE, is_postgresql
+from ._engine import SQLITE_IMMEDIATE, is_postgresql, writer_queue
 from .tables import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
@@ -179,10 +179,25 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransacti
 @contextmanager
 def plain_write_transaction(engine: Engine) -> Iterator[sa.Connection]:
     """A write that versions nothing: SQLite's write lock up front, then commit."""
-    with _busy_as_database_busy():
+    with _writer_turn(engine), _busy_as_database_busy():
         connect = engine.connect().execution_options(**{SQLITE_IMMEDIATE: True})
         with connect as connection, connection.begin():
             yield connection
+
+
+@contextmanager
+def _writer_turn(engine: Engine) -> Iterator[None]:
+    """On SQLite, wait for this process's other writers first (``WriterQueue``)."""
+    queue = writer_queue(engine)
+    if queue is None:
+        yield
+        return
+    if not queue.lock.acquire(timeout=queue.timeout):
+        raise DatabaseBusy(f"other writers of this process held the database {queue.timeout:g} s")
+    try:
+        yield
+    finally:
+        queue.lock.release()
 
 
 @contextmanager
