@@ -30,6 +30,7 @@ bench: $(DEV_STAMP) system-deps
 	$(BIN)/python -m bench.delta_read
 	$(BIN)/python -m bench.write_throughput
 	$(BIN)/python -m bench.sync_throughput
+	$(BIN)/python -m bench.load_mix
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,13 +44,16 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
-# PostgreSQL (tests start throwaway clusters with its initdb/pg_ctl) and Chromium
-# (the test that renders the Swagger page offline), from Debian's packages.
+# PostgreSQL (tests start throwaway clusters with its initdb/pg_ctl), Chromium (the
+# test that renders the Swagger page offline) and curl (the test that runs the
+# walk-through `make serve` prints), from Debian's packages.
 system-deps:
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; fi
 	@if ! command -v chromium >/dev/null; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; fi
+	@if ! command -v curl >/dev/null; then \
+		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q curl; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
