@@ -33,9 +33,7 @@ from chronodelta.server.records._serialize import (
     Wire,
 )
 from chronodelta.server.records._tracked import TRACKED, Page, read_page, record_departure
-from chronodelta.server.references._lookup import (
-    add_external_references,
-)
+from chronodelta.server.references._lookup import add_external_references, checked_references
 from chronodelta.server.totals._calculation import PersonDay, recalculate
 from chronodelta.storage import (
     WriteTransaction,
@@ -49,6 +47,9 @@ clockings = tables.clockings
 # A write names its records by id (a draft: the seeder, the benchmarks), or as the API
 # body does, by id or by one external reference each.
 ClockingWrite = ClockingDraft | ClockingBody
+# The references to add to the records read: checked pairs, or a request's
+# ``externalReferences`` text, checked in the read's own transaction (400 if bad).
+References = Sequence[ExternalReference] | str | None
 
 
 class ConnectorBackend:
@@ -67,13 +68,13 @@ class ConnectorBackend:
         criteria: FilterCriteria,
         after: tuple[Any, ...] | None,
         limit: int,
-        references: Sequence[ExternalReference] = (),
+        references: References = (),
     ) -> Page:
         """Clockings matching ``criteria`` in (date, id) order, after ``after``."""
         return self._list("clockings", tenant_id, criteria, after, limit, references)
 
     def get_clocking(
-        self, tenant_id: int, clocking_id: int, references: Sequence[ExternalReference] = ()
+        self, tenant_id: int, clocking_id: int, references: References = ()
     ) -> Wire:
         return self._get("clockings", tenant_id, clocking_id, references)
 
@@ -83,12 +84,12 @@ class ConnectorBackend:
         criteria: FilterCriteria,
         after: tuple[Any, ...] | None,
         limit: int,
-        references: Sequence[ExternalReference] = (),
+        references: References = (),
     ) -> Page:
         return self._list("paid-presences", tenant_id, criteria, after, limit, references)
 
     def get_paid_presence(
-        self, tenant_id: int, record_id: int, references: Sequence[ExternalReference] = ()
+        self, tenant_id: int, record_id: int, references: References = ()
     ) -> Wire:
         return self._get("paid-presences", tenant_id, record_id, references)
 
@@ -98,12 +99,12 @@ class ConnectorBackend:
         criteria: FilterCriteria,
         after: tuple[Any, ...] | None,
         limit: int,
-        references: Sequence[ExternalReference] = (),
+        references: References = (),
     ) -> Page:
         return self._list("activity-durations", tenant_id, criteria, after, limit, references)
 
     def get_activity_duration(
-        self, tenant_id: int, record_id: int, references: Sequence[ExternalReference] = ()
+        self, tenant_id: int, record_id: int, references: References = ()
     ) -> Wire:
         return self._get("activity-durations", tenant_id, record_id, references)
 
@@ -114,11 +115,12 @@ class ConnectorBackend:
         criteria: FilterCriteria,
         after: tuple[Any, ...] | None,
         limit: int,
-        references: Sequence[ExternalReference],
+        references: References,
     ) -> Page:
         with read_transaction(self.engine) as connection:
+            pairs = _checked(connection, tenant_id, collection, references)
             page = read_page(connection, TRACKED[collection], tenant_id, criteria, after, limit)
-            add_external_references(connection, tenant_id, collection, references, page.records)
+            add_external_references(connection, tenant_id, collection, pairs, page.records)
             return page
 
     def _get(
@@ -126,13 +128,14 @@ class ConnectorBackend:
         collection: str,
         tenant_id: int,
         record_id: int,
-        references: Sequence[ExternalReference],
+        references: References,
     ) -> Wire:
         with read_transaction(self.engine) as connection:
+            pairs = _checked(connection, tenant_id, collection, references)
             record = _read_record(connection, collection, tenant_id, record_id)
             if record is None:
                 raise NotFound(f"No {collection} record with id {record_id}")
-            add_external_references(connection, tenant_id, collection, references, [record])
+            add_external_references(connection, tenant_id, collection, pairs, [record])
         return record
 
     # ---- clockings: writes ----------------------------------------------------------
@@ -251,6 +254,14 @@ def _written(connection: sa.Connection, tenant_id: int, clocking_id: int) -> Wir
     record = _read_record(connection, "clockings", tenant_id, clocking_id)
     assert record is not None  # written in this transaction
     return record
+
+
+def _checked(
+    connection: sa.Connection, tenant_id: int, collection: str, references: References
+) -> Sequence[ExternalReference]:
+    if references is None or isinstance(references, str):
+        return checked_references(connection, tenant_id, collection, references)
+    return references
 
 
 def _as_draft(connection: sa.Connection, tenant_id: int, write: ClockingWrite) -> ClockingDraft:

@@ -7,18 +7,19 @@ a get by id, and both take ``externalReferences`` (seeds 001-003).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from chronodelta.domain import ExternalReference, FilterCriteria, FilterError, compile_filter
+from chronodelta.domain import FilterCriteria, FilterError, compile_filter
 from chronodelta.server._errors import BadRequest
 from chronodelta.server._services import services
 from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
+from chronodelta.server.records._backend import References
 from chronodelta.server.records._lists import page_response, position
 from chronodelta.server.records._tracked import Page, TrackedCollection
 
@@ -29,9 +30,7 @@ ExternalReferencesText = Annotated[
         "(people,@badge-number)(terminals,@external-code)"
     ),
 ]
-ListPage = Callable[
-    [int, FilterCriteria, tuple[Any, ...] | None, int, Sequence[ExternalReference]], Page
-]
+ListPage = Callable[[int, FilterCriteria, tuple[Any, ...] | None, int, References], Page]
 
 
 def dated_list_response(
@@ -58,10 +57,11 @@ def dated_list_response(
         )
     except FilterError as exc:
         raise BadRequest(reasons=exc.reasons) from None
-    references = found.references.check(principal.tenant_id, tracked.name, external_references)
     canonical = criteria.canonical()
     after = position(found, continuation, principal.tenant_id, tracked.name, canonical)
-    page = list_page(principal.tenant_id, criteria, after, found.settings.page_size, references)
+    page = list_page(
+        principal.tenant_id, criteria, after, found.settings.page_size, external_references
+    )
     return page_response(
         found,
         path=tracked.info.path,

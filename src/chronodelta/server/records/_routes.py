@@ -85,10 +85,7 @@ def get_clocking(
     externalReferences: ExternalReferencesText = None,
 ) -> Response:
     backend = services(request).backend
-    references = services(request).references.check(
-        principal.tenant_id, "clockings", externalReferences
-    )
-    record = backend.get_clocking(principal.tenant_id, clocking_id, references)
+    record = backend.get_clocking(principal.tenant_id, clocking_id, externalReferences)
     return _record_response(record, if_none_match=if_none_match)
 
 

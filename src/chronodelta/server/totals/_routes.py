@@ -6,7 +6,7 @@ scopes, with the clockings' filter rules, paging, delta and external references.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -18,7 +18,6 @@ from chronodelta.domain import (
     ACTIVITY_DURATIONS,
     PAID_PRESENCES,
     CollectionInfo,
-    ExternalReference,
 )
 from chronodelta.server import _models as models
 from chronodelta.server._models import ErrorBody, Id
@@ -26,7 +25,7 @@ from chronodelta.server._services import services
 from chronodelta.server.auth._access import require_scope
 from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken
-from chronodelta.server.records._backend import ConnectorBackend
+from chronodelta.server.records._backend import ConnectorBackend, References
 from chronodelta.server.records._dated import ExternalReferencesText, ListPage, dated_list_response
 from chronodelta.server.records._lists import add_list_and_get
 from chronodelta.server.records._serialize import Wire
@@ -45,7 +44,7 @@ FilterText = Annotated[
 ]
 
 
-GetOne = Callable[[int, int, Sequence[ExternalReference]], Wire]
+GetOne = Callable[[int, int, References], Wire]
 
 
 def _add_collection(
@@ -85,10 +84,7 @@ def _add_collection(
         externalReferences: ExternalReferencesText = None,
     ) -> Response:
         backend = services(request).backend
-        references = services(request).references.check(
-            principal.tenant_id, info.name, externalReferences
-        )
-        record = get_record(backend)(principal.tenant_id, record_id, references)
+        record = get_record(backend)(principal.tenant_id, record_id, externalReferences)
         return Response(orjson.dumps(record), media_type="application/json")
 
     add_list_and_get(router, info, model, list_records, get_one, ERRORS)
