@@ -155,6 +155,9 @@ def run_backend(backend: Backend, args: argparse.Namespace) -> Figures:
         env = {
             "CHRONODELTA_TODAY": TODAY.isoformat(),
             "CHRONODELTA_PAGE_SIZE": str(args.page_size),
+            "CHRONODELTA_DELTA_OVERLAP_SECONDS": str(args.overlap),
+            # Every run's sessions take new tokens: many rounds a minute pass the default 60.
+            "CHRONODELTA_TOKEN_REQUESTS_PER_MINUTE": "100000",
         }
         workers = ["--workers", str(WORKERS[backend])]
         with ServerProcess(url, args=workers, env=env) as server:
@@ -245,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--walk-every", type=int, default=100, metavar="WRITES",
                         help="the walker lists once per WRITES acknowledged writes "
                         "(0: back to back)")  # fmt: skip
+    parser.add_argument("--overlap", type=int, default=300, metavar="SECONDS",
+                        help="the server's delta overlap window (the vendor's: 300; 0: a new delta's first "
+                        "call does not re-deliver the earlier rounds' writes)")
     parser.add_argument("--repeat", type=positive, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     args = parser.parse_args(argv)
