@@ -249,8 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the walker lists once per WRITES acknowledged writes "
                         "(0: back to back)")  # fmt: skip
     parser.add_argument("--overlap", type=int, default=300, metavar="SECONDS",
-                        help="the server's delta overlap window (the vendor's: 300; 0: a new delta's first "
-                        "call does not re-deliver the earlier rounds' writes)")
+                        help="the server's delta overlap window (the vendor's: 300; 0: a "
+                        "new delta's first call does not re-deliver earlier rounds' writes)")
     parser.add_argument("--repeat", type=positive, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     args = parser.parse_args(argv)
