@@ -30,8 +30,7 @@ import orjson
 
 from chronodelta.demo import generate_clockings, generate_reference_data
 from chronodelta.domain import ClockingDraft, Scope
-from chronodelta.server import create_client, create_tenant
-from chronodelta.server.admin._tenants import insert_clockings, insert_reference_data
+from chronodelta.server import create_client, create_tenant, insert_clockings, insert_reference_data
 from chronodelta.storage import create_engine, upgrade
 from chronodelta.testing import ServerProcess, ThrowawayPostgres
 

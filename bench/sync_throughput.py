@@ -57,8 +57,7 @@ import sqlalchemy as sa
 
 from chronodelta.demo import generate_clockings, generate_reference_data
 from chronodelta.domain import API_PREFIX, ClockingDraft, Scope
-from chronodelta.server import create_client, create_tenant
-from chronodelta.server.admin._tenants import insert_clockings, insert_reference_data
+from chronodelta.server import create_client, create_tenant, insert_clockings, insert_reference_data
 from chronodelta.storage import create_engine
 
 from ._support import (

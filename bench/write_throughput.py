@@ -42,8 +42,12 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.demo import generate_clockings, generate_reference_data
 from chronodelta.domain import ClockingDraft
-from chronodelta.server import ConnectorBackend, create_tenant
-from chronodelta.server.admin._tenants import insert_clockings, insert_reference_data
+from chronodelta.server import (
+    ConnectorBackend,
+    create_tenant,
+    insert_clockings,
+    insert_reference_data,
+)
 from chronodelta.server.records import _backend as backend_module
 from chronodelta.storage import create_engine
 
