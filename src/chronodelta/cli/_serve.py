@@ -16,9 +16,10 @@ from chronodelta.storage import upgrade
 from ._common import DatabaseOption, console, engine_for, fail
 
 if TYPE_CHECKING:
-    from chronodelta.server import NewClient
+    from chronodelta.server import NewClient, Settings
 
 APP_FACTORY = "chronodelta.server._app:create_app"
+EDGE_PROTOCOL = "chronodelta.server._middleware:EdgeHttpProtocol"
 
 
 def serve(
@@ -41,6 +42,7 @@ def serve(
     """
     from chronodelta.server import bootstrap_demo  # on use: see cli/_admin.py
 
+    settings = _edge_settings()
     with engine_for(database) as engine:
         try:
             upgrade(engine)
@@ -69,7 +71,26 @@ def serve(
         access_log=access_log,
         log_level="info",
         server_header=False,
+        # Issue 10, item 4: the HTTP edges (head size, request deadline, idle fresh
+        # connections) live in this protocol; each worker reads its limits from the
+        # environment, as its Settings do (docs/api.md, "Settings").
+        http=EDGE_PROTOCOL,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        # The API has no WebSocket route: an upgrade request is plain HTTP here, not
+        # a connection handed to a WebSocket library, outside the limits above.
+        ws="none",
     )
+
+
+def _edge_settings() -> Settings:
+    """The settings, read from the environment now, so that a bad value stops serve
+    with its message instead of failing every worker."""
+    from chronodelta.server import Settings
+
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def print_walkthrough(

@@ -99,10 +99,33 @@ class UriTooLong(ApiError):
     default_message = "The request URI is too long"
 
 
+class RequestTimeout(ApiError):
+    """408: the request did not arrive whole in time (issue 10, item 4; RFC 9110, 15.5.9).
+
+    The connection is closed after it (RFC 9110: the server "SHOULD send the close
+    connection option"), so a slow client cannot hold it with more bytes.
+    """
+
+    status_code = 408
+    code = "RequestTimeout"
+    default_message = "The request was not received in time"
+
+    def __init__(self, reasons: Sequence[str] = ()) -> None:
+        super().__init__(None, reasons, {"Connection": "close"})
+
+
 class UnsupportedMediaType(ApiError):
     status_code = 415
     code = "UnsupportedMediaType"
     default_message = "The request body has an unsupported content type"
+
+
+class RequestHeaderFieldsTooLarge(ApiError):
+    """431: the request line and headers are over the limit (issue 10, item 4; RFC 6585, 5)."""
+
+    status_code = 431
+    code = "RequestHeaderFieldsTooLarge"
+    default_message = "The request headers are too large"
 
 
 class TooManyRequests(ApiError):

@@ -14,6 +14,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -47,7 +48,28 @@ class IdRef(_Strict):
     id: StrictId
 
 
-ReferenceValue = Annotated[str, Field(min_length=1, max_length=200)]
+# Issue 10, item 1: a NUL reached PostgreSQL (which cannot store one) and gave a 500,
+# while SQLite stored it; a lone surrogate ("\ud800" in JSON) cannot be encoded as
+# UTF-8 for either. Text a client sends for the database is refused with a 400 naming
+# the field, the same on both: no C0 control character (tab and newline included: no
+# reference or code holds one), no DEL, no lone surrogate. The pattern documents the
+# controls in OpenAPI; the validator decides (a pattern cannot name surrogates).
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+TEXT_PATTERN = r"^[^\u0000-\u001F\u007F]*$"
+
+
+def _storable(value: str) -> str:
+    if _UNSTORABLE.search(value):
+        raise ValueError(
+            "must not contain control characters (U+0000 to U+001F, U+007F) or lone surrogates"
+        )
+    return value
+
+
+Text = Annotated[
+    StrictStr, AfterValidator(_storable), Field(json_schema_extra={"pattern": TEXT_PATTERN})
+]
+ReferenceValue = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class RecordRef(_Strict):
@@ -233,7 +255,7 @@ class ExternalReferencesOut(BaseModel):
 class ExternalReferenceBody(_Strict):
     """The value of a custom external reference (PUT)."""
 
-    value: Annotated[StrictStr, Field(min_length=1, max_length=CUSTOM_REFERENCE_VALUE_MAX)]
+    value: Annotated[Text, Field(min_length=1, max_length=CUSTOM_REFERENCE_VALUE_MAX)]
 
 
 class ErrorDetail(BaseModel):

@@ -19,15 +19,29 @@ bearer_scheme = HTTPBearer(
 
 
 def host_tenant(host: str, tenant_domains: tuple[str, ...]) -> str | None:
-    """The tenant a Host header names ("acme" in "acme.myprotime.eu:443"), if any."""
-    name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else ""
+    """The tenant a Host header names ("acme" in "ACME.myprotime.eu.:443"), if any.
+
+    Issue 10, item 5: the name is compared as DNS compares it, case-insensitive and
+    with one trailing dot (the root) or none; the port is no part of it. Before, the
+    trailing dot named no tenant, and another tenant's token was served. RequestGuard
+    has refused a malformed Host, or more than one, with 400.
+    """
+    name = _host_name(host)
     for domain in tenant_domains:
-        suffix = "." + domain
+        suffix = "." + _host_name(domain)
         if name.endswith(suffix):
             label = name[: -len(suffix)]
             if label and "." not in label:
                 return label
     return None
+
+
+def _host_name(host: str) -> str:
+    """``host`` without its port and one trailing dot, lower-case ("" for IPv6)."""
+    if host.startswith("["):  # an IPv6 literal names no tenant
+        return ""
+    name = host.rsplit(":", 1)[0].lower()
+    return name[:-1] if name.endswith(".") else name
 
 
 def check_access(
