@@ -387,10 +387,14 @@ def test_discovery_names_the_token_endpoint_and_its_jwks_verifies_issued_tokens(
         jwt.decode(f"{header}.{altered}.{signature}", key, algorithms=["RS256"], audience=AUDIENCE)
 
 
-def test_discovery_of_an_unknown_tenant_is_404(api: Api) -> None:
-    for path in ("openid-configuration", "openid-configuration/jwks"):
-        response = api.http.get(f"/tenants/initech/.well-known/{path}")
-        error_of(response, 404, "NotFound")
+def test_discovery_of_an_unknown_tenant_does_not_tell_it_is_unknown(api: Api) -> None:
+    # Issue 10, item 7 (tests/server/auth/test_token_hardening.py has it over HTTP).
+    known = api.http.get(f"/tenants/{api.tenant}/.well-known/openid-configuration/jwks")
+    unknown = api.http.get("/tenants/initech/.well-known/openid-configuration/jwks")
+    assert unknown.status_code == known.status_code == 200
+    assert unknown.content == known.content
+    response = api.http.get("/tenants/initech/.well-known/openid-configuration")
+    assert response.json()["issuer"].endswith("/tenants/initech")
 
 
 def test_a_tenant_host_refuses_another_tenants_token(api: Api) -> None:

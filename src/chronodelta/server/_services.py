@@ -41,7 +41,11 @@ class Services:
         """Everything a worker serves with, over one engine for ``settings``."""
         engine = create_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
         signer = TokenSigner(load_or_create_secret(engine, "token-signing"))
-        tokens = TokenService(load_or_create_signing_key(engine), settings.token_lifetime_seconds)
+        tokens = TokenService(
+            load_or_create_signing_key(engine),
+            settings.token_lifetime_seconds,
+            public_url=settings.public_url,
+        )
         references = ReferenceStore(engine)
         pages = PageTokenCodec(signer)
         tracker = DeltaTracker(

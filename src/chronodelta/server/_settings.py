@@ -40,12 +40,49 @@ class Settings:
     max_body_bytes: int = field(
         default_factory=lambda: _int_env("CHRONODELTA_MAX_BODY_BYTES", 1024 * 1024)
     )
+    # Issue 10, item 4 (HTTP edges, enforced by _middleware.EdgeHttpProtocol in every
+    # worker): the request line and headers together at most this many bytes (else 431);
+    # a request must arrive whole within request_timeout_seconds of its first byte (else
+    # 408, connection closed); an idle connection is closed after keep_alive_seconds.
+    max_header_bytes: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_MAX_HEADER_BYTES", 32 * 1024)
+    )
+    request_timeout_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_REQUEST_TIMEOUT_SECONDS", 30)
+    )
+    keep_alive_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_KEEP_ALIVE_SECONDS", 5)
+    )
     # Contract: a token lives 30 minutes.
     token_lifetime_seconds: int = field(
         default_factory=lambda: _int_env("CHRONODELTA_TOKEN_LIFETIME_SECONDS", 1800)
     )
+    # Issue 10, item 3: tokens issued per client and minute (only right secrets count).
     token_requests_per_minute: int = field(
         default_factory=lambda: _int_env("CHRONODELTA_TOKEN_REQUESTS_PER_MINUTE", 60)
+    )
+    # Issue 10, item 2 (docs/security.md): failed token requests per source address and
+    # minute; argon2id verifications (19 MiB each) at once per worker; how long a token
+    # request waits for one before it gets 429.
+    token_failures_per_minute: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_TOKEN_FAILURES_PER_MINUTE", 30)
+    )
+    token_verify_concurrency: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_TOKEN_VERIFY_CONCURRENCY", 2)
+    )
+    token_verify_wait_ms: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_TOKEN_VERIFY_WAIT_MS", 1000)
+    )
+    # Issue 10, item 2: a failure past the per-source limit is answered (429) this long
+    # after the request came, so that a flood from one address gets one answer per
+    # connection and delay instead of as many as the worker can serve.
+    token_failure_delay_ms: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_TOKEN_FAILURE_DELAY_MS", 1000)
+    )
+    # Issue 10, item 10: the URL clients reach the server at ("https://api.example.com"),
+    # which fixes the issuer and the discovery URLs; empty: built from each request.
+    public_url: str | None = field(
+        default_factory=lambda: os.environ.get("CHRONODELTA_PUBLIC_URL") or None
     )
     # Hosts "<tenant>.<domain>" name a tenant; a token of another tenant is refused
     # there (contract, "Hosts and paths"). Other hosts (127.0.0.1, a proxy) name none.
@@ -82,3 +119,10 @@ class Settings:
             raise ValueError("delta TTL and overlap must not be negative")
         if self.max_body_bytes < 1024:
             raise ValueError("CHRONODELTA_MAX_BODY_BYTES must be at least 1024")
+        # Room for a 4,096-character URI (which gets its own 414) and the usual headers.
+        if not 8192 <= self.max_header_bytes <= 1024 * 1024:
+            raise ValueError("CHRONODELTA_MAX_HEADER_BYTES must be between 8192 and 1048576")
+        if not 1 <= self.request_timeout_seconds <= 3600:
+            raise ValueError("CHRONODELTA_REQUEST_TIMEOUT_SECONDS must be between 1 and 3600")
+        if not 1 <= self.keep_alive_seconds <= 3600:
+            raise ValueError("CHRONODELTA_KEEP_ALIVE_SECONDS must be between 1 and 3600")

@@ -1,7 +1,9 @@
 """A real ``chronodelta serve`` process on a free loopback port, for tests and benchmarks.
 
-Readiness is taken from the server's own log ("Application startup complete"), read
-by a thread, so nothing waits a guessed amount of time.
+Readiness is taken from the server's own log, read by a thread, so nothing waits a
+guessed amount of time: both "Application startup complete" and "Uvicorn running on".
+With one worker uvicorn listens only after the first, so a connection made at that
+line could be refused; with several, the parent listens before the workers start.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
-READY_LINE = "Application startup complete"
+READY_LINES = ("Application startup complete", "Uvicorn running on")
 
 
 def free_port() -> int:
@@ -109,9 +111,11 @@ class ServerProcess:
 
     def _read(self) -> None:
         assert self._process is not None and self._process.stdout is not None
+        waiting_for = set(READY_LINES)
         for line in self._process.stdout:
             self._lines.append(line)
-            if READY_LINE in line:
+            waiting_for -= {ready for ready in READY_LINES if ready in line}
+            if not waiting_for:
                 self._ready.set()
         self._ready.set()  # the process ended: wake start() so it can report
 

@@ -1,4 +1,4 @@
-"""API clients: their credentials, checking a secret, and the token request limit.
+"""API clients: their credentials and checking a secret (the limits: ``auth._limits``).
 
 Client secrets are stored only as argon2id hashes. An unknown client id costs the
 same verification as a wrong secret, so that timing does not tell which ids exist.
@@ -7,21 +7,18 @@ same verification as a wrong secret, so that timing does not tell which ids exis
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import Scope
-from chronodelta.server._errors import TooManyRequests, Unauthorized
-from chronodelta.storage import is_postgresql, plain_write_transaction, read_transaction
-from chronodelta.storage.tables import api_clients, tenants, token_request_windows
+from chronodelta.server._errors import Unauthorized
+from chronodelta.storage import read_transaction
+from chronodelta.storage.tables import api_clients, tenants
 
 INVALID_CLIENT = "Invalid client credentials"
 
@@ -51,60 +48,46 @@ class RegisteredClient:
     scopes: tuple[Scope, ...]
 
 
-def authenticate_client(
-    engine: Engine, tenant: str, client_id: str, client_secret: str
-) -> RegisteredClient:
-    """The client, if ``client_id``/``client_secret`` are valid in ``tenant``."""
+@dataclass(frozen=True, slots=True)
+class StoredClient:
+    """A client as stored: what checking its secret needs, and what a token carries."""
+
+    registered: RegisteredClient
+    secret_hash: str
+
+
+def find_client(connection: sa.Connection, tenant: str, client_id: str) -> StoredClient | None:
+    """The client ``client_id`` of ``tenant``, if there is one."""
     query = (
         sa.select(api_clients.c.secret_hash, api_clients.c.scopes, tenants.c.id)
         .join(tenants, tenants.c.id == api_clients.c.tenant_id)
         .where(api_clients.c.client_id == client_id, tenants.c.name == tenant)
     )
-    with read_transaction(engine) as connection:
-        row = connection.execute(query).first()
-    stored_hash = row.secret_hash if row is not None else _DUMMY_HASH
-    try:
-        _hasher.verify(stored_hash, client_secret)
-    except (VerificationError, InvalidHashError):
-        raise Unauthorized(INVALID_CLIENT) from None
+    row = connection.execute(query).first()
     if row is None:
-        raise Unauthorized(INVALID_CLIENT)
+        return None
     granted = tuple(Scope(s) for s in row.scopes.split())
-    return RegisteredClient(row.id, tenant, client_id, granted)
+    return StoredClient(RegisteredClient(row.id, tenant, client_id, granted), row.secret_hash)
 
 
-def check_token_rate(engine: Engine, client_key: str, per_minute: int) -> None:
-    """Count one token request for ``client_key``; 429 past ``per_minute``.
-
-    A fixed one-minute window counted in the database, so that the limit holds
-    however many worker processes serve the token endpoint.
-    """
-    now = time.time()
-    window = int(now // 60) * 60
-    count = _bump_window(engine, client_key[:200], window)
-    if count > per_minute:
-        raise TooManyRequests(
-            int(window + 60 - now) + 1, "Too many token requests; retry after the given delay"
-        )
+def secret_matches(client: StoredClient | None, secret: str) -> bool:
+    """Whether ``secret`` is the client's: the one argon2id verification of a token
+    request. An unknown client (None) costs the same, so timing does not tell it."""
+    stored_hash = client.secret_hash if client is not None else _DUMMY_HASH
+    try:
+        _hasher.verify(stored_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+    return client is not None
 
 
-def _bump_window(engine: Engine, client_key: str, window: int) -> int:
-    table = token_request_windows
-    insert = pg_insert(table) if is_postgresql(engine) else sqlite_insert(table)
-    statement = (
-        insert.values(client_key=client_key, window_start=window, request_count=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.client_key, table.c.window_start],
-            set_={"request_count": table.c.request_count + 1},
-        )
-        .returning(table.c.request_count)
-    )
-    with plain_write_transaction(engine) as connection:
-        count = int(connection.execute(statement).scalar_one())
-        if count == 1:  # first request of a new window: forget this client's old ones
-            connection.execute(
-                table.delete().where(
-                    table.c.client_key == client_key, table.c.window_start < window
-                )
-            )
-    return count
+def authenticate_client(
+    engine: Engine, tenant: str, client_id: str, client_secret: str
+) -> RegisteredClient:
+    """The client, if ``client_id``/``client_secret`` are valid in ``tenant`` (no limits:
+    the token endpoint bounds this work, ``auth._limits``)."""
+    with read_transaction(engine) as connection:
+        client = find_client(connection, tenant, client_id)
+    if client is None or not secret_matches(client, client_secret):
+        raise Unauthorized(INVALID_CLIENT)
+    return client.registered

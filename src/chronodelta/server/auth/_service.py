@@ -7,18 +7,45 @@ be granted the scopes its registration allows (no scope asked: all of them).
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
-import sqlalchemy as sa
+import anyio
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from chronodelta.domain import ALL_SCOPES, UnknownScopeError, format_scopes, parse_scopes
-from chronodelta.server._errors import BadRequest, NotFound
+from chronodelta.server._errors import BadRequest, Unauthorized
 from chronodelta.server._settings import Settings
-from chronodelta.server.auth._clients import authenticate_client, check_token_rate
+from chronodelta.server.auth._clients import INVALID_CLIENT, StoredClient, find_client
 from chronodelta.server.auth._keys import ALGORITHM
+from chronodelta.server.auth._limits import (
+    SecretVerifier,
+    bump_window,
+    failure_key,
+    issue_key,
+    too_many,
+    window_count,
+    window_start,
+)
 from chronodelta.server.auth._tokens import TokenService
-from chronodelta.storage import read_transaction, tables
+from chronodelta.storage import read_transaction
+
+TOO_MANY_FAILURES = "Too many failed token requests from this address; retry after the given delay"
+TOO_MANY_TOKENS = "Too many token requests; retry after the given delay"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """A token request as the route read it."""
+
+    tenant: str
+    client_id: str
+    client_secret: str
+    scope: str  # as asked: space-separated, or empty for every scope the client has
+    issuer: str
+    source: str  # the caller's address, from the ASGI scope (docs/security.md)
 
 
 class AuthService:
@@ -26,32 +53,77 @@ class AuthService:
         self._engine = engine
         self._tokens = tokens
         self._settings = settings
-
-    def issue_token(
-        self, tenant: str, client_id: str, secret: str, requested: str, issuer: str
-    ) -> dict[str, Any]:
-        """A token for the client's requested scopes; 400, 401 or 429 otherwise."""
-        check_token_rate(
-            self._engine, f"{tenant}/{client_id}", self._settings.token_requests_per_minute
+        self._verifier = SecretVerifier(
+            settings.token_verify_concurrency, settings.token_verify_wait_ms / 1000
         )
-        client = authenticate_client(self._engine, tenant, client_id, secret)
+        self._failure_delay = max(0, settings.token_failure_delay_ms) / 1000
+
+    async def issue_token(self, request: TokenRequest) -> dict[str, Any]:
+        """A token for the client's requested scopes; 400, 401 or 429 otherwise.
+
+        Issue 10, items 2 and 3 (docs/security.md): a known client's secret is always
+        verified, so a right secret gets its token whatever others sent; failures count
+        per source address, and past the limit a failure is a (delayed) 429 and an unknown
+        client is refused without verifying. An unknown client and a wrong secret get the
+        same answer, below the limit (401) and above it (429).
+        """
+        started, window = time.monotonic(), window_start(time.time())
+        client, failures = await run_in_threadpool(self._claimed, request, window)
+        blocked = failures >= self._settings.token_failures_per_minute
+        if client is None and blocked:
+            await self._too_many_failures(started, window)  # cannot succeed: spare the argon2
+        if not await self._verifier.verify(client, request.client_secret):
+            if blocked:
+                await self._too_many_failures(started, window)
+            await run_in_threadpool(bump_window, self._engine, failure_key(request.source), window)
+            raise Unauthorized(INVALID_CLIENT)
+        assert client is not None  # secret_matches is never true for an unknown client
+        return await run_in_threadpool(self._issue, client, request)
+
+    async def _too_many_failures(self, started: float, window: int) -> NoReturn:
+        """429 for a source past its failure limit, answered the failure delay after the
+        request came, whether its client exists or not: a flood from one address gets one
+        answer per connection and delay (not as many as the worker can serve), and timing
+        does not tell a real client id from a made-up one."""
+        await anyio.sleep(max(0.0, started + self._failure_delay - time.monotonic()))
+        raise too_many(window, TOO_MANY_FAILURES)
+
+    def _claimed(self, request: TokenRequest, window: int) -> tuple[StoredClient | None, int]:
+        """The client the request names (if any) and its source's failures so far."""
+        with read_transaction(self._engine) as connection:
+            client = find_client(connection, request.tenant, request.client_id)
+            failures = window_count(connection, failure_key(request.source), window)
+        return client, failures
+
+    def _issue(self, client: StoredClient, request: TokenRequest) -> dict[str, Any]:
+        """The token of an authenticated client: 400 for a scope it may not have, 429 past
+        the tokens it may get per minute (counted only here, after its secret)."""
+        registered = client.registered
         try:
-            wanted = parse_scopes(requested) if requested.strip() else client.scopes
+            wanted = parse_scopes(request.scope) if request.scope.strip() else registered.scopes
         except UnknownScopeError as exc:
             raise BadRequest(reasons=[f"Unknown scope: {name}" for name in exc.names]) from None
-        refused = [s.value for s in wanted if s not in client.scopes]
+        refused = [s.value for s in wanted if s not in registered.scopes]
         if refused:
             raise BadRequest(reasons=[f"Scope not granted to this client: {s}" for s in refused])
+        window = window_start(time.time())
+        key = issue_key(registered.tenant, registered.client_id)
+        if bump_window(self._engine, key, window) > self._settings.token_requests_per_minute:
+            raise too_many(window, TOO_MANY_TOKENS)
         return {
-            "access_token": self._tokens.issue(client, wanted, issuer),
+            "access_token": self._tokens.issue(registered, wanted, request.issuer),
             "expires_in": self._tokens.lifetime_seconds,
             "token_type": "Bearer",
             "scope": format_scopes(wanted),
         }
 
-    def discovery(self, tenant: str, issuer: str) -> dict[str, Any]:
-        """The tenant's OpenID Connect discovery document (404 for an unknown tenant)."""
-        self._require_tenant(tenant)
+    def discovery(self, issuer: str) -> dict[str, Any]:
+        """The OpenID Connect discovery document of the tenant ``issuer`` names.
+
+        Issue 10, item 7: the same for every well-formed tenant name, known or not, and
+        read from no database, so that it does not tell which tenants exist (the token
+        endpoint answers an unknown tenant as an unknown client).
+        """
         return {
             "issuer": issuer,
             "token_endpoint": f"{issuer}/connect/token",
@@ -64,13 +136,6 @@ class AuthService:
             "subject_types_supported": ["public"],
         }
 
-    def jwks(self, tenant: str) -> dict[str, Any]:
-        """The public keys that sign the tenant's tokens (404 for an unknown tenant)."""
-        self._require_tenant(tenant)
+    def jwks(self) -> dict[str, Any]:
+        """The installation's public signing keys: the same for every tenant (item 7)."""
         return self._tokens.jwks
-
-    def _require_tenant(self, tenant: str) -> None:
-        query = sa.select(tables.tenants.c.id).where(tables.tenants.c.name == tenant)
-        with read_transaction(self._engine) as connection:
-            if connection.scalar(query) is None:
-                raise NotFound("No such tenant")

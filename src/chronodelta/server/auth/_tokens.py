@@ -4,6 +4,13 @@ Contract, "Authentication and scopes": tokens are per tenant, live 1,800 s and c
 the granted scopes; a missing, invalid or expired token, a token of another tenant,
 or a missing scope all give 401. Every refusal says the same few words, so that a
 caller learns nothing about other tenants or clients.
+
+Issue 10, item 10: the issuer (``iss``) is ``<base>/tenants/<tenant>``. With
+``CHRONODELTA_PUBLIC_URL`` the base is that URL, and a token must carry exactly that
+issuer. Without it the base is the URL the request reached the server at, and any
+base is accepted, as long as the issuer names the token's own tenant: one
+installation answers on several hosts (127.0.0.1, localhost, acme.myprotime.eu), and
+a server restarted on another port keeps accepting the tokens it issued before.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -40,13 +48,34 @@ class Principal:
 class TokenService:
     """Issues and verifies signed access tokens; verified tokens are cached."""
 
-    def __init__(self, key: SigningKey, lifetime_seconds: int, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        key: SigningKey,
+        lifetime_seconds: int,
+        cache_size: int = 4096,
+        public_url: str | None = None,
+    ) -> None:
         self._key = key
+        self._public_url = normalise_public_url(public_url) if public_url else None
         self._public_key = key.private_key.public_key()
         self.lifetime_seconds = lifetime_seconds
         self._cache: OrderedDict[str, Principal] = OrderedDict()
         self._cache_size = cache_size
         self._lock = Lock()
+
+    def issuer(self, tenant: str, request_base_url: str) -> str:
+        """The issuer of ``tenant``'s tokens, for a request that reached ``request_base_url``."""
+        base = self._public_url or request_base_url.rstrip("/")
+        return f"{base}/tenants/{tenant}"
+
+    def _issued_here(self, issuer: object, tenant: str) -> bool:
+        if self._public_url is not None:
+            return issuer == f"{self._public_url}/tenants/{tenant}"
+        return (
+            isinstance(issuer, str)
+            and issuer.startswith(("http://", "https://"))
+            and issuer.endswith(f"/tenants/{tenant}")
+        )
 
     @property
     def jwks(self) -> dict[str, Any]:
@@ -80,8 +109,10 @@ class TokenService:
                 self._public_key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
-                options={"require": ["exp", "iat", "tenant", "tid", "scope", "client_id"]},
+                options={"require": ["exp", "iat", "iss", "tenant", "tid", "scope", "client_id"]},
             )
+            if not self._issued_here(claims["iss"], str(claims["tenant"])):
+                raise Unauthorized(INVALID_TOKEN)
             principal = Principal(
                 tenant_id=int(claims["tid"]),
                 tenant=str(claims["tenant"]),
@@ -110,3 +141,15 @@ class TokenService:
             self._cache[token] = principal
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+
+
+def normalise_public_url(url: str) -> str:
+    """``CHRONODELTA_PUBLIC_URL`` without its trailing slash; ValueError unless it is an
+    absolute http(s) URL without query or fragment."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            "CHRONODELTA_PUBLIC_URL must be an http:// or https:// URL without query or "
+            f"fragment, such as https://api.example.com, got {url!r}"
+        )
+    return url.strip().rstrip("/")

@@ -5,6 +5,10 @@ deleted. What a live delta can still need is every departure after the oldest cu
 it handed out (``first_cursor``: links are cursors, so a client may replay any of
 them), and the commit marks of the overlap window for deltas started from now on.
 Everything older goes. It is idempotent, so every worker process may run it.
+
+It also deletes the token endpoint's counters of past windows (issue 10, item 8):
+only the current window counts, and without this the table kept a row per key ever
+counted, across restarts.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from chronodelta.server.auth._limits import forget_windows_before, window_start
 from chronodelta.server.delta._tracker import recorded_use_slack
 from chronodelta.storage import plain_write_transaction, tables
 
@@ -28,12 +33,13 @@ class RetentionReport:
     deltas: int
     departures: int
     change_marks: int
+    token_windows: int = 0
 
 
 def run_retention(
     engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta, now: dt.datetime
 ) -> RetentionReport:
-    """One pass; a transaction for the expired deltas, then one per tenant.
+    """One pass; a transaction for the expired deltas and the token counters, then one per tenant.
 
     Short transactions: on SQLite every write holds the database's one write lock, and
     a pass over all tenants in one transaction would keep API writers waiting.
@@ -45,13 +51,15 @@ def run_retention(
             deltas.delete().where(deltas.c.last_used_at < now - ttl - recorded_use_slack(ttl))
         ).rowcount
         tenant_ids = list(connection.scalars(sa.select(tables.tenants.c.id)))
+    with plain_write_transaction(engine) as connection:
+        token_windows = forget_windows_before(connection, window_start(now.timestamp()))
     removed_departures = removed_marks = 0
     for tenant_id in tenant_ids:
         with plain_write_transaction(engine) as connection:
             departures, marks = _forget_tenant_history(connection, tenant_id, now - overlap)
         removed_departures += departures
         removed_marks += marks
-    return RetentionReport(expired, removed_departures, removed_marks)
+    return RetentionReport(expired, removed_departures, removed_marks, token_windows)
 
 
 def _forget_tenant_history(
