@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ._engine import SQLITE_IMMEDIATE, is_postgresql, writer_queue
+from ._engine import SQLITE_IMMEDIATE_OPTIONS, is_postgresql, writer_queue
 from .tables import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
@@ -107,7 +107,7 @@ def is_busy_error(error: BaseException) -> bool:
 
 
 @contextmanager
-def _busy_as_database_busy() -> Iterator[None]:
+def _unavailability_as_errors() -> Iterator[None]:
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.TimeoutError) as error:
@@ -179,8 +179,8 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransacti
 @contextmanager
 def plain_write_transaction(engine: Engine) -> Iterator[sa.Connection]:
     """A write that versions nothing: SQLite's write lock up front, then commit."""
-    with _writer_turn(engine), _busy_as_database_busy():
-        connect = engine.connect().execution_options(**{SQLITE_IMMEDIATE: True})
+    with _writer_turn(engine), _unavailability_as_errors():
+        connect = engine.connect().execution_options(**SQLITE_IMMEDIATE_OPTIONS)
         with connect as connection, connection.begin():
             yield connection
 
@@ -207,7 +207,7 @@ def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[sa.C
     ``snapshot=True`` makes every statement see the same committed state on
     PostgreSQL too (REPEATABLE READ); a SQLite read transaction always does.
     """
-    with _busy_as_database_busy():
+    with _unavailability_as_errors():
         connection = engine.connect()
         if snapshot and is_postgresql(engine):
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
