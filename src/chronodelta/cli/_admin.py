@@ -8,7 +8,7 @@ the server (FastAPI, pydantic, JWT, argon2) takes over a second to import, and
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,6 +17,9 @@ from sqlalchemy.exc import OperationalError
 from chronodelta.domain import ALL_SCOPES, Scope
 from chronodelta.storage import resolve_database_url, upgrade
 
+if TYPE_CHECKING:
+    from chronodelta.server import NewClient
+
 from ._common import DatabaseOption, JsonOption, console, engine_for, fail, print_json
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -24,6 +27,7 @@ tenants_app = typer.Typer(
     help="Tenants: each is an isolated Protime environment.", no_args_is_help=True
 )
 clients_app = typer.Typer(help="API clients (OAuth2 client credentials).", no_args_is_help=True)
+keys_app = typer.Typer(help="The keys that sign access tokens.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -118,9 +122,97 @@ def clients_create(
     if json:
         print_json(client)
         return
+    _print_secret(client)
+
+
+def _print_secret(client: NewClient) -> None:
     console.print(f"client_id:     [bold]{client.client_id}[/]")
     console.print(f"client_secret: [bold]{client.client_secret}[/]  (store it now: it is not kept)")
     console.print("scopes:        " + " ".join(s.value for s in client.scopes))
+
+
+ClientId = Annotated[str, typer.Argument(help="The client's id, e.g. cd-0123abcd.")]
+
+
+@clients_app.command("list")
+def clients_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's clients.")] = None,
+    database: DatabaseOption = None,
+    json: JsonOption = False,
+) -> None:
+    """List API clients (never a secret).
+
+    Example: chronodelta clients list --tenant acme --json
+    """
+    from chronodelta.server import AdminError, list_clients
+
+    with engine_for(database) as engine:
+        try:
+            clients = list_clients(engine, tenant)
+        except AdminError as exc:
+            raise fail(str(exc)) from None
+    if json:
+        print_json(clients)
+        return
+    table = Table("tenant", "client_id", "created", "state", "description")
+    for c in clients:
+        state = "revoked" if c.revoked_at else "active"
+        if c.previous_secret_until and not c.revoked_at:
+            state += f" (old secret until {c.previous_secret_until.isoformat(timespec='minutes')})"
+        table.add_row(
+            c.tenant, c.client_id, c.created_at.isoformat(timespec="seconds"), state, c.description
+        )
+    console.print(table)
+
+
+@clients_app.command("revoke")
+def clients_revoke(
+    client_id: ClientId,
+    tenant: Annotated[str, typer.Option(help="The tenant the client belongs to.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Revoke a client: its secret at once, its access tokens within seconds.
+
+    Example: chronodelta clients revoke --tenant acme cd-0123abcd
+    """
+    from chronodelta.server import AdminError, revoke_client
+
+    with engine_for(database) as engine:
+        try:
+            revoke_client(engine, tenant, client_id)
+        except AdminError as exc:
+            raise fail(str(exc)) from None
+    console.print(f"revoked [bold]{client_id}[/]; its access tokens are refused within seconds")
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate_secret(
+    client_id: ClientId,
+    tenant: Annotated[str, typer.Option(help="The tenant the client belongs to.")],
+    grace_hours: Annotated[
+        float, typer.Option(min=0, help="How long the old secret is still accepted.")
+    ] = 24,
+    database: DatabaseOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Give a client a new secret (shown only this once); the old one works for a while.
+
+    Example: chronodelta clients rotate-secret --tenant acme cd-0123abcd --grace-hours 2
+    """
+    from chronodelta.server import AdminError, rotate_client_secret
+
+    with engine_for(database) as engine:
+        try:
+            client = rotate_client_secret(
+                engine, tenant, client_id, dt.timedelta(hours=grace_hours)
+            )
+        except AdminError as exc:
+            raise fail(str(exc)) from None
+    if json:
+        print_json(client)
+        return
+    _print_secret(client)
+    console.print(f"the previous secret is accepted for {grace_hours:g} more hours")
 
 
 def seed(
@@ -215,3 +307,43 @@ def retention_run(database: DatabaseOption = None, json: JsonOption = False) -> 
             f"removed {report.deltas} expired deltas, {report.departures} departures "
             f"and {report.change_marks} change marks"
         )
+
+
+@keys_app.command("rotate")
+def keys_rotate(database: DatabaseOption = None, json: JsonOption = False) -> None:
+    """Add a signing key: new tokens are signed with it, older ones stay valid.
+
+    Running servers sign with it from their next key refresh
+    (CHRONODELTA_KEY_REFRESH_SECONDS); the previous key is still published and accepted
+    until the tokens it signed have expired.
+
+    Example: chronodelta keys rotate
+    """
+    from chronodelta.server import rotate_signing_key
+
+    with engine_for(database) as engine:
+        kid = rotate_signing_key(engine)
+    if json:
+        print_json({"kid": kid})
+    else:
+        console.print(f"added signing key [bold]{kid}[/]")
+
+
+@keys_app.command("list")
+def keys_list(database: DatabaseOption = None, json: JsonOption = False) -> None:
+    """List the signing keys (their ids and dates; never the keys themselves).
+
+    Example: chronodelta keys list --json
+    """
+    from chronodelta.server import list_signing_keys
+
+    with engine_for(database) as engine:
+        keys = list_signing_keys(engine)
+    if json:
+        print_json(keys)
+        return
+    table = Table("kid", "created", "superseded")
+    for key in keys:
+        superseded = key.superseded_at.isoformat(timespec="seconds") if key.superseded_at else ""
+        table.add_row(key.kid, key.created_at.isoformat(timespec="seconds"), superseded)
+    console.print(table)

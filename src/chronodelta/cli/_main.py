@@ -6,7 +6,15 @@ import typer
 
 import chronodelta
 
-from ._admin import clients_app, db_app, recalculate, retention_app, seed, tenants_app
+from ._admin import (
+    clients_app,
+    db_app,
+    keys_app,
+    recalculate,
+    retention_app,
+    seed,
+    tenants_app,
+)
 from ._serve import serve
 from ._sync import sync_app
 
@@ -23,6 +31,7 @@ app.command("recalculate")(recalculate)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
 app.add_typer(sync_app, name="sync")
 

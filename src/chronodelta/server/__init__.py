@@ -7,6 +7,7 @@ without HTTP, for benchmarks), and the operator tasks behind the CLI.
 from ._app import create_app
 from ._errors import ApiError
 from ._settings import Settings
+from .admin._clients import ClientInfo, list_clients, revoke_client, rotate_client_secret
 from .admin._tenants import (
     AdminError,
     NewClient,
@@ -22,13 +23,16 @@ from .admin._tenants import (
     seed_tenant,
     tenant_id,
 )
+from .auth._keyring import KeyInfo, list_signing_keys, rotate_signing_key
 from .delta._retention import RetentionReport, run_retention
 from .records._backend import ConnectorBackend
 
 __all__ = [
     "AdminError",
     "ApiError",
+    "ClientInfo",
     "ConnectorBackend",
+    "KeyInfo",
     "NewClient",
     "RetentionReport",
     "SeedResult",
@@ -40,8 +44,13 @@ __all__ = [
     "create_tenant",
     "insert_clockings",
     "insert_reference_data",
+    "list_clients",
+    "list_signing_keys",
     "list_tenants",
     "recalculate_tenant",
+    "revoke_client",
+    "rotate_client_secret",
+    "rotate_signing_key",
     "run_retention",
     "seed_tenant",
     "tenant_id",

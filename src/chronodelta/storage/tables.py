@@ -52,6 +52,11 @@ api_clients = sa.Table(
     sa.Column("scopes", sa.Text, nullable=False),
     sa.Column("description", sa.String(200), nullable=False, default=""),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Revoked: the secret and every access token of the client are refused.
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    # After a rotation the previous secret is still accepted until then.
+    sa.Column("previous_secret_hash", sa.String(255), nullable=True),
+    sa.Column("previous_secret_until", Timestamp, nullable=True),
 )
 
 # Installation-wide secrets shared by every worker process: the JWT signing keys and
