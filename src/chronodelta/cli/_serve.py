@@ -40,7 +40,11 @@ def serve(
 
     Example: chronodelta serve --port 8000 --workers 4 --database postgresql://chrono@127.0.0.1/cd
     """
-    from chronodelta.server import bootstrap_demo  # on use: see cli/_admin.py
+    from chronodelta.server import (  # on use: see cli/_admin.py
+        bootstrap_demo,
+        list_signing_keys,
+        rotate_signing_key,
+    )
 
     settings = _edge_settings()
     with engine_for(database) as engine:
@@ -48,6 +52,9 @@ def serve(
             upgrade(engine)
         except OperationalError as exc:
             raise fail(f"cannot reach the database: {exc.orig}") from None
+        if not list_signing_keys(engine):
+            # Made here, before the workers start: racing first starts would each add one.
+            rotate_signing_key(engine)
         if workers > 1 and engine.dialect.name == "sqlite":
             console.print(
                 "[yellow]note:[/] SQLite serializes writes; use PostgreSQL to scale writers"

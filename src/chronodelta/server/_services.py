@@ -6,6 +6,7 @@ One service per feature, each named after what it does; routes reach them throug
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -13,7 +14,9 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server._settings import Settings
 from chronodelta.server._signing import TokenSigner
-from chronodelta.server.auth._keys import load_or_create_secret, load_or_create_signing_key
+from chronodelta.server.auth._keyring import KeyRing
+from chronodelta.server.auth._keys import load_or_create_secret
+from chronodelta.server.auth._revocations import RevokedClients
 from chronodelta.server.auth._service import AuthService
 from chronodelta.server.auth._tokens import TokenService
 from chronodelta.server.delta._service import DeltaService
@@ -31,6 +34,7 @@ class Services:
     backend: ConnectorBackend
     references: ReferenceStore
     tokens: TokenService
+    revoked: RevokedClients
     auth: AuthService
     pages: PageTokenCodec
     deltas: DeltaTracker
@@ -41,8 +45,9 @@ class Services:
         """Everything a worker serves with, over one engine for ``settings``."""
         engine = create_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
         signer = TokenSigner(load_or_create_secret(engine, "token-signing"))
+        lifetime = dt.timedelta(seconds=settings.token_lifetime_seconds)
         tokens = TokenService(
-            load_or_create_signing_key(engine),
+            KeyRing(engine, lifetime, settings.key_refresh_seconds),
             settings.token_lifetime_seconds,
             public_url=settings.public_url,
         )
@@ -60,6 +65,7 @@ class Services:
             backend=ConnectorBackend(engine),
             references=references,
             tokens=tokens,
+            revoked=RevokedClients(engine, settings.revocation_refresh_seconds),
             auth=AuthService(engine, tokens, settings),
             pages=pages,
             deltas=tracker,

@@ -19,6 +19,16 @@ def _int_env(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _date_env(name: str) -> dt.date | None:
     raw = os.environ.get(name)
     if not raw:
@@ -79,6 +89,16 @@ class Settings:
     token_failure_delay_ms: int = field(
         default_factory=lambda: _int_env("CHRONODELTA_TOKEN_FAILURE_DELAY_MS", 1000)
     )
+    # Issue 10, items 9 and 11 (docs/security.md): how old a worker's copy of the revoked
+    # clients and of the signing keys may get. A revoked client's tokens are refused in
+    # every worker within the first; a rotated key signs everywhere within the second
+    # (a token with a key a worker has not seen yet makes it read the keys at once).
+    revocation_refresh_seconds: float = field(
+        default_factory=lambda: _float_env("CHRONODELTA_REVOCATION_REFRESH_SECONDS", 2.0)
+    )
+    key_refresh_seconds: float = field(
+        default_factory=lambda: _float_env("CHRONODELTA_KEY_REFRESH_SECONDS", 10.0)
+    )
     # Issue 10, item 10: the URL clients reach the server at ("https://api.example.com"),
     # which fixes the issuer and the discovery URLs; empty: built from each request.
     public_url: str | None = field(
@@ -117,6 +137,10 @@ class Settings:
             raise ValueError("CHRONODELTA_PAGE_SIZE must be between 1 and 100000")
         if self.delta_ttl_seconds < 0 or self.delta_overlap_seconds < 0:
             raise ValueError("delta TTL and overlap must not be negative")
+        if not 0 <= self.revocation_refresh_seconds <= 300:
+            raise ValueError("CHRONODELTA_REVOCATION_REFRESH_SECONDS must be between 0 and 300")
+        if not 0 <= self.key_refresh_seconds <= 3600:
+            raise ValueError("CHRONODELTA_KEY_REFRESH_SECONDS must be between 0 and 3600")
         if self.max_body_bytes < 1024:
             raise ValueError("CHRONODELTA_MAX_BODY_BYTES must be at least 1024")
         # Room for a 4,096-character URI (which gets its own 414) and the usual headers.

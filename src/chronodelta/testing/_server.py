@@ -2,8 +2,10 @@
 
 Readiness is taken from the server's own log, read by a thread, so nothing waits a
 guessed amount of time: both "Application startup complete" and "Uvicorn running on".
-With one worker uvicorn listens only after the first, so a connection made at that
-line could be refused; with several, the parent listens before the workers start.
+With one worker uvicorn listens before it logs the second. With several, the parent
+logs it when it has bound the socket, and each worker logs the first before it calls
+listen(), so a connection made then is refused: the port is then probed until it
+accepts one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Self
@@ -105,9 +108,22 @@ class ServerProcess:
             start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
-        if not self._ready.wait(self._timeout) or self._process.poll() is not None:
+        deadline = time.monotonic() + self._timeout
+        if not self._ready.wait(self._timeout) or not self._accepts(deadline):
             self.stop()
             raise RuntimeError(f"server did not start:\n{self.output}")
+
+    def _accepts(self, deadline: float) -> bool:
+        """Whether the server accepts a connection before ``deadline`` (and still runs)."""
+        while self._process is not None and self._process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.01)  # a probe's pause: bound but not listening yet
+        return False
 
     def _read(self) -> None:
         assert self._process is not None and self._process.stdout is not None

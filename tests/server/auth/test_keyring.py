@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy.engine import Engine
 
 from chronodelta.server import create_client, create_tenant, list_signing_keys, revoke_client
-from chronodelta.server.auth._keyring import KeyRing, rotate_signing_key
+from chronodelta.server.auth._keyring import ACTIVATION_DELAY, KeyRing, rotate_signing_key
 from chronodelta.server.auth._revocations import RevokedClients
 from chronodelta.storage import plain_write_transaction, tables
 
@@ -24,6 +24,16 @@ class Clock:
         return self.now
 
 
+class WallClock:
+    """The wall clock, moved on by hand."""
+
+    def __init__(self) -> None:
+        self.ahead = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.ahead
+
+
 def kids(ring: KeyRing) -> list[str]:
     return [key["kid"] for key in ring.jwks()["keys"]]
 
@@ -31,8 +41,8 @@ def kids(ring: KeyRing) -> list[str]:
 def test_a_rotated_key_signs_after_the_next_refresh_and_the_old_stays_valid(
     engine: Engine,
 ) -> None:
-    clock = Clock()
-    ring = KeyRing(engine, LIFETIME, refresh_seconds=30, clock=clock)
+    clock, wall = Clock(), WallClock()
+    ring = KeyRing(engine, LIFETIME, refresh_seconds=30, clock=clock, now=wall)
     first = ring.signing_key().kid
     second = rotate_signing_key(engine)
     assert ring.signing_key().kid == first  # not read again yet
@@ -40,6 +50,8 @@ def test_a_rotated_key_signs_after_the_next_refresh_and_the_old_stays_valid(
     clock.now = 2
     assert ring.public_key(second) is not None
     clock.now = 40
+    assert ring.signing_key().kid == first  # read, but younger than the activation delay
+    wall.ahead = ACTIVATION_DELAY
     assert ring.signing_key().kid == second
     assert kids(ring) == [first, second]  # the old key's tokens may still be valid
     assert ring.public_key(first) is not None

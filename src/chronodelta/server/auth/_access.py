@@ -56,6 +56,10 @@ def check_access(
     # Contract, "Hosts and paths": a tenant host refuses other tenants' tokens.
     if named is not None and named != principal.tenant:
         raise Unauthorized(INVALID_TOKEN)
+    # Issue 10, item 9: a revoked client's tokens are refused, cached ones included,
+    # within CHRONODELTA_REVOCATION_REFRESH_SECONDS in every worker.
+    if found.revoked.is_revoked(principal.client_id):
+        raise Unauthorized(INVALID_TOKEN)
     if scope is not None and scope.value not in principal.scopes:
         raise Unauthorized(
             "The access token does not grant the required scope",

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import Scope
+from chronodelta.server._clock import as_utc, utc_now
 from chronodelta.server._errors import Unauthorized
 from chronodelta.storage import read_transaction
 from chronodelta.storage.tables import api_clients, tenants
@@ -54,31 +55,59 @@ class StoredClient:
 
     registered: RegisteredClient
     secret_hash: str
+    # Issue 10, item 9: after ``clients rotate-secret`` the previous secret is still
+    # accepted until ``previous_secret_until`` (checked at lookup: None once past).
+    previous_secret_hash: str | None = None
 
 
 def find_client(connection: sa.Connection, tenant: str, client_id: str) -> StoredClient | None:
-    """The client ``client_id`` of ``tenant``, if there is one."""
+    """The client ``client_id`` of ``tenant``, if there is one and it is not revoked.
+
+    A revoked client is treated as unknown (issue 10, item 9): its right secret gets
+    the same answer, after the same work, as any wrong one.
+    """
+    c = api_clients.c
     query = (
-        sa.select(api_clients.c.secret_hash, api_clients.c.scopes, tenants.c.id)
-        .join(tenants, tenants.c.id == api_clients.c.tenant_id)
-        .where(api_clients.c.client_id == client_id, tenants.c.name == tenant)
+        sa.select(
+            c.secret_hash, c.previous_secret_hash, c.previous_secret_until, c.scopes, tenants.c.id
+        )
+        .join(tenants, tenants.c.id == c.tenant_id)
+        .where(c.client_id == client_id, tenants.c.name == tenant, c.revoked_at.is_(None))
     )
     row = connection.execute(query).first()
     if row is None:
         return None
     granted = tuple(Scope(s) for s in row.scopes.split())
-    return StoredClient(RegisteredClient(row.id, tenant, client_id, granted), row.secret_hash)
+    until = row.previous_secret_until
+    in_grace = until is not None and as_utc(until) > utc_now()
+    return StoredClient(
+        RegisteredClient(row.id, tenant, client_id, granted),
+        row.secret_hash,
+        row.previous_secret_hash if in_grace else None,
+    )
 
 
 def secret_matches(client: StoredClient | None, secret: str) -> bool:
     """Whether ``secret`` is the client's: the one argon2id verification of a token
     request. An unknown client (None) costs the same, so timing does not tell it."""
-    stored_hash = client.secret_hash if client is not None else _DUMMY_HASH
+    if client is None:
+        _verifies(_DUMMY_HASH, secret)
+        return False
+    if _verifies(client.secret_hash, secret):
+        return True
+    # During a rotation's grace period a wrong secret costs a second verification: the
+    # timing then tells that the client rotated recently, which is no secret worth
+    # the cost of hiding it.
+    return client.previous_secret_hash is not None and _verifies(
+        client.previous_secret_hash, secret
+    )
+
+
+def _verifies(stored_hash: str, secret: str) -> bool:
     try:
-        _hasher.verify(stored_hash, secret)
+        return _hasher.verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
-    return client is not None
 
 
 def authenticate_client(

@@ -31,6 +31,11 @@ from chronodelta.storage import plain_write_transaction, read_transaction, table
 _MARGIN = dt.timedelta(minutes=1)
 # A token with an unknown kid makes a worker read the keys again, at most this often.
 _UNKNOWN_KID_READS_SECONDS = 1.0
+# A new key signs only once it is this old. A worker that last read the keys before
+# the key existed has then read them more than _UNKNOWN_KID_READS_SECONDS ago, so the
+# first token it sees with the new kid makes it read again: no worker refuses a token
+# another worker has just signed.
+ACTIVATION_DELAY = dt.timedelta(seconds=2 * _UNKNOWN_KID_READS_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,10 @@ class KeyRing:
         token_lifetime: dt.timedelta,
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._engine = engine
+        self._now = now
         self._lifetime = token_lifetime
         self._refresh = refresh_seconds
         self._clock = clock
@@ -106,8 +113,12 @@ class KeyRing:
         self._read_at = clock()
 
     def signing_key(self) -> SigningKey:
+        """The newest key past its activation delay (the oldest while there is none:
+        the first start, where racing workers may each have added one)."""
         self._read_if_older_than(self._refresh)
-        return self._keys[-1].key
+        active = self._now() - ACTIVATION_DELAY
+        ready = [s for s in self._keys if s.created_at <= active]
+        return ready[-1].key if ready else self._keys[0].key
 
     def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
         """The public key of ``kid`` if it may verify tokens now, else None."""
@@ -126,7 +137,7 @@ class KeyRing:
         return next((s.key for s in self._live() if s.key.kid == kid), None)
 
     def _live(self) -> list[StoredKey]:
-        horizon = utc_now() - self._lifetime - _MARGIN
+        horizon = self._now() - self._lifetime - _MARGIN
         return [s for s in self._keys if s.superseded_at is None or s.superseded_at > horizon]
 
     def _read_if_older_than(self, seconds: float) -> None:

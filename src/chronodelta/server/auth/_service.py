@@ -138,4 +138,4 @@ class AuthService:
 
     def jwks(self) -> dict[str, Any]:
         """The installation's public signing keys: the same for every tenant (item 7)."""
-        return self._tokens.jwks
+        return self._tokens.jwks()

@@ -28,7 +28,8 @@ import jwt
 from chronodelta.domain import Scope, format_scopes
 from chronodelta.server._errors import Unauthorized
 from chronodelta.server.auth._clients import RegisteredClient
-from chronodelta.server.auth._keys import ALGORITHM, SigningKey
+from chronodelta.server.auth._keyring import KeyRing
+from chronodelta.server.auth._keys import ALGORITHM
 
 AUDIENCE = "connector-protimeapi"
 INVALID_TOKEN = "The access token is missing, invalid or expired"
@@ -46,18 +47,22 @@ class Principal:
 
 
 class TokenService:
-    """Issues and verifies signed access tokens; verified tokens are cached."""
+    """Issues and verifies signed access tokens; verified tokens are cached.
+
+    The keys come from a ``KeyRing`` (issue 10, item 11): new tokens are signed with its
+    current key, and a token is verified with the key its ``kid`` names, while that key
+    is still published.
+    """
 
     def __init__(
         self,
-        key: SigningKey,
+        keys: KeyRing,
         lifetime_seconds: int,
         cache_size: int = 4096,
         public_url: str | None = None,
     ) -> None:
-        self._key = key
+        self._keys = keys
         self._public_url = normalise_public_url(public_url) if public_url else None
-        self._public_key = key.private_key.public_key()
         self.lifetime_seconds = lifetime_seconds
         self._cache: OrderedDict[str, Principal] = OrderedDict()
         self._cache_size = cache_size
@@ -77,9 +82,8 @@ class TokenService:
             and issuer.endswith(f"/tenants/{tenant}")
         )
 
-    @property
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [self._key.public_jwk()]}
+        return self._keys.jwks()
 
     def issue(self, client: RegisteredClient, scopes: tuple[Scope, ...], issuer: str) -> str:
         now = int(time.time())
@@ -96,7 +100,8 @@ class TokenService:
             "exp": now + self.lifetime_seconds,
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, self._key.private_key, ALGORITHM, headers={"kid": self._key.kid})
+        key = self._keys.signing_key()
+        return jwt.encode(claims, key.private_key, ALGORITHM, headers={"kid": key.kid})
 
     def verify(self, token: str) -> Principal:
         """The token's principal, or Unauthorized. Never any other exception."""
@@ -104,9 +109,13 @@ class TokenService:
         if cached is not None:
             return cached
         try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            public_key = self._keys.public_key(kid) if isinstance(kid, str) else None
+            if public_key is None:
+                raise Unauthorized(INVALID_TOKEN)
             claims = jwt.decode(
                 token,
-                self._public_key,
+                public_key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 options={"require": ["exp", "iat", "iss", "tenant", "tid", "scope", "client_id"]},
