@@ -10,9 +10,11 @@ obeyed, not how long a copy may be kept (tests/server/auth/test_keyring.py).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import jwt
 import pytest
 from sqlalchemy.engine import Engine
@@ -159,3 +161,44 @@ def test_a_token_naming_no_published_key_is_refused(
             LIST_PATH, params=JANUARY, headers=bearer(f"{forged_header}.{payload}.{signature}")
         )
     assert error_of(response, 401)["code"] == "Unauthorized"
+
+
+def test_revoking_while_readers_and_token_requests_run(
+    server: ServerProcess, engine: Engine, acme: NewClient
+) -> None:
+    """Concurrent lists and token requests while the client is revoked: never a 5xx,
+    every request sent after the revocation committed is refused, and the requests
+    before it were served. Each reader runs on through the revocation: it has made ten
+    requests when it is revoked, and makes ten more after."""
+    token = token_of(server, acme)
+    warmed, revoked = threading.Barrier(5), threading.Event()
+    results: list[tuple[bool, int]] = []
+
+    def one(http: httpx.Client, number: int) -> int:
+        if number % 5 == 0:
+            return request_token(http, acme.client_id, acme.client_secret).status_code
+        return http.get(LIST_PATH, params=JANUARY, headers=bearer(token)).status_code
+
+    def reader() -> None:
+        with caller(server) as http:
+            for number in range(10):
+                results.append((False, one(http, number)))
+            warmed.wait(timeout=120)
+            after = 0
+            while after < 10:
+                sent_after = revoked.is_set()
+                status = one(http, after)
+                results.append((sent_after, status))
+                after += sent_after
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    warmed.wait(timeout=120)
+    revoke_client(engine, "acme", acme.client_id)
+    revoked.set()
+    for thread in threads:
+        thread.join()
+    assert {status for _, status in results} <= {200, 401}
+    assert [status for after, status in results if after] == [401] * 40
+    assert len([status for after, status in results[:40] if status == 200]) == 40
