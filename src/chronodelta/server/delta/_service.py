@@ -2,8 +2,8 @@
 delta) and a deltaLink's changes.
 
 Contract, "Delta": the initial response is always paged; every ``nextLink`` carries the
-filter, a ``continuationToken`` and a ``deltaToken``; the last page carries ``deltaLink``
-instead. A deltaLink answers all changes since it in one response with a fresh
+filter, a ``continuationToken`` and a ``deltaToken``; the last page, always empty (seed
+000's examples), carries ``deltaLink`` instead. A deltaLink answers all changes since it in one response with a fresh
 deltaLink. A delta keeps the ``externalReferences`` it was started with (they work with
 delta as with lists): its pages and change feeds all carry them.
 """
@@ -29,7 +29,7 @@ from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._tracker import ChangeFeed, DeltaState, DeltaTracker, delta_link
 from chronodelta.server.records._lists import FILTER_SAFE
 from chronodelta.server.records._paging import PagePosition, PageTokenCodec, filter_digest
-from chronodelta.server.records._tracked import TrackedCollection
+from chronodelta.server.records._tracked import Page, TrackedCollection
 from chronodelta.server.references._store import ReferenceStore
 
 
@@ -78,8 +78,9 @@ class DeltaService:
             tracked, state, criteria, after, self._settings.page_size, references
         )
         body: dict[str, Any] = {"value": page.records}
-        if page.next_key is not None:
-            body["nextLink"] = self._next_link(tracked, state, page.next_key, query.filter_text)
+        key = continue_after(tracked, page, first=query.delta_token is None)
+        if key is not None:
+            body["nextLink"] = self._next_link(tracked, state, key, query.filter_text)
         else:
             body["deltaLink"] = delta_link(tracked.name, self.tracker.first_changes_token(state))
         return body
@@ -131,9 +132,10 @@ class DeltaService:
         after = None
         if query.continuation is not None:
             digest = filter_digest(canonical)
+            # An empty key: the first page was empty, and the walk starts again at the top.
             after = self._pages.decode(
                 query.continuation, principal.tenant_id, tracked.name, digest
-            ).key
+            ).key or None
         return state, criteria, after
 
     def _next_link(
@@ -152,6 +154,24 @@ class DeltaService:
             f"deltaToken={self.tracker.snapshot_token(state)}",
         ]
         return f"{tracked.info.path}?{'&'.join(query)}"
+
+
+def continue_after(
+    tracked: TrackedCollection, page: Page, *, first: bool
+) -> tuple[Any, ...] | None:
+    """Where the next snapshot page starts, or None when this page is the last.
+
+    Seed 000: "The initial delta response is always paginated. You must walk through
+    all pages before a deltaLink appears", and both of its examples end with an empty
+    last page. So a page with records is never the last (the next one starts after its
+    last record), and the first page never is, even when empty (the next one starts
+    at the top again: the empty key); only an empty later page carries the deltaLink.
+    """
+    if page.next_key is not None:
+        return page.next_key
+    if page.records:
+        return tracked.page_key(page.records[-1])
+    return () if first else None
 
 
 def delta_filter(
