@@ -51,6 +51,7 @@ from ._filters import (
     format_filter,
     parse_filter,
 )
+from ._organisation import Circle, Organisation, OrgGroup
 from ._records import (
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
@@ -95,6 +96,7 @@ __all__ = [
     "ActivityDefinition",
     "ActivityDurationTotal",
     "ActivityLevel",
+    "Circle",
     "ClockingDraft",
     "ClockingKind",
     "ClockingStatus",
@@ -109,6 +111,8 @@ __all__ = [
     "FilterCriteria",
     "FilterError",
     "FilterSyntaxError",
+    "OrgGroup",
+    "Organisation",
     "PaidPresenceTotal",
     "PeopleGrouping",
     "Person",
