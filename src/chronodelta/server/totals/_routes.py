@@ -32,8 +32,9 @@ from chronodelta.server.records._serialize import Wire
 from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter()
+# 409: a continuationToken that cannot be used (contract, "Fidelity", "Paging").
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 410, 414, 429)
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 410, 414, 429)
 }
 FilterText = Annotated[
     str | None,
