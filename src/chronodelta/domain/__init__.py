@@ -21,6 +21,7 @@ from ._collections import (
     PAID_PRESENCES,
     PEOPLE,
     REFERENCE_COLLECTIONS,
+    SERVED_SCOPES,
     SHIFT_DEFINITIONS,
     TERMINALS,
     TOTAL_COLLECTIONS,
@@ -67,20 +68,20 @@ from ._records import (
     ShiftDefinition,
     Terminal,
 )
-from ._scopes import ALL_SCOPES, Scope, UnknownScopeError, format_scopes, parse_scopes
+from ._scopes import KNOWN_SCOPES, Scope, UnknownScopeError, format_scopes, parse_scopes
 
 __all__ = [
     "ABSENCE_DEFINITIONS",
     "ACTIVITY_DEFINITIONS",
     "ACTIVITY_DURATIONS",
     "ACTIVITY_DURATIONS_FILTER",
-    "ALL_SCOPES",
     "API_PREFIX",
     "CLOCKINGS",
     "CLOCKINGS_FILTER",
     "COUNTER_DEFINITIONS",
     "CUSTOM_REFERENCE_NAME",
     "CUSTOM_REFERENCE_VALUE_MAX",
+    "KNOWN_SCOPES",
     "MAX_TIME_OF_DAY",
     "MIN_TIME_OF_DAY",
     "PAID_PRESENCES",
@@ -88,6 +89,7 @@ __all__ = [
     "PEOPLE",
     "PREDEFINED_REFERENCES",
     "REFERENCE_COLLECTIONS",
+    "SERVED_SCOPES",
     "SHIFT_DEFINITIONS",
     "SUPPORTED_REFERENCE_COLLECTIONS",
     "TERMINALS",

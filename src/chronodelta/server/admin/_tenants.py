@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from chronodelta.demo import generate_clockings, generate_organisation, generate_reference_data
 from chronodelta.domain import (
-    ALL_SCOPES,
+    KNOWN_SCOPES,
+    SERVED_SCOPES,
     ClockingDraft,
     Organisation,
     ReferenceData,
@@ -102,8 +103,12 @@ def tenant_id(engine: Engine, name: str) -> int:
 def create_client(
     engine: Engine, tenant: str, scopes: Iterable[Scope] | None = None, description: str = ""
 ) -> NewClient:
-    """Register an API client; the secret is returned once and only its hash is kept."""
-    granted = tuple(s for s in ALL_SCOPES if s in set(scopes or ALL_SCOPES))
+    """Register an API client; the secret is returned once and only its hash is kept.
+
+    ``scopes`` may name any known scope (contract, "Fidelity", "Scopes"); without
+    them the client gets every scope this server serves.
+    """
+    granted = tuple(s for s in KNOWN_SCOPES if s in set(scopes or SERVED_SCOPES))
     owner = tenant_id(engine, tenant)
     client_id, secret = new_client_credentials()
     with plain_write_transaction(engine) as connection:
