@@ -40,7 +40,9 @@ FilterText = Annotated[
     str | None,
     Query(
         description="Required: date range, e.g. date ge '2026-01-01' and date le '2026-01-31' "
-        "(with &delta: a start date, an optional end date); optionally person (not in delta)"
+        "(a start alone lists a year; with &delta: a start date, an optional end date); "
+        "optionally person, also person in circle(...), org-group(...), org-tree(...) "
+        "(not in delta)"
     ),
 ]
 
