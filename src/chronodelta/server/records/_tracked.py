@@ -97,8 +97,8 @@ class TrackedCollection:
             if values is not None:
                 found.append(c[column].in_(sorted(values, key=str)))
         for selection in criteria.selections:
-            column = c[FILTER_COLUMNS[selection.field]]
-            found.append(selection_condition(column, tenant_id, selection))
+            person = c[FILTER_COLUMNS[selection.field]]
+            found.append(selection_condition(person, tenant_id, selection))
         return found
 
     def in_scope(
