@@ -11,6 +11,7 @@ from chronodelta.client import (
     ChronodeltaError,
     ClientError,
     Conflict,
+    ContinuationTokenConflict,
     DeltaExpired,
     FatalError,
     Forbidden,
@@ -52,6 +53,16 @@ def test_statuses_map_to_types(status: int, kind: type[ApiError], retriable: boo
     assert isinstance(raised, FatalError) is not retriable
     assert isinstance(raised, ChronodeltaError)
     assert raised.url == "/connector/x?filter=a"  # path and query, no host
+
+
+def test_a_409_is_about_the_continuation_token_only_on_a_page() -> None:
+    """A 409 of a request with a continuationToken (contract, "Fidelity", "Paging") is a
+    ContinuationTokenConflict; elsewhere (If-Match on PUT) it stays a Conflict."""
+    assert error_class(409, paging=True) is ContinuationTokenConflict
+    page = httpx.Request("GET", "https://x/connector/x?filter=a&continuationToken=t")
+    assert type(api_error(page, httpx.Response(409))) is ContinuationTokenConflict
+    write = httpx.Request("PUT", "https://x/connector/x/1")
+    assert type(api_error(write, httpx.Response(409))) is Conflict
 
 
 def test_rate_limited_carries_retry_after() -> None:

@@ -11,6 +11,8 @@ from chronodelta.client import (
     Change,
     ClientError,
     Clocking,
+    Conflict,
+    ContinuationTokenConflict,
     DeltaExpired,
     FatalError,
     InvalidResponse,
@@ -268,3 +270,17 @@ def test_a_raw_record_that_is_not_an_object_is_an_invalid_response() -> None:
     api = FakeApi().add(page(clocking(1), [1, 2]))  # type: ignore[arg-type]
     with make_client(api) as client, pytest.raises(InvalidResponse, match="not an object"):
         list(client.clockings.raw.list(FILTER))
+
+
+def test_a_409_on_a_page_is_a_continuation_token_conflict_and_is_not_retried() -> None:
+    """Contract, "Fidelity", "Paging": an invalid or expired continuation token answers
+    409 "Continuation token conflict"; the caller starts the list again."""
+    api = FakeApi().add(
+        page(clocking(1), nextLink=f"{LIST}&continuationToken=t1"),
+        error(409, "Conflict", "Continuation token conflict", "The continuationToken is invalid"),
+    )
+    with make_client(api) as client, pytest.raises(ContinuationTokenConflict) as raised:
+        list(client.clockings.list(FILTER))
+    assert isinstance(raised.value, Conflict) and isinstance(raised.value, FatalError)
+    assert raised.value.message == "Continuation token conflict"
+    assert len(api.api_requests) == 2  # a fatal error: asked once

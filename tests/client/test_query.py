@@ -35,6 +35,23 @@ def test_date_filters_are_in_the_vendor_grammar() -> None:
     assert criteria.canonical()
 
 
+def test_date_filters_select_circles_org_groups_and_org_trees() -> None:
+    """Contract, "Fidelity", "Filters": person in circle(2, 8), org-group(...), org-tree(...)."""
+    text = date_filter("2026-01-01", circle=[2, 8], org_group=121, org_tree=(4, 5))
+    assert text == (
+        "date ge '2026-01-01' and person in circle(2,8) and person in org-group(121) "
+        "and person in org-tree(4,5)"
+    )
+    criteria = compile_filter(text, CLOCKINGS_FILTER, mode="list", today=dt.date(2026, 2, 1))
+    assert [s.groupings for s in criteria.selections] == [
+        (("circle", frozenset({2, 8})),),
+        (("org-group", frozenset({121})),),
+        (("org-tree", frozenset({4, 5})),),
+    ]
+    with pytest.raises(ValueError, match="org-tree"):
+        date_filter("2026-01-01", org_tree=[])
+
+
 def test_date_filter_quotes_quotes_and_refuses_empty_lists() -> None:
     assert date_filter("it's") == "date ge 'it''s'"
     with pytest.raises(ValueError, match="kind"):

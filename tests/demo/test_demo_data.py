@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from chronodelta.demo import (
     MOBILE_TERMINAL_CODE,
     generate_clockings,
+    generate_organisation,
     generate_reference_data,
 )
 from chronodelta.domain._records import (
@@ -431,3 +432,44 @@ def test_invariants_hold_for_any_arguments(
     ids = [p.id for p in reference.people]
     assert ids == list(range(1, people + 1))
     assert len({p.badge_number for p in reference.people}) == people
+
+
+# --- The organisation: org tree and circles (issue 11, item 5) ----------------------
+
+
+def test_the_organisation_is_a_tree_with_everyone_in_one_group_and_is_reproducible() -> None:
+    people = _reference(60).people
+    organisation = generate_organisation(people, seed=7)
+    assert organisation == generate_organisation(people, seed=7)
+    parents = {g.id: g.parent_id for g in organisation.org_groups}
+    assert [g for g, p in parents.items() if p is None] == [1]  # one root
+    assert all(p is None or p < g for g, p in parents.items())  # parents first: no cycle
+    placed = dict(organisation.org_group_members)
+    assert sorted(placed) == [p.id for p in people] and set(placed.values()) <= set(parents)
+    assert placed[1] == 9 and placed[2] == 2 and placed[3] == 3  # IT; two supervisors
+    leaves = set(parents) - {p for p in parents.values() if p is not None}
+    assert sum(g in leaves for g in placed.values()) > len(people) * 0.7
+    circles = {c.name: c.member_ids for c in organisation.circles}
+    assert list(circles) == [
+        "First aiders",
+        "Works council",
+        "Fire wardens",
+        "Flexible hours pilot",
+    ]
+    assert all(
+        0 < len(m) < len(people) / 2
+        for name, m in circles.items()
+        if name != "Flexible hours pilot"
+    )
+    assert 1 in circles["Flexible hours pilot"]
+    assert all(list(m) == sorted(set(m)) and set(m) <= set(placed) for m in circles.values())
+
+
+def test_more_people_leave_everyone_s_groups_as_they_were() -> None:
+    small = generate_organisation(_reference(10).people, seed=7)
+    large = generate_organisation(_reference(40).people, seed=7)
+    assert set(small.org_group_members) <= set(large.org_group_members)
+    for few, many in zip(small.circles, large.circles, strict=True):
+        assert set(few.member_ids) == {p for p in many.member_ids if p <= 10}
+    other_seed = generate_organisation(_reference(40).people, seed=8)
+    assert other_seed.org_group_members != large.org_group_members

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +25,8 @@ from chronodelta.domain._filters import (
     ListValue,
     Node,
     Or,
+    PeopleGrouping,
+    Selection,
     compile_filter,
     format_filter,
     parse_filter,
@@ -61,6 +63,12 @@ def compile_(
 
 A1, B2, C3 = cond("a", "eq", 1), cond("b", "eq", 2), cond("c", "eq", 3)
 
+
+def named(qualifier: str, *ids: int) -> Condition:
+    """``person in qualifier(ids...)``."""
+    return Condition("person", "in", ListValue(qualifier, tuple(Constant(i) for i in ids)))
+
+
 PARSES = [
     ("date ge '2025-01-01'", cond("date", "ge", "2025-01-01")),
     ("person in (1, 2,3)", cond("person", "in", (1, 2, 3))),
@@ -86,7 +94,15 @@ PARSES = [
     ("a eq 1 or (b eq 2 or c eq 3)", Or((A1, Or((B2, C3))))),
     ("((a eq 1))", A1),
     ("a eq 1 and b eq 2 and c eq 3", And((A1, B2, C3))),
-]
+    # Contract, "Fidelity", "Filters": named lists, with or without a space before "(".
+    ("person in circle(2, 8)", named("circle", 2, 8)),
+    ("person in circle (1,2,3)", named("circle", 1, 2, 3)),
+    ("person in org-group(121, 122)", named("org-group", 121, 122)),
+    ("person in org-tree\t(121)", named("org-tree", 121)),
+    ("counter-group eq 1", cond("counter-group", "eq", 1)),  # hyphens join words ...
+    ("a eq-1", cond("a", "eq", -1)),  # ... but not a word and a number
+    ("a-b1-c eq 1", cond("a-b1-c", "eq", 1)),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("text", "expected"), PARSES)
@@ -117,6 +133,8 @@ def test_constant_equality_tells_booleans_from_integers() -> None:
         lambda: Condition("a", "gt", Constant(1)),
         lambda: ListValue(None, ()),
         lambda: ListValue("in", (Constant(1),)),
+        lambda: ListValue("org-", (Constant(1),)),
+        lambda: Condition("a-1", "eq", Constant(1)),
         lambda: Constant(10**18),
     ],
 )
@@ -165,6 +183,12 @@ SYNTAX_ERRORS = [
     ("person eq - 1", 10, "'-' must be directly followed by digits"),
     ("person eq 1234567890123456789", 10, "more than 18 digits"),
     ("(" * 33 + "a eq 1" + ")" * 33, 32, "nested more than 32 deep"),
+    ("person in org-(1)", 13, "'-' must be directly followed by digits"),
+    ("person in org--tree(1)", 13, "'-' must be directly followed by digits"),
+    ("person in org-tree-(1)", 18, "'-' must be directly followed by digits"),
+    ("person in org-tree", 10, "found 'org-tree' (a named list needs '(' after its name"),
+    ("person in circle 1", 10, "like circle(1, 2); strings and dates go in single quotes"),
+    ("person in circle()", 17, "expected a value in the list, found ')'"),
 ]
 
 
@@ -195,6 +219,7 @@ FORMATS = [
         Condition("p", "in", ListValue("ids", (Constant(-1), Constant("x"), Constant(True)))),
         "p in ids(-1, 'x', true)",
     ),
+    (Condition("person", "in", ListValue("org-tree", (Constant(4),))), "person in org-tree(4)"),
 ]
 
 
@@ -265,6 +290,12 @@ VALID = [
         "date ge '9999-06-01' and date le '9999-12-31'",
         crit(D(9999, 6, 1), D(9999, 12, 31)),
     ),
+    # Contract, "Fidelity", "Lists": the real-time sync tutorial lists with a start
+    # alone; the list then covers one year (the longest range a list may have).
+    ("list", "date ge '2025-01-01'", crit(D(2025, 1, 1), D(2025, 12, 31))),
+    ("list", "date ge '2024-02-29'", crit(D(2024, 2, 29), D(2025, 2, 27))),
+    ("list", "date ge '9999-06-01'", crit(D(9999, 6, 1), D.max)),
+    ("delta", "date ge '2025-01-02'", crit(D(2025, 1, 2), None)),  # a delta's end stays open
 ]
 
 
@@ -317,12 +348,27 @@ REFUSALS = [
     ("list", "kind eq 'inout' and date eq '2025-01-01'",
      ["'inout' is not a valid value for 'kind'", "'ActivityEnd', 'InOut', 'Reason'"]),
     ("list", "person in foo(1,2) and date eq '2025-01-01'",
-     ["List qualifier 'foo' is not supported for field 'person' at position 0"]),
+     ["List qualifier 'foo' is not supported for field 'person' at position 0",
+      "'person' takes 'circle', 'org-group', 'org-tree'"]),
+    ("list", "kind in circle(1) and date eq '2025-01-01'",
+     ["List qualifier 'circle' is not supported for field 'kind' at position 0"]),
+    ("list", "person in circle('a') and date eq '2025-01-01'",
+     ["'circle' takes whole numbers (ids), found 'a' at position 0"]),
+    ("list", "person in org-tree(1, true) and date eq '2025-01-01'",
+     ["'org-tree' takes whole numbers (ids), found true"]),
+    ("list", "person eq circle(1) and date eq '2025-01-01'", ["'eq' takes a single value"]),
+    ("list", "person in Circle(1) and date eq '2025-01-01'",
+     ["List qualifier 'Circle' is not supported"]),  # qualifiers are case-sensitive
+    ("list", "date eq '2025-01-01' and (person in circle(1) or kind eq 'InOut')",
+     ["'or' may only join", "mixes 'person', 'kind'"]),
+    ("delta", "person in org-tree(1) and date ge '2025-01-01'",
+     ["'person' cannot be used in a delta filter"]),  # seed 001: "People cannot be used"
+    ("delta", "(person in circle(1) or person eq 2) and date ge '2025-01-01'",
+     ["'person' cannot be used in a delta filter"]),
     ("list", "date ge '2025-01-01' and date le '2026-01-01'",
      ["longer than one year", "at most 2025-12-31"]),
     ("list", "date ge '2024-02-29' and date le '2025-02-28'",
      ["longer than one year", "at most 2025-02-27"]),
-    ("list", "date ge '2025-01-01'", ["needs an end date", "and date le '2025-12-31'"]),
     ("list", "date le '2025-01-01'", ["needs a start date", "date ge"]),
     ("list", "person eq 1", ["The filter must constrain 'date' (for example: date ge"]),
     ("delta", "person eq 1 and date ge '2025-01-01'",
@@ -425,12 +471,87 @@ def test_contradictory_constraints_select_nothing() -> None:
     assert got.canonical().endswith("person in ()")
 
 
+# --- named collections: circles, org groups, org trees --------------------------------
+
+JAN_4 = "date eq '2025-01-04'"
+
+
+def sel(values: set[int | str], **groupings: set[int | str]) -> Selection:
+    names = {"org_group": "org-group", "org_tree": "org-tree", "circle": "circle"}
+    return Selection(
+        "person",
+        frozenset(values),
+        tuple((names[k], frozenset(v)) for k, v in groupings.items()),
+    )
+
+
+SELECTIONS = [
+    # Contract, "Fidelity", "Filters": person in circle(2, 8), person in org-group(121, 122).
+    ("person in circle(2, 8)", (), (sel(set(), circle={2, 8}),)),
+    ("person in circle (2,8)", (), (sel(set(), circle={2, 8}),)),
+    ("person in org-group(121, 122)", (), (sel(set(), org_group={121, 122}),)),
+    ("person in org-tree(121)", (), (sel(set(), org_tree={121}),)),
+    (
+        "(person eq 1 or person in circle(2) or (person in circle(3) or person in org-tree(4)))",
+        (),
+        (sel({1}, circle={2, 3}, org_tree={4}),),
+    ),
+    (  # plain constraints still intersect; a named one is kept for the database
+        "person in (1, 2) and person in (2, 3) and person in org-group(5)",
+        (("person", frozenset({2})),),
+        (sel(set(), org_group={5}),),
+    ),
+    (  # two named constraints must both hold; the same one twice is one
+        "person in circle(1) and person in org-tree(2) and person in circle(1)",
+        (),
+        (sel(set(), circle={1}), sel(set(), org_tree={2})),
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "values", "selections"), SELECTIONS)
+def test_named_collections_compile_to_selections(
+    text: str, values: tuple[Any, ...], selections: tuple[Selection, ...]
+) -> None:
+    got = compile_(f"{text} and {JAN_4}")
+    assert got == FilterCriteria(D(2025, 1, 4), D(2025, 1, 4), values, selections)
+    assert compile_(got.canonical()) == got  # the canonical text is a filter for the same
+
+
+def test_selections_compare_equal_however_written() -> None:
+    one = compile_(f"(person in org-tree(4) or person in circle(3, 2) or person eq 1) and {JAN_4}")
+    other = compile_(
+        f"{JAN_4} and (person in circle(2) or person eq 1 or person in org-tree (4) "
+        "or person in circle(3))"
+    )
+    assert one == other and hash(one) == hash(other)
+    assert one.canonical() == (
+        "date ge '2025-01-04' and date le '2025-01-04' and "
+        "(person in (1) or person in circle(2, 3) or person in org-tree(4))"
+    )
+    assert compile_(f"person in circle(2) and {JAN_4}") != compile_(
+        f"person in org-group(2) and {JAN_4}"
+    )
+
+
+@pytest.mark.parametrize("spec", [PAID_PRESENCES_FILTER, ACTIVITY_DURATIONS_FILTER])
+def test_every_person_filter_takes_named_collections(spec: CollectionFilterSpec) -> None:
+    got = compile_(f"person in org-tree(7) and {JAN_4}", spec=spec)
+    assert got.selections == (sel(set(), org_tree={7}),)
+
+
 # --- properties -----------------------------------------------------------------------
 
 # Letters that spell keywords, so that some draws collide with them (and are skipped).
-IDENTIFIERS = st.builds(
+WORDS = st.builds(
     str.__add__, st.sampled_from("AEQadeilnoqrt"), st.text("adeilnoqrtu09", max_size=4)
-).filter(lambda s: s not in {"and", "or", "eq", "ge", "le", "in", "true", "false"})
+)
+# Words, sometimes joined by hyphens ("org-tree"): a hyphen joins a word, never a number.
+IDENTIFIERS = (
+    st.lists(WORDS, min_size=1, max_size=3)
+    .map("-".join)
+    .filter(lambda s: s not in {"and", "or", "eq", "ge", "le", "in", "true", "false"})
+)
 STRINGS = st.text(alphabet=st.sampled_from("'a ()\",\t")) | st.text(max_size=10)
 CONSTANTS = st.builds(
     Constant,
@@ -474,7 +595,8 @@ def _leaves(node: Node) -> list[Condition]:
 FRAGMENTS = st.sampled_from(
     ["and", "or", "eq", "ge", "le", "in", "true", "false", "(", ")", ",", "'", "''", " ",
      "\t", "1", "-", "-5", "007", "date", "person", "kind", "'2025-01-01'", "'InOut'", "x",
-     '"', "AND", "gt", "é", "\n", "contains(", "foo(", "9" * 20]
+     '"', "AND", "gt", "é", "\n", "contains(", "foo(", "9" * 20, "circle", "org-tree(",
+     "org-group", "org-", "-tree"]
 )  # fmt: skip
 GRAMMARISH = st.lists(FRAGMENTS, max_size=14).map("".join) | st.lists(FRAGMENTS, max_size=14).map(
     " ".join
@@ -553,14 +675,26 @@ def _or_groups(leaves: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
     return st.recursive(leaves, extend, max_leaves=4)
 
 
-def _multiple_parts(name: str, values: st.SearchStrategy[int | str]) -> st.SearchStrategy[Node]:
-    """A condition on a multiple field, or an 'or' group of them (possibly nested)."""
+def _multiple_parts(
+    name: str, values: st.SearchStrategy[int | str], qualifiers: tuple[str, ...] = ()
+) -> st.SearchStrategy[Node]:
+    """A condition on a multiple field, or an 'or' group of them (possibly nested);
+    with `qualifiers`, some are named lists like ``person in circle(1, 2)``."""
     eqs = st.builds(lambda v: cond(name, "eq", v), values)
     ins = st.lists(values, min_size=1, max_size=3).map(lambda vs: cond(name, "in", tuple(vs)))
+    if qualifiers:
+        ids = st.lists(GROUP_IDS.map(Constant), min_size=1, max_size=3).map(tuple)
+        named = st.builds(
+            lambda q, items: Condition(name, "in", ListValue(q, items)),
+            st.sampled_from(qualifiers),
+            ids,
+        )
+        return _or_groups(eqs | ins | named)
     return _or_groups(eqs | ins)
 
 
-PERSON_PARTS = _multiple_parts("person", PEOPLE)
+GROUP_IDS = st.integers(1, 5)  # 5 names no collection: it selects nobody
+PERSON_PARTS = _multiple_parts("person", PEOPLE, tuple(g.value for g in PeopleGrouping))
 KIND_PARTS = _multiple_parts("kind", KINDS)
 ODD_TREES = _trees(ODD_CONDITIONS)
 
@@ -612,4 +746,71 @@ def _assert_within_rules(got: FilterCriteria, mode: str, today: D) -> None:
         assert got.date_to is not None
     else:
         assert D(today.year - 1, 1, 1) <= got.date_from <= today
-        assert got.get("person") is None
+        assert got.get("person") is None and not got.selections
+
+
+# A small world of people 1-4, org groups 1-4 (a tree: a group's parent has a lower id)
+# and circles 1-4, to check what a compiled filter selects against a direct reading of
+# its syntax tree. Id 5 names nothing.
+@st.composite
+def worlds(draw: st.DrawFn) -> tuple[dict[int, int | None], dict[int, int], dict[int, set[int]]]:
+    parents = {g: draw(st.none() | st.integers(1, g - 1)) if g > 1 else None for g in range(1, 5)}
+    group_of = {p: g for p in range(1, 5) if (g := draw(st.integers(0, 4)))}
+    circles = {c: draw(st.sets(st.integers(1, 4))) for c in range(1, 5)}
+    return parents, group_of, circles
+
+
+def _members(
+    world: tuple[dict[int, int | None], dict[int, int], dict[int, set[int]]],
+    qualifier: str,
+    ids: frozenset[int | str],
+) -> set[int]:
+    parents, group_of, circles = world
+    if qualifier == "circle":
+        return {p for c in ids if isinstance(c, int) for p in circles.get(c, set())}
+
+    def under(group: int | None) -> bool:  # the group or one of its ancestors is named
+        while group is not None:
+            if group in ids:
+                return True
+            group = parents[group] if qualifier == "org-tree" else None
+        return False
+
+    return {p for p, g in group_of.items() if under(g)}
+
+
+def _direct(node: Node, person: int, world: Any) -> bool:
+    """Whether `person` passes the person conditions of `node` (others pass)."""
+    if isinstance(node, And):
+        return all(_direct(item, person, world) for item in node.items)
+    if isinstance(node, Or):
+        return any(_direct(item, person, world) for item in node.items)
+    if node.field != "person":
+        return True
+    if isinstance(node.value, Constant):
+        return node.value.value == person
+    ids = frozenset(c.value for c in node.value.items if not isinstance(c.value, bool))
+    if node.value.qualifier is None:
+        return person in ids
+    return person in _members(world, node.value.qualifier, ids)
+
+
+def _selected(got: FilterCriteria, person: int, world: Any) -> bool:
+    plain = got.get("person")
+    if plain is not None and person not in plain:
+        return False
+    return all(
+        person in s.values or any(person in _members(world, q, ids) for q, ids in s.groupings)
+        for s in got.selections
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PERSON_PARTS, min_size=1, max_size=3), worlds())
+def test_compiled_person_filters_select_what_the_syntax_tree_says(
+    parts: list[Node], world: Any
+) -> None:
+    node = And((cond("date", "eq", "2025-01-04"), *parts))
+    got = compile_(format_filter(node))
+    for person in range(1, 5):
+        assert _selected(got, person, world) == _direct(node, person, world), person

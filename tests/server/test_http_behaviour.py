@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from chronodelta.domain import ALL_SCOPES, Scope
+from chronodelta.domain import KNOWN_SCOPES, SERVED_SCOPES, Scope
 from chronodelta.server import Settings, create_app, create_client, create_tenant, seed_tenant
 from chronodelta.server.auth._tokens import AUDIENCE
 
@@ -84,7 +84,7 @@ def test_an_unknown_route_is_a_404_error_body(api: Api, path: str) -> None:
 def test_a_wrong_method_is_a_405_error_body_that_lists_every_allowed_method(
     api: Api, method: str, path: str, allowed: set[str]
 ) -> None:
-    response = api.http.request(method, path, headers=api.auth(*ALL_SCOPES), json=CLOCKING)
+    response = api.http.request(method, path, headers=api.auth(*SERVED_SCOPES), json=CLOCKING)
     error_of(response, 405, "MethodNotAllowed")
     listed = {m.strip() for m in response.headers["allow"].split(",")}
     # HEAD may be listed too (it is GET without a body); nothing else may be.
@@ -362,7 +362,8 @@ def test_discovery_names_the_token_endpoint_and_its_jwks_verifies_issued_tokens(
     assert {"client_secret_post", "client_secret_basic"} <= set(
         discovery["token_endpoint_auth_methods_supported"]
     )
-    assert set(discovery["scopes_supported"]) == {s.value for s in ALL_SCOPES}
+    # Contract, "Fidelity", "Scopes": every scope the vendor documents is known.
+    assert set(discovery["scopes_supported"]) == {s.value for s in KNOWN_SCOPES}
     assert "RS256" in discovery["id_token_signing_alg_values_supported"]
 
     jwks = api.http.get(discovery["jwks_uri"])

@@ -83,6 +83,42 @@ def test_an_expired_delta_restarts_and_the_outage_deletions_reach_the_mirror(
     assert state is not None and state.generation == 2 and state.phase == "delta"
 
 
+def test_a_continuation_token_conflict_restarts_the_snapshot(
+    source: Source, mirror_target: str
+) -> None:
+    """Contract, "Fidelity", "Paging": an invalid or expired continuation token answers
+    409. A sync whose stored snapshot link gets one starts a new generation, as for a
+    410, and the mirror still ends equal to the source."""
+    assert set(sync(source, mirror_target).values()) == {(0, 0)}
+    mirror = Mirror(mirror_target)
+    try:
+        state = mirror.state("clockings")
+        assert state is not None and state.generation == 1
+        with source.client() as client:
+            first = next(
+                client.clockings.start_delta(
+                    state.filter, external_references=state.external_references
+                )
+            )
+        assert first.next_link is not None
+        head, token = first.next_link.split("continuationToken=")
+        token, rest = token.split("&", 1)
+        forged = f"{head}continuationToken={'B' if token[0] == 'A' else 'A'}{token[1:]}&{rest}"
+        mirror.save(state, dataclasses.replace(state, phase="snapshot", link=forged))
+    finally:
+        mirror.close()
+    outcome = sync(source, mirror_target)
+    assert outcome["clockings"][0] == 1
+    with source.client() as client:
+        assert_mirror_equals_source(client, mirror_target, ALL)
+    mirror = Mirror(mirror_target)
+    try:
+        restarted = mirror.state("clockings")
+    finally:
+        mirror.close()
+    assert restarted is not None and restarted.generation == 2 and restarted.phase == "delta"
+
+
 def test_sigterm_stops_a_following_sync_cleanly(source: Source, tmp_path: Path) -> None:
     target = f"sqlite:///{tmp_path / 'follow.db'}"
     process = subprocess.Popen(

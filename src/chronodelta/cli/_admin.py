@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from chronodelta.domain import ALL_SCOPES, Scope
+from chronodelta.domain import KNOWN_SCOPES, Scope
 from chronodelta.storage import resolve_database_url, upgrade
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _scope(value: str) -> Scope:
     try:
         return Scope(value if value.startswith("connector-") else f"connector-protimeapi-{value}")
     except ValueError:
-        names = ", ".join(s.value for s in ALL_SCOPES)
+        names = ", ".join(s.value for s in KNOWN_SCOPES)
         raise typer.BadParameter(f"unknown scope {value!r}; known: {names}") from None
 
 
@@ -100,7 +100,8 @@ def clients_create(
     scope: Annotated[
         list[str] | None,
         typer.Option(
-            help="A scope to allow (repeat; short form clockings.read works). Default: all."
+            help="A scope to allow (repeat; short form clockings.read works): any scope "
+            "the vendor documents. Default: every scope this server serves."
         ),
     ] = None,
     description: Annotated[str, typer.Option(help="Free text, e.g. who uses it.")] = "",

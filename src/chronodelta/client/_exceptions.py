@@ -7,7 +7,7 @@ Two questions decide what a caller does with an error, and each is answered by t
   unreachable). The client has already retried it, with backoff, as often as its
   ``RetryPolicy`` allows before raising. ``FatalError`` means repeating the call as it
   is cannot help: the request, the credentials or the client's state must change first
-  (``DeltaExpired``: start the delta again).
+  (``DeltaExpired`` or ``ContinuationTokenConflict``: start the list or delta again).
 * **Did the server answer?** ``ApiError`` is an HTTP error response and carries its
   status and the contract's error body ``{"error": {"code", "message", "reasons"}}``;
   ``TransportError`` means no (complete) response arrived.
@@ -26,6 +26,7 @@ Two questions decide what a caller does with an error, and each is answered by t
         │   ├── Forbidden               403
         │   ├── NotFound                404
         │   ├── Conflict                409 (If-Match did not match; deleted clocking)
+        │   │   └── ContinuationTokenConflict  409 on a page: its token cannot be used
         │   └── DeltaExpired            410 (delta expired or superseded: start over)
         └── InvalidResponse             a response outside the contract
 
@@ -164,6 +165,15 @@ class Conflict(ClientError):
     """409: ``If-Match`` named another version, or the clocking is deleted."""
 
 
+class ContinuationTokenConflict(Conflict):
+    """409 "Continuation token conflict" on a page of a list or of a delta's snapshot:
+    its ``continuationToken`` is invalid or expired (contract, "Fidelity", "Paging").
+
+    The link will not work again; start the list (or the delta) again from its first
+    page. chronodelta's tokens do not expire, the vendor's may.
+    """
+
+
 class DeltaExpired(ClientError):
     """410 Gone: the delta expired (72 hours without a request) or was superseded.
 
@@ -195,8 +205,11 @@ _BY_STATUS: dict[int, type[ClientError]] = {
 }
 
 
-def error_class(status_code: int) -> type[ApiError]:
-    """The exception type for an HTTP error status (400 and up)."""
+def error_class(status_code: int, *, paging: bool = False) -> type[ApiError]:
+    """The exception type for an HTTP error status (400 and up); ``paging``: the
+    request carried a ``continuationToken``, so a 409 is about that token."""
+    if status_code == 409 and paging:
+        return ContinuationTokenConflict
     if status_code == 429:
         return RateLimited
     if status_code >= 500:

@@ -186,7 +186,7 @@ def api_error(request: httpx.Request, response: httpx.Response) -> ApiError:
             code = error
             message = str(body.get("error_description") or "")
     message = message or f"HTTP {status} {response.reason_phrase}".strip()
-    kind = error_class(status)
+    kind = error_class(status, paging="continuationToken" in request.url.params)
     details = {"method": request.method, "url": where(request)}
     if kind is RateLimited:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))

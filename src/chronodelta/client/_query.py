@@ -57,24 +57,41 @@ def _membership(name: str, value: int | str | Sequence[int] | Sequence[str]) -> 
     return f"{name} in (" + ",".join(_constant(v) for v in values) + ")"
 
 
+def _named(person_in: str, ids: int | Sequence[int]) -> str:
+    values = [ids] if isinstance(ids, int) else list(ids)
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{person_in}: give one or more integer ids")
+    return f"person in {person_in}(" + ",".join(str(v) for v in values) + ")"
+
+
 def date_filter(
     start: dt.date | str,
     end: dt.date | str | None = None,
     *,
     person: int | Sequence[int] | None = None,
     kind: str | Sequence[str] | None = None,
+    circle: int | Sequence[int] | None = None,
+    org_group: int | Sequence[int] | None = None,
+    org_tree: int | Sequence[int] | None = None,
 ) -> str:
     """Filter text in the vendor's grammar for a date range and optional person/kind.
 
     ``date_filter("2026-01-01", "2026-01-31", kind=["InOut", "Reason"])`` gives
     ``date ge '2026-01-01' and date le '2026-01-31' and kind in ('InOut','Reason')``.
-    (A delta may not filter on ``person``; the server says so with a 400.)
+    Without ``end`` a list covers a year from ``start`` and a delta has no end.
+    ``circle``, ``org_group`` and ``org_tree`` select people by their circles, org
+    groups, or org groups with every group below (``person in org-tree(4)``); each
+    given narrows the others. (A delta may not filter on people; the server says so
+    with a 400.)
     """
     conditions = [f"date ge {_constant(start)}"]
     if end is not None:
         conditions.append(f"date le {_constant(end)}")
     if person is not None:
         conditions.append(_membership("person", person))
+    for name, ids in (("circle", circle), ("org-group", org_group), ("org-tree", org_tree)):
+        if ids is not None:
+            conditions.append(_named(name, ids))
     if kind is not None:
         conditions.append(_membership("kind", kind))
     return " and ".join(conditions)

@@ -30,6 +30,14 @@ The model, in brief:
   project days lack the Activity start; about 3% of clockings were edited
   (``original_time_of_day`` holds the registered time).
 
+* Organisation: a small org tree (the company, Operations with Warehouse, Production
+  and Maintenance under it, Head office with Finance, HR and IT) and four circles
+  (first aiders, works council, fire wardens, a flexible-hours pilot). Each person is
+  in one org group, a few in a parent group itself (supervisors, managers), so that
+  ``org-group`` and ``org-tree`` differ (person 2 supervises Operations, person 3
+  Head office); circle membership is drawn per person. Person 1 is in IT and in the
+  flexible-hours pilot.
+
 Counting InOut and Reason clockings together (a Reason clocking is a coded leave),
 a complete day has an even number of them and a day missing its out an odd number.
 A worked day averages about 3.7 clockings; an in-service calendar day, weekends
@@ -44,6 +52,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from chronodelta.domain._organisation import Circle, Organisation, OrgGroup
 from chronodelta.domain._records import (
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
@@ -59,7 +68,12 @@ from chronodelta.domain._records import (
     Terminal,
 )
 
-__all__ = ["MOBILE_TERMINAL_CODE", "generate_clockings", "generate_reference_data"]
+__all__ = [
+    "MOBILE_TERMINAL_CODE",
+    "generate_clockings",
+    "generate_organisation",
+    "generate_reference_data",
+]
 
 # --- Reference data catalogues ------------------------------------------------------
 
@@ -211,6 +225,33 @@ _NAME_POOLS: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ),
     )
 )
+
+# (id, name, parent id, weight among people): parents before children. Most people
+# sit in a leaf group; the weights of Operations, Head office and the company itself
+# are its supervisors and managers.
+_ORG_GROUPS: tuple[tuple[int, str, int | None, int], ...] = (
+    (1, "Acme Belgium", None, 2),
+    (2, "Operations", 1, 5),
+    (3, "Head office", 1, 4),
+    (4, "Warehouse", 2, 25),
+    (5, "Production", 2, 25),
+    (6, "Maintenance", 2, 8),
+    (7, "Finance", 3, 10),
+    (8, "HR", 3, 6),
+    (9, "IT", 3, 15),
+)
+# Person 1 is in IT; persons 2 and 3 supervise Operations and Head office, so that even
+# a small tenant's org-group(2) and org-tree(2) select different people.
+_FIXED_ORG_GROUPS: Mapping[int, int] = {1: 9, 2: 2, 3: 3}
+
+# (id, name, share of people in it)
+_CIRCLES: tuple[tuple[int, str, float], ...] = (
+    (1, "First aiders", 0.12),
+    (2, "Works council", 0.08),
+    (3, "Fire wardens", 0.08),
+    (4, "Flexible hours pilot", 0.25),
+)
+_PERSON_ONE_CIRCLES = frozenset({4})
 
 _T = TypeVar("_T")
 
@@ -374,6 +415,43 @@ def _service_period(rng: random.Random, today: dt.date) -> tuple[dt.date, dt.dat
         span = (today - dt.timedelta(days=1) - earliest).days
         return in_service, earliest + dt.timedelta(days=rng.randint(0, max(span, 0)))
     return in_service, None
+
+
+# --- Organisation -------------------------------------------------------------------
+
+
+def generate_organisation(people: Sequence[Person], *, seed: int) -> Organisation:
+    """The org tree and circles, and where each of ``people`` belongs in them.
+
+    Each person's groups come from their own sub-seed, so person ``n`` is placed the
+    same whatever the other people are.
+    """
+    groups = tuple(OrgGroup(gid, name, parent) for gid, name, parent, _ in _ORG_GROUPS)
+    ids = sorted(person.id for person in people)
+    placed = {pid: _org_group_of(pid, seed) for pid in ids}
+    in_circles = {pid: _circles_of(pid, seed) for pid in ids}
+    return Organisation(
+        org_groups=groups,
+        org_group_members=tuple(placed.items()),
+        circles=tuple(
+            Circle(cid, name, tuple(pid for pid in ids if cid in in_circles[pid]))
+            for cid, name, _ in _CIRCLES
+        ),
+    )
+
+
+def _org_group_of(person_id: int, seed: int) -> int:
+    if person_id in _FIXED_ORG_GROUPS:
+        return _FIXED_ORG_GROUPS[person_id]
+    rng = random.Random(f"{seed}:org-group:{person_id}")
+    return _weighted(rng, [g[0] for g in _ORG_GROUPS], [g[3] for g in _ORG_GROUPS])
+
+
+def _circles_of(person_id: int, seed: int) -> frozenset[int]:
+    if person_id == 1:
+        return _PERSON_ONE_CIRCLES
+    rng = random.Random(f"{seed}:circles:{person_id}")
+    return frozenset(cid for cid, _, share in _CIRCLES if rng.random() < share)
 
 
 # --- Clockings: per-tenant catalogue and per-person profiles ------------------------

@@ -43,3 +43,18 @@ REFERENCE_COLLECTIONS: tuple[CollectionInfo, ...] = (
     COUNTER_DEFINITIONS,
     SHIFT_DEFINITIONS,
 )
+
+# The writes this server serves: clockings, and custom external references.
+_SERVED_WRITES = frozenset({Scope.CLOCKINGS_WRITE, Scope.EXTERNAL_REFERENCES_WRITE})
+SERVED_SCOPES: tuple[Scope, ...] = tuple(
+    scope
+    for scope in Scope
+    if scope in _SERVED_WRITES
+    or any(
+        scope == info.read_scope for info in (CLOCKINGS, *TOTAL_COLLECTIONS, *REFERENCE_COLLECTIONS)
+    )
+)
+"""The scopes that guard something this server serves: what a client registered
+without a scope list gets (``clients create``, the demo client). Every other known
+scope is granted when asked for, and guards nothing here yet
+(tests/server/test_refusal_matrix.py checks this against the routes)."""

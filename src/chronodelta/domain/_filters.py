@@ -12,12 +12,20 @@ nothing wider::
     constant         = integer | string | bool        (strings and dates in single quotes)
     list             = [identifier] "(" constant { "," constant } ")"
 
+A list's identifier names a collection to take the values from (contract, "Fidelity",
+"Filters"): ``person in circle(2, 8)`` selects the people of circles 2 and 8,
+``person in org-group(121, 122)`` the people of those org groups, and
+``person in org-tree(121)`` the people of group 121 and of every group below it. A
+space before the ``(`` is allowed (the vendor's how-to writes ``circle (1,2,3)``).
+
 The grammar leaves the lexical level open; these are our choices:
 
 - Keywords ``and or eq ge le in true false`` are lowercase only and reserved: ``AND``
   or ``Eq`` are identifiers (so they fail where a keyword is expected), and a keyword
   cannot be a field name or list qualifier.
-- identifier: an ASCII letter followed by ASCII letters and digits (no ``_`` or ``.``).
+- identifier: an ASCII letter followed by ASCII letters and digits, in runs joined by
+  single hyphens that are followed by a letter (``org-tree``; no ``_`` or ``.``), so
+  that ``person eq-1`` still reads as ``eq`` and ``-1``.
 - integer: an optional ``-`` directly followed by ASCII digits, at most 18 of them (so
   every integer fits a signed 64-bit id; longer ones are a syntax error).
 - string: single-quoted; a quote inside is doubled (``'O''Brien'``); any other
@@ -41,7 +49,12 @@ Choices where the contract is silent:
   groups included; an ``and`` group inside an ``or`` is refused even when all its
   conditions are on that field.
 - Constraints on one multiple field joined by ``and`` intersect; an empty result
-  (``person eq 1 and person eq 2``) is not an error, it selects nothing.
+  (``person eq 1 and person eq 2``) is not an error, it selects nothing. A constraint
+  that names collections (``person in circle(2)``, or an ``or`` group with one) is kept
+  as a ``Selection``, resolved by the database; unknown collection ids select nobody.
+- A list with a start date and no end covers one year: it ends the day before the same
+  date a year later (``date ge '2026-01-01'`` lists through 2026-12-31), the longest
+  range a list may have (contract, "Fidelity", "Lists"). A delta's open end stays open.
 - "One year" from a start is the same day a calendar year later, exclusive (Feb 29
   falls back to Feb 28); a delta's start may be today ("in the past" includes today).
 """
@@ -66,7 +79,7 @@ _WHITESPACE = " \t"
 _DIGITS = string.digits
 _LETTERS = string.ascii_letters
 _ALNUM = _LETTERS + _DIGITS
-_IDENTIFIER_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_IDENTIFIER_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)*")
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -228,6 +241,10 @@ def _run_end(text: str, i: int) -> int:
 
 def _lex_word(text: str, start: int) -> tuple[_Token, int]:
     end = _run_end(text, start)
+    # A hyphen followed by a letter joins the next run ("org-tree"); before a digit it
+    # starts a number, as in "person eq-1".
+    while text.startswith("-", end) and end + 1 < len(text) and text[end + 1] in _LETTERS:
+        end = _run_end(text, end + 1)
     word = text[start:end]
     return _Token("kw" if word in _KEYWORDS else "ident", word, None, start), end
 
@@ -360,6 +377,12 @@ class _Parser:
             return self.list_value(None)
         if self.at("ident") and self.peek(1).kind == "(":
             return self.list_value(self.advance().text)
+        if self.at("ident") and op == "in":
+            self.fail(
+                "a list after 'in'",
+                " (a named list needs '(' after its name, like circle(1, 2); "
+                "strings and dates go in single quotes)",
+            )
         if self.at("ident"):
             self.fail(f"a value after '{op}'", " (strings and dates go in single quotes)")
         return self.constant(f"a value after '{op}'")
@@ -433,6 +456,19 @@ class FieldKind(StrEnum):
     RANGE = "range"  # an interval; ge/le/eq
 
 
+class PeopleGrouping(StrEnum):
+    """The collections a ``person in <name>(ids)`` list may name (contract, "Fidelity").
+
+    People belong to org groups, which form a tree (each has a parent), and to circles
+    (named sets of people). ``org-group`` takes a group's own people, ``org-tree`` also
+    those of every group below it.
+    """
+
+    CIRCLE = "circle"
+    ORG_GROUP = "org-group"
+    ORG_TREE = "org-tree"
+
+
 @dataclass(frozen=True, slots=True)
 class FilterField:
     name: str
@@ -440,10 +476,14 @@ class FilterField:
     value_type: type[int | dt.date | str]
     allowed_values: frozenset[str] | None = None
     required: bool = False
+    # The list qualifiers an 'in' may use: "person in circle(2, 8)" (ids are integers).
+    qualifiers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.kind is FieldKind.RANGE and self.value_type is not dt.date:
             raise ValueError("a range field holds dates")
+        if self.qualifiers and self.kind is not FieldKind.MULTIPLE:
+            raise ValueError("only a multiple field takes list qualifiers")
         if self.kind is FieldKind.MULTIPLE and self.value_type not in (int, str):
             raise ValueError("a multiple field holds ints or strings")
         if self.allowed_values is not None and self.value_type is not str:
@@ -468,7 +508,9 @@ class CollectionFilterSpec:
 
 
 # Contract, "Filtering": per-collection fields. `kind` takes the clocking kinds.
-_PERSON = FilterField("person", FieldKind.MULTIPLE, int)
+_PERSON = FilterField(
+    "person", FieldKind.MULTIPLE, int, qualifiers=frozenset(g.value for g in PeopleGrouping)
+)
 _DATE = FilterField("date", FieldKind.RANGE, dt.date, required=True)
 _KIND = FilterField(
     "kind",
@@ -493,19 +535,55 @@ def _value_sort_key(value: int | str) -> tuple[int, int, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Selection:
+    """A constraint on a multiple field that names collections, as in
+    ``person in circle(2, 8)`` or ``(person eq 1 or person in org-tree(4))``.
+
+    It selects the union of the plain `values` and of the members of each named
+    collection: `groupings` holds one (qualifier, ids) pair per qualifier, sorted. Only
+    the database knows the members, so the server resolves it when it reads.
+    """
+
+    field: str
+    values: frozenset[int | str]
+    groupings: tuple[tuple[str, frozenset[int | str]], ...]
+
+    def __post_init__(self) -> None:
+        if not self.groupings:
+            raise ValueError("a selection names at least one collection")
+        object.__setattr__(self, "groupings", tuple(sorted(self.groupings, key=lambda g: g[0])))
+
+    def text(self) -> str:
+        """Filter text for the selection; an ``or`` group when it has several parts."""
+        parts = [f"{self.field} in {name}({_format_items(ids)})" for name, ids in self.groupings]
+        if self.values:
+            parts.insert(0, f"{self.field} in ({_format_items(self.values)})")
+        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+
+def _format_items(values: frozenset[int | str]) -> str:
+    return ", ".join(_format_constant(v) for v in sorted(values, key=_value_sort_key))
+
+
+@dataclass(frozen=True, slots=True)
 class FilterCriteria:
     """What a valid filter selects: an inclusive date range and value sets per field.
 
-    `values` holds one (name, allowed values) pair per constrained multiple field, sorted
-    by name so that equal criteria compare and hash equal however they were built.
+    `values` holds one (name, allowed values) pair per multiple field constrained by
+    plain values, sorted by name, and `selections` every constraint that names
+    collections (all must hold), sorted by text and without repeats: equal criteria
+    compare and hash equal however they were built.
     """
 
     date_from: dt.date | None
     date_to: dt.date | None
     values: tuple[tuple[str, frozenset[int | str]], ...] = ()
+    selections: tuple[Selection, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(sorted(self.values, key=lambda kv: kv[0])))
+        unique = {s.text(): s for s in self.selections}
+        object.__setattr__(self, "selections", tuple(unique[t] for t in sorted(unique)))
 
     def get(self, name: str) -> frozenset[int | str] | None:
         return next((vals for key, vals in self.values if key == name), None)
@@ -522,8 +600,8 @@ class FilterCriteria:
         if self.date_to is not None:
             parts.append(f"date le '{self.date_to.isoformat()}'")
         for name, vals in self.values:
-            items = ", ".join(_format_constant(v) for v in sorted(vals, key=_value_sort_key))
-            parts.append(f"{name} in ({items})")
+            parts.append(f"{name} in ({_format_items(vals)})")
+        parts += [selection.text() for selection in self.selections]
         return " and ".join(parts)
 
 
@@ -567,6 +645,21 @@ class _Bound(NamedTuple):
     position: int
 
 
+class _Union(NamedTuple):
+    """What one constraint on a multiple field allows: plain values, named collections."""
+
+    values: frozenset[int | str]
+    groupings: dict[str, frozenset[int | str]]
+
+    def __or__(self, other: _Union) -> _Union:
+        names = self.groupings.keys() | other.groupings.keys()
+        empty: frozenset[int | str] = frozenset()
+        return _Union(
+            self.values | other.values,
+            {n: self.groupings.get(n, empty) | other.groupings.get(n, empty) for n in names},
+        )
+
+
 class _Compiler:
     """Validates one parsed filter, collecting every reason before failing."""
 
@@ -575,6 +668,7 @@ class _Compiler:
         self.reasons: list[str] = []
         self.mentioned: set[str] = set()  # known fields the filter refers to
         self.values: dict[str, frozenset[int | str]] = {}
+        self.selections: list[Selection] = []
         self.lower: _Bound | None = None
         self.upper: _Bound | None = None
         self.range_failed = False  # the range field was used but wrongly
@@ -593,11 +687,12 @@ class _Compiler:
         self.check_range()
         if self.reasons:
             raise FilterError(self.reasons)
-        lower, upper = self.lower, self.upper
+        date_from = self.lower.date if self.lower else None
+        date_to = self.upper.date if self.upper else None
+        if self.mode == "list" and date_from is not None and date_to is None:
+            date_to = _last_allowed_end(date_from)  # an open end lists one year
         return FilterCriteria(
-            lower.date if lower else None,
-            upper.date if upper else None,
-            tuple(self.values.items()),
+            date_from, date_to, tuple(self.values.items()), tuple(self.selections)
         )
 
     def lookup(self, cond: Condition) -> FilterField | None:
@@ -621,12 +716,18 @@ class _Compiler:
         if spec_field.kind is FieldKind.RANGE:
             self.range_condition(cond, spec_field)
             return
-        vals = self.multiple_values(cond, spec_field)
-        if vals is not None:
-            self.constrain(spec_field.name, vals)
+        allowed = self.multiple_values(cond, spec_field)
+        if allowed is not None:
+            self.constrain(spec_field.name, allowed)
 
-    def constrain(self, name: str, vals: frozenset[int | str]) -> None:
-        # Several constraints on one multiple field joined by 'and' intersect.
+    def constrain(self, name: str, allowed: _Union) -> None:
+        """Several constraints on one multiple field joined by 'and' intersect; one that
+        names collections is kept whole, for the database to intersect."""
+        if allowed.groupings:
+            groupings = tuple(allowed.groupings.items())
+            self.selections.append(Selection(name, allowed.values, groupings))
+            return
+        vals = allowed.values
         self.values[name] = self.values[name] & vals if name in self.values else vals
 
     # -- 'or' groups --
@@ -653,11 +754,11 @@ class _Compiler:
             self.reason(f"{self.or_rule()}; {where} uses range field '{spec_field.name}'")
             return
         results = [self.multiple_values(c, spec_field) for c in conds]
-        union: frozenset[int | str] = frozenset()
-        for vals in results:
-            if vals is None:
+        union = _Union(frozenset(), {})
+        for allowed in results:
+            if allowed is None:
                 return
-            union |= vals
+            union |= allowed
         self.constrain(spec_field.name, union)
 
     def or_rule(self) -> str:
@@ -668,9 +769,7 @@ class _Compiler:
 
     # -- multiple fields --
 
-    def multiple_values(
-        self, cond: Condition, spec_field: FilterField
-    ) -> frozenset[int | str] | None:
+    def multiple_values(self, cond: Condition, spec_field: FilterField) -> _Union | None:
         name, at = spec_field.name, f"at position {cond.position}"
         if cond.op in ("ge", "le"):
             self.reason(f"'{cond.op}' cannot be used with '{name}' {at}; use 'eq' or 'in'")
@@ -683,16 +782,33 @@ class _Compiler:
                 self.reason(f"'in' takes a list for '{name}' {at}, like {name} in (...)")
                 return None
             items: tuple[Constant, ...] = (cond.value,)
+        elif cond.value.qualifier is not None:
+            return self.named_values(cond.value, spec_field, at)
         else:
-            if cond.value.qualifier is not None:
-                self.reason(
-                    f"List qualifier '{cond.value.qualifier}' is not supported "
-                    f"for field '{name}' {at}"
-                )
-                return None
             items = cond.value.items
         members = [self.member(c, spec_field, at) for c in items]
-        return None if None in members else frozenset(m for m in members if m is not None)
+        if None in members:
+            return None
+        return _Union(frozenset(m for m in members if m is not None), {})
+
+    def named_values(self, value: ListValue, spec_field: FilterField, at: str) -> _Union | None:
+        """``person in circle(2, 8)``: ids of the named collection, whole numbers."""
+        qualifier, name = value.qualifier, spec_field.name
+        if qualifier not in spec_field.qualifiers:
+            known = ", ".join(f"'{q}'" for q in sorted(spec_field.qualifiers))
+            hint = f"; '{name}' takes {known}" if known else ""
+            self.reason(
+                f"List qualifier '{qualifier}' is not supported for field '{name}' {at}{hint}"
+            )
+            return None
+        ids: list[int | str] = []
+        for const in value.items:
+            if isinstance(const.value, bool) or not isinstance(const.value, int):
+                shown = _format_constant(const.value)
+                self.reason(f"'{qualifier}' takes whole numbers (ids), found {shown} {at}")
+                return None
+            ids.append(const.value)
+        return _Union(frozenset(), {qualifier: frozenset(ids)})
 
     def member(self, const: Constant, spec_field: FilterField, at: str) -> int | str | None:
         value, name = const.value, spec_field.name
@@ -777,18 +893,15 @@ class _Compiler:
             self.check_delta_range(lower, upper)
 
     def check_list_range(self, lower: dt.date | None, upper: dt.date | None) -> None:
+        # Contract, "Fidelity", "Lists": the vendor's real-time sync tutorial lists with
+        # a start alone; `run` ends such a range one year later. An end alone has no
+        # start to count a year from.
         if lower is None:
             self.reason(
                 "A list filter needs a start date: add date ge 'YYYY-MM-DD' "
                 "(at most one year before the end)"
             )
-        elif upper is None:
-            end = _last_allowed_end(lower).isoformat()
-            self.reason(
-                f"A list filter needs an end date: add and date le '{end}' "
-                "(at most one year after the start)"
-            )
-        else:
+        elif upper is not None:
             self.check_span(lower, upper)
 
     def check_delta_range(self, lower: dt.date | None, upper: dt.date | None) -> None:

@@ -1,8 +1,15 @@
-"""OAuth2 scopes (contract, "Authentication and scopes").
+"""OAuth2 scopes (contract, "Authentication and scopes", and "Fidelity", "Scopes").
 
 Scopes are ``connector-protimeapi-<collection>.<read|write>``: read covers GET and
 delta, write covers POST/PUT/DELETE. Paid presences sit under the seed's
 ``calculated-totals.read``.
+
+Every scope the vendor documents is *known*: a client registered with one gets tokens
+for it even where this server does not serve that collection yet, so that an
+integration asks for the same scopes here as there. ``SERVED_SCOPES``
+(``_collections.py``) are those that guard something this server serves; an unknown
+scope is refused. ``terminals.read`` is this server's own (the vendor documents no
+terminals scope, but serves the terminals that clockings point at).
 """
 
 from __future__ import annotations
@@ -27,9 +34,19 @@ class Scope(StrEnum):
     EXTERNAL_REFERENCES_WRITE = "connector-protimeapi-external-references.write"
     WEBHOOKS_READ = "connector-protimeapi-webhooks.read"
     WEBHOOKS_WRITE = "connector-protimeapi-webhooks.write"
+    # Known, for collections this server does not serve yet (contract, "Fidelity").
+    ACCESS_CLOCKINGS_READ = "connector-protimeapi-access-clockings.read"
+    ABSENCES_READ = "connector-protimeapi-absences.read"
+    ABSENCE_GROUPS_READ = "connector-protimeapi-absence-groups.read"
+    BREAK_DEFINITIONS_READ = "connector-protimeapi-break-definitions.read"
+    CONTRACTS_READ = "connector-protimeapi-contracts.read"
+    COUNTERS_READ = "connector-protimeapi-counters.read"
+    COUNTER_GROUPS_READ = "connector-protimeapi-counter-groups.read"
+    WORK_INTERRUPTIONS_READ = "connector-protimeapi-work-interruptions.read"
 
 
-ALL_SCOPES: tuple[Scope, ...] = tuple(Scope)
+KNOWN_SCOPES: tuple[Scope, ...] = tuple(Scope)
+"""Every scope a client may be registered with and get tokens for, in a stable order."""
 
 
 class UnknownScopeError(ValueError):
@@ -45,8 +62,8 @@ def parse_scopes(text: str) -> tuple[Scope, ...]:
     if unknown:
         raise UnknownScopeError(unknown)
     wanted = set(names)
-    return tuple(s for s in ALL_SCOPES if s.value in wanted)
+    return tuple(s for s in KNOWN_SCOPES if s.value in wanted)
 
 
 def format_scopes(scopes: tuple[Scope, ...] | list[Scope] | frozenset[Scope]) -> str:
-    return " ".join(s.value for s in ALL_SCOPES if s in scopes)
+    return " ".join(s.value for s in KNOWN_SCOPES if s in scopes)

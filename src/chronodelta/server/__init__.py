@@ -8,6 +8,7 @@ from ._app import create_app
 from ._errors import ApiError
 from ._settings import Settings
 from .admin._clients import ClientInfo, list_clients, revoke_client, rotate_client_secret
+from .admin._organisation import place_in_org_group, set_circle_member
 from .admin._tenants import (
     AdminError,
     NewClient,
@@ -17,6 +18,7 @@ from .admin._tenants import (
     create_client,
     create_tenant,
     insert_clockings,
+    insert_organisation,
     insert_reference_data,
     list_tenants,
     recalculate_tenant,
@@ -43,15 +45,18 @@ __all__ = [
     "create_client",
     "create_tenant",
     "insert_clockings",
+    "insert_organisation",
     "insert_reference_data",
     "list_clients",
     "list_signing_keys",
     "list_tenants",
+    "place_in_org_group",
     "recalculate_tenant",
     "revoke_client",
     "rotate_client_secret",
     "rotate_signing_key",
     "run_retention",
     "seed_tenant",
+    "set_circle_member",
     "tenant_id",
 ]

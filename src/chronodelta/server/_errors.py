@@ -81,6 +81,15 @@ class Conflict(ApiError):
     default_message = "The resource was changed by another request"
 
 
+class ContinuationTokenConflict(Conflict):
+    """409 for a continuationToken that cannot be used: forged, altered, of another
+    tenant or collection, or issued for another filter (contract, "Fidelity",
+    "Paging": "an invalid or expired continuation token answers 409 'Continuation
+    token conflict'"). The client starts the list again, without a token."""
+
+    default_message = "Continuation token conflict"
+
+
 class Gone(ApiError):
     status_code = 410
     code = "Gone"

@@ -236,6 +236,55 @@ external_references = sa.Table(
     sa.UniqueConstraint("tenant_id", "collection", "name", "value"),
 )
 
+# ---- org groups and circles (contract, "Fidelity", "Filters") ------------------------
+# What ``person in org-group(...)``, ``org-tree(...)`` and ``circle(...)`` filters select.
+# Not API collections (the vendor serves none of them here), so no change versions.
+# Tables of their own rather than columns of ``people``: a person sits in at most one
+# org group (the tree is the organisation chart) and in any number of circles.
+
+org_groups = sa.Table(
+    "org_groups",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("parent_id", sa.BigInteger, nullable=True),  # None: a root of the tree
+    sa.ForeignKeyConstraint(["tenant_id", "parent_id"], ["org_groups.tenant_id", "org_groups.id"]),
+    # org-tree walks down from a group to its children.
+    sa.Index("ix_org_groups_tenant_parent", "tenant_id", "parent_id"),
+)
+
+org_group_members = sa.Table(
+    "org_group_members",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("person_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("org_group_id", sa.BigInteger, nullable=False),
+    sa.ForeignKeyConstraint(["tenant_id", "person_id"], ["people.tenant_id", "people.id"]),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "org_group_id"], ["org_groups.tenant_id", "org_groups.id"]
+    ),
+    sa.Index("ix_org_group_members_tenant_group", "tenant_id", "org_group_id"),
+)
+
+circles = sa.Table(
+    "circles",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(100), nullable=False),
+)
+
+circle_members = sa.Table(
+    "circle_members",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("circle_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("person_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.ForeignKeyConstraint(["tenant_id", "circle_id"], ["circles.tenant_id", "circles.id"]),
+    sa.ForeignKeyConstraint(["tenant_id", "person_id"], ["people.tenant_id", "people.id"]),
+)
+
 # ---- delta tracking (contract, "Delta"; docs/delta.md) ------------------------------
 
 # A record's filter attributes before a change that altered them, or before it was

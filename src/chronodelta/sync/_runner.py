@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from chronodelta.client import (
     Client,
     Collection,
+    ContinuationTokenConflict,
     DeltaExpired,
     InvalidResponse,
     RetriableError,
@@ -325,7 +326,9 @@ def sync_collection(
             reporter.changes_committed(collection.name, counts)
             result.completed = True
             return result
-        except DeltaExpired as expired:
+        # 410 (the delta is gone) or, on a snapshot page, 409 (its continuationToken
+        # cannot be used: contract, "Fidelity", "Paging"): either way, start over.
+        except (DeltaExpired, ContinuationTokenConflict) as expired:
             result.restarts += 1
             if result.restarts > MAX_RESTARTS_PER_RUN:
                 raise TooManyRestarts(

@@ -30,7 +30,7 @@ Serve = Callable[..., ServerProcess]
 
 @pytest.fixture
 def acme(engine: Engine) -> NewClient:
-    """Tenant acme (no data) and an API client of every scope."""
+    """Tenant acme (no data) and an API client of every served scope."""
     create_tenant(engine, "acme")
     return create_client(engine, "acme")
 

@@ -14,8 +14,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from chronodelta.demo import generate_clockings, generate_reference_data
-from chronodelta.domain import ALL_SCOPES, ClockingDraft, ReferenceData, Scope, format_scopes
+from chronodelta.demo import generate_clockings, generate_organisation, generate_reference_data
+from chronodelta.domain import (
+    KNOWN_SCOPES,
+    SERVED_SCOPES,
+    ClockingDraft,
+    Organisation,
+    ReferenceData,
+    Scope,
+    format_scopes,
+)
 from chronodelta.server._clock import utc_now
 from chronodelta.server.auth._clients import hash_secret, new_client_credentials
 from chronodelta.server.records._clockings import clocking_values
@@ -95,8 +103,12 @@ def tenant_id(engine: Engine, name: str) -> int:
 def create_client(
     engine: Engine, tenant: str, scopes: Iterable[Scope] | None = None, description: str = ""
 ) -> NewClient:
-    """Register an API client; the secret is returned once and only its hash is kept."""
-    granted = tuple(s for s in ALL_SCOPES if s in set(scopes or ALL_SCOPES))
+    """Register an API client; the secret is returned once and only its hash is kept.
+
+    ``scopes`` may name any known scope (contract, "Fidelity", "Scopes"); without
+    them the client gets every scope this server serves.
+    """
+    granted = tuple(s for s in KNOWN_SCOPES if s in set(scopes or SERVED_SCOPES))
     owner = tenant_id(engine, tenant)
     client_id, secret = new_client_credentials()
     with plain_write_transaction(engine) as connection:
@@ -141,6 +153,7 @@ def seed_tenant(
         raise AdminError(f"tenant {tenant!r} already has people; seed a new, empty tenant")
     reference = generate_reference_data(people=people, seed=seed, today=until)
     insert_reference_data(engine, owner, reference)
+    insert_organisation(engine, owner, generate_organisation(reference.people, seed=seed))
     drafts = generate_clockings(reference, days=days, until=until, seed=seed)
     return SeedResult(len(reference.people), insert_clockings(engine, owner, drafts))
 
@@ -161,6 +174,37 @@ def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) 
             rows = [_versioned(_reference_row(r, owner), tx.next_change_version()) for r in records]
             tx.connection.execute(tables.REFERENCE_TABLES[collection].insert(), rows)
             tx.reserve_ids_through(collection, max(r.id for r in records))
+
+
+def insert_organisation(engine: Engine, owner: int, organisation: Organisation) -> None:
+    """Store an org tree, its members and circles in tenant ``owner`` (an id), at once.
+
+    Not API collections (no change versions): what ``person in org-group(...)``,
+    ``org-tree(...)`` and ``circle(...)`` filters select (``admin/_organisation.py``).
+    """
+    groups = [
+        {"tenant_id": owner, "id": g.id, "name": g.name, "parent_id": g.parent_id}
+        for g in organisation.org_groups
+    ]
+    placed = [
+        {"tenant_id": owner, "person_id": person, "org_group_id": group}
+        for person, group in organisation.org_group_members
+    ]
+    circles = [{"tenant_id": owner, "id": c.id, "name": c.name} for c in organisation.circles]
+    members = [
+        {"tenant_id": owner, "circle_id": c.id, "person_id": person}
+        for c in organisation.circles
+        for person in c.member_ids
+    ]
+    with plain_write_transaction(engine) as connection:
+        for table, rows in (
+            (tables.org_groups, groups),  # parents first (Organisation checks it)
+            (tables.org_group_members, placed),
+            (tables.circles, circles),
+            (tables.circle_members, members),
+        ):
+            if rows:
+                connection.execute(table.insert(), rows)
 
 
 def _reference_row(record: Any, owner: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import anyio
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from chronodelta.domain import ALL_SCOPES, UnknownScopeError, format_scopes, parse_scopes
+from chronodelta.domain import KNOWN_SCOPES, UnknownScopeError, format_scopes, parse_scopes
 from chronodelta.server._errors import BadRequest, Unauthorized
 from chronodelta.server._settings import Settings
 from chronodelta.server.auth._clients import INVALID_CLIENT, StoredClient, find_client
@@ -130,7 +130,8 @@ class AuthService:
             "jwks_uri": f"{issuer}/.well-known/openid-configuration/jwks",
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "scopes_supported": [s.value for s in ALL_SCOPES],
+            # Every scope a token can carry (contract, "Fidelity", "Scopes").
+            "scopes_supported": [s.value for s in KNOWN_SCOPES],
             "response_types_supported": ["token"],
             "id_token_signing_alg_values_supported": [ALGORITHM],
             "subject_types_supported": ["public"],

@@ -394,7 +394,7 @@ class _FeedReader:
             departures.c.collection == self.tracked.name,
             departures.c.change_version > self.cursor,
         )
-        in_filter = sa.and_(sa.true(), *self.tracked.conditions(self.criteria))
+        in_filter = sa.and_(sa.true(), *self.tracked.conditions(self.criteria, self.tenant_id))
         query = (
             sa.select(*self.tracked.columns)
             .where(

@@ -3,6 +3,9 @@
 A token names the tenant, the collection, a digest of the filter it was issued for
 and the keyset position of the last record sent. It is signed (``_signing.py``), so a
 client can neither forge a position nor reuse a token with another filter or tenant.
+A token that cannot be used is a 409 "Continuation token conflict" (contract,
+"Fidelity", "Paging"), as the vendor's list pages say. Tokens do not expire: a
+keyset position stays valid however long a client waits between pages.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from chronodelta.server._errors import BadRequest
+from chronodelta.server._errors import ContinuationTokenConflict
 from chronodelta.server._signing import TokenSigner
 
 PURPOSE = "page"
+INVALID = "The continuationToken is invalid; start the list again without one"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +44,12 @@ class PageTokenCodec:
     def decode(self, token: str, tenant_id: int, collection: str, digest: str) -> PagePosition:
         payload = self._signer.verify(PURPOSE, token)
         if payload is None or payload.get("t") != tenant_id or payload.get("c") != collection:
-            raise BadRequest(reasons=["The continuationToken is invalid"])
+            raise ContinuationTokenConflict(reasons=[INVALID])
         key = payload.get("k")
         if not isinstance(key, list):
-            raise BadRequest(reasons=["The continuationToken is invalid"])
+            raise ContinuationTokenConflict(reasons=[INVALID])
         if payload.get("f") != digest:
-            raise BadRequest(
+            raise ContinuationTokenConflict(
                 reasons=[
                     "The continuationToken was issued for another filter; "
                     "follow nextLink as given or start again without a token"

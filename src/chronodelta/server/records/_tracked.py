@@ -26,6 +26,7 @@ from chronodelta.domain import (
     CollectionInfo,
     FilterCriteria,
 )
+from chronodelta.server.records._memberships import selection_condition
 from chronodelta.server.records._serialize import (
     ACTIVITY_DURATION_COLUMNS,
     CLOCKING_COLUMNS,
@@ -38,6 +39,9 @@ from chronodelta.server.records._serialize import (
     reference_serializer,
 )
 from chronodelta.storage import tables
+
+# The column each multiple filter field constrains.
+FILTER_COLUMNS = {"person": "person_id", "kind": "kind"}
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,11 @@ class TrackedCollection:
         except (IndexError, TypeError, ValueError):
             raise ValueError("bad keyset position") from None
 
-    def conditions(self, criteria: FilterCriteria | None) -> list[sa.ColumnElement[bool]]:
-        """The filter as SQL (never the tenant: callers add that)."""
+    def conditions(
+        self, criteria: FilterCriteria | None, tenant_id: int
+    ) -> list[sa.ColumnElement[bool]]:
+        """The filter as SQL. Never the tenant condition (callers add that); the tenant
+        is that of the circles and org groups a ``person in circle(...)`` names."""
         if criteria is None:
             return []
         c, found = self.table.c, []
@@ -85,10 +92,13 @@ class TrackedCollection:
             found.append(c.date >= criteria.date_from)
         if criteria.date_to is not None:
             found.append(c.date <= criteria.date_to)
-        for field, column in (("person", "person_id"), ("kind", "kind")):
+        for field, column in FILTER_COLUMNS.items():
             values = criteria.get(field)
             if values is not None:
                 found.append(c[column].in_(sorted(values, key=str)))
+        for selection in criteria.selections:
+            person = c[FILTER_COLUMNS[selection.field]]
+            found.append(selection_condition(person, tenant_id, selection))
         return found
 
     def in_scope(
@@ -133,7 +143,7 @@ def read_page(
         criteria = _without_implied_lower_bound(tracked, criteria, after)
     query = (
         sa.select(*tracked.columns)
-        .where(*conditions, *tracked.conditions(criteria))
+        .where(*conditions, *tracked.conditions(criteria, tenant_id))
         .order_by(*tracked.keyset())
         .limit(limit + 1)
     )

@@ -22,8 +22,9 @@ from chronodelta.server.records._lists import add_list_and_get, page_response, p
 from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter()
+# 409: a continuationToken that cannot be used (contract, "Fidelity", "Paging").
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 414, 429)
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 414, 429)
 }
 MODELS: dict[str, type[BaseModel]] = {
     "people": models.Person,

@@ -32,14 +32,17 @@ from chronodelta.server.records._serialize import Wire
 from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter()
+# 409: a continuationToken that cannot be used (contract, "Fidelity", "Paging").
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 410, 414, 429)
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 410, 414, 429)
 }
 FilterText = Annotated[
     str | None,
     Query(
         description="Required: date range, e.g. date ge '2026-01-01' and date le '2026-01-31' "
-        "(with &delta: a start date, an optional end date); optionally person (not in delta)"
+        "(a start alone lists a year; with &delta: a start date, an optional end date); "
+        "optionally person, also person in circle(...), org-group(...), org-tree(...) "
+        "(not in delta)"
     ),
 ]
 
