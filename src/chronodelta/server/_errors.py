@@ -54,6 +54,18 @@ class BadRequest(ApiError):
     default_message = "The request was invalid"
 
 
+class InvalidScope(BadRequest):
+    """A token request for a scope that is unknown or not granted to the client.
+
+    The code is OAuth 2.0's name for it (RFC 6749, section 5.2: "invalid_scope"), so
+    that a client can tell it from a malformed request; the body keeps the API's error
+    format like every other answer (contract, "Errors").
+    """
+
+    code = "invalid_scope"
+    default_message = "The requested scope is invalid"
+
+
 class Unauthorized(ApiError):
     status_code = 401
     code = "Unauthorized"

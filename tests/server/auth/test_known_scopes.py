@@ -105,6 +105,7 @@ def test_a_client_registered_without_scopes_gets_the_served_ones(
             },
         )
         error = error_of(refused, 400)
+        assert error["code"] == "invalid_scope"
         assert error["reasons"] == [
             "Scope not granted to this client: connector-protimeapi-webhooks.read"
         ]
@@ -122,6 +123,7 @@ def test_an_unknown_scope_is_still_a_400(serve: Serve, acme: NewClient, engine: 
             },
         )
         error = error_of(response, 400)
+        assert error["code"] == "invalid_scope"  # RFC 6749, section 5.2
         assert error["reasons"] == ["Unknown scope: connector-protimeapi-teleport.read"]
         discovery = http.get("/tenants/acme/.well-known/openid-configuration").json()
         assert set(discovery["scopes_supported"]) == {s.value for s in KNOWN_SCOPES}

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from chronodelta.domain import KNOWN_SCOPES, UnknownScopeError, format_scopes, parse_scopes
-from chronodelta.server._errors import BadRequest, Unauthorized
+from chronodelta.server._errors import InvalidScope, Unauthorized
 from chronodelta.server._settings import Settings
 from chronodelta.server.auth._clients import INVALID_CLIENT, StoredClient, find_client
 from chronodelta.server.auth._keys import ALGORITHM
@@ -102,10 +102,10 @@ class AuthService:
         try:
             wanted = parse_scopes(request.scope) if request.scope.strip() else registered.scopes
         except UnknownScopeError as exc:
-            raise BadRequest(reasons=[f"Unknown scope: {name}" for name in exc.names]) from None
+            raise InvalidScope(reasons=[f"Unknown scope: {name}" for name in exc.names]) from None
         refused = [s.value for s in wanted if s not in registered.scopes]
         if refused:
-            raise BadRequest(reasons=[f"Scope not granted to this client: {s}" for s in refused])
+            raise InvalidScope(reasons=[f"Scope not granted to this client: {s}" for s in refused])
         window = window_start(time.time())
         key = issue_key(registered.tenant, registered.client_id)
         if bump_window(self._engine, key, window) > self._settings.token_requests_per_minute:
