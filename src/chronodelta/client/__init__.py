@@ -4,8 +4,14 @@ Works against chronodelta's server and the vendor's (same paths and shapes). See
 docs/sdk.md. Exceptions: ``_exceptions.py`` documents the hierarchy.
 """
 
-from ._async_client import AsyncClient, AsyncClockings, AsyncCollection, AsyncDeltaStream
-from ._client import Client, Clockings, Collection, DeltaStream
+from ._async_client import (
+    AsyncActivityDefinitions,
+    AsyncClient,
+    AsyncClockings,
+    AsyncCollection,
+    AsyncDeltaStream,
+)
+from ._client import ActivityDefinitions, Client, Clockings, Collection, DeltaStream
 from ._exceptions import (
     ApiError,
     BadRequest,
@@ -33,6 +39,7 @@ from ._models import (
     CounterDefinition,
     CreatedClocking,
     Geolocation,
+    LocalizedName,
     PaidPresence,
     Person,
     Ref,
@@ -46,9 +53,11 @@ from ._retry import RetryPolicy
 __all__ = [
     "AbsenceDefinition",
     "ActivityDefinition",
+    "ActivityDefinitions",
     "ActivityDuration",
     "ActivityLevel",
     "ApiError",
+    "AsyncActivityDefinitions",
     "AsyncClient",
     "AsyncClockings",
     "AsyncCollection",
@@ -72,6 +81,7 @@ __all__ = [
     "Forbidden",
     "Geolocation",
     "InvalidResponse",
+    "LocalizedName",
     "NotFound",
     "Page",
     "PaidPresence",

@@ -49,7 +49,9 @@ from ._filters import (
     format_filter,
     parse_filter,
 )
+from ._guids import GUID_PATTERN, derived_guid, is_guid, parse_guid
 from ._records import (
+    ACTIVITY_CODE_MAX,
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
     AbsenceDefinition,
@@ -68,6 +70,7 @@ from ._scopes import ALL_SCOPES, Scope, UnknownScopeError, format_scopes, parse_
 
 __all__ = [
     "ABSENCE_DEFINITIONS",
+    "ACTIVITY_CODE_MAX",
     "ACTIVITY_DEFINITIONS",
     "ACTIVITY_DURATIONS",
     "ACTIVITY_DURATIONS_FILTER",
@@ -78,6 +81,7 @@ __all__ = [
     "COUNTER_DEFINITIONS",
     "CUSTOM_REFERENCE_NAME",
     "CUSTOM_REFERENCE_VALUE_MAX",
+    "GUID_PATTERN",
     "MAX_TIME_OF_DAY",
     "MIN_TIME_OF_DAY",
     "PAID_PRESENCES",
@@ -117,14 +121,17 @@ __all__ = [
     "UnknownScopeError",
     "activity_durations",
     "compile_filter",
+    "derived_guid",
     "format_change_version",
     "format_external_references",
     "format_filter",
     "format_scopes",
+    "is_guid",
     "paid_presence",
     "parse_change_version",
     "parse_external_references",
     "parse_filter",
+    "parse_guid",
     "parse_scopes",
     "reference_name_problem",
 ]

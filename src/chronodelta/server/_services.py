@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server._settings import Settings
 from chronodelta.server._signing import TokenSigner
+from chronodelta.server.activities._service import ActivityDefinitionService
 from chronodelta.server.auth._keys import load_or_create_secret, load_or_create_signing_key
 from chronodelta.server.auth._service import AuthService
 from chronodelta.server.auth._tokens import TokenService
@@ -35,6 +36,7 @@ class Services:
     pages: PageTokenCodec
     deltas: DeltaTracker
     delta: DeltaService
+    activities: ActivityDefinitionService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -64,6 +66,7 @@ class Services:
             pages=pages,
             deltas=tracker,
             delta=DeltaService(tracker, references, pages, settings),
+            activities=ActivityDefinitionService(engine),
         )
 
 
