@@ -106,11 +106,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("info", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("active_from", sa.Date(), nullable=True))
         batch_op.add_column(sa.Column("active_until", sa.Date(), nullable=True))
-    for tenant_id, name in tenants.items():
-        _convert_tenant(connection, tenant_id, name)
-    with op.batch_alter_table("activity_definitions", schema=None) as batch_op:
-        batch_op.alter_column("guid", existing_type=GUID, nullable=False)
-        batch_op.alter_column("structure_version", existing_type=GUID, nullable=False)
         batch_op.alter_column(
             "data_entry_code",
             existing_type=sa.String(length=40),
@@ -123,6 +118,11 @@ def upgrade() -> None:
             type_=sa.String(length=CODE_MAX),
             nullable=True,
         )
+    for tenant_id, name in tenants.items():
+        _convert_tenant(connection, tenant_id, name)
+    with op.batch_alter_table("activity_definitions", schema=None) as batch_op:
+        batch_op.alter_column("guid", existing_type=GUID, nullable=False)
+        batch_op.alter_column("structure_version", existing_type=GUID, nullable=False)
         batch_op.drop_column("parent_id")
         batch_op.create_unique_constraint(
             "uq_activity_definitions_tenant_id_guid", ["tenant_id", "guid"]
