@@ -269,7 +269,7 @@ def test_definitions_have_codes_and_a_two_level_activity_structure() -> None:
             assert activity.parent_id is not None
             assert activities[activity.parent_id].level == 1
             parent_code = activities[activity.parent_id].data_entry_code
-            assert activity.data_entry_code.startswith(f"{parent_code}-")
+            assert (activity.data_entry_code or "").startswith(f"{parent_code}-")
             assert activity.structure_version == activities[activity.parent_id].structure_version
     codes = [(a.structure_version, a.data_entry_code) for a in activities.values()]
     assert len(set(codes)) == len(codes)

@@ -69,8 +69,10 @@ def old_style_data(engine: Engine, *, data_entry_code: str = "P100-DEV") -> None
         insert(c, "tenant_counters", {"tenant_id": 1, "name": "change_version", "value": 100},
                {"tenant_id": 2, "name": "change_version", "value": 7})  # fmt: skip
         person = {"change_version": 1, "badge_number": "1", "employee_number": "E1",
-                  "first_name": "Ann", "last_name": "Lee", "in_service_date": dt.date(2020, 1, 6)}  # fmt: skip
-        insert(c, "people", {"tenant_id": 1, "id": 1, **person}, {"tenant_id": 2, "id": 1, **person})
+                  "first_name": "Ann", "last_name": "Lee",
+                  "in_service_date": dt.date(2020, 1, 6)}  # fmt: skip
+        insert(c, "people", {"tenant_id": 1, "id": 1, **person},
+               {"tenant_id": 2, "id": 1, **person})  # fmt: skip
         definition = {"name": "Customer portal", "level": 1, "parent_id": None,
                       "data_entry_code": "P100", "external_reference": "ERP-4711"}  # fmt: skip
         insert(
@@ -82,7 +84,8 @@ def old_style_data(engine: Engine, *, data_entry_code: str = "P100-DEV") -> None
             {"tenant_id": 2, "id": 1, "change_version": 2, **definition},
         )  # fmt: skip
         clocking = {"tenant_id": 1, "person_id": 1, "date": DAY, "time_of_day": 482,
-                    "calculated_time_of_day": 482, "is_generated": False, "status": "Active"}  # fmt: skip
+                    "calculated_time_of_day": 482, "is_generated": False,
+                    "status": "Active"}  # fmt: skip
         insert(
             c,
             "clockings",
@@ -130,7 +133,9 @@ def test_existing_data_gets_stable_guids_and_new_change_versions(
     ]
     assert g1 != old_guid("globex", 1)  # the tenant is part of the name
     levels = json.dumps([[1, g1], [2, g2]], separators=(",", ":"))
-    clockings = rows(engine, "SELECT id, activity_levels, change_version FROM clockings ORDER BY id")
+    clockings = rows(
+        engine, "SELECT id, activity_levels, change_version FROM clockings ORDER BY id"
+    )
     assert [(r[0], r[1]) for r in clockings] == [(7, levels), (8, None)]
     durations = rows(
         engine,
@@ -160,7 +165,8 @@ def test_existing_data_gets_stable_guids_and_new_change_versions(
 def served_over_http(url: str, engine: Engine, g1: str, g2: str) -> None:
     """The API shows the converted data: GUID strings (seed 003)."""
     client = create_client(engine, "acme")
-    with TestClient(create_app(Settings(database_url=url)), headers={"User-Agent": USER_AGENT}) as http:
+    app = create_app(Settings(database_url=url))
+    with TestClient(app, headers={"User-Agent": USER_AGENT}) as http:
         token = http.post(
             "/tenants/acme/connect/token",
             data={"grant_type": "client_credentials", "client_id": client.client_id,
@@ -185,7 +191,8 @@ def test_a_code_longer_than_the_vendors_16_characters_stops_it_before_any_change
     _url, engine = blank
     upgrade(engine, "0003")
     old_style_data(engine, data_entry_code="P100-DEVELOPMENT-2")
-    with pytest.raises(RuntimeError, match="activity definition 2 of tenant 'acme'.*longer than 16"):
+    refusal = r"activity definition 2 of tenant 'acme'.*longer than 16"
+    with pytest.raises(RuntimeError, match=refusal):
         upgrade(engine)
     assert current_revision(engine) == "0003"
     assert rows(engine, "SELECT data_entry_code FROM activity_definitions WHERE id = 2") == [
@@ -206,7 +213,8 @@ def test_a_downgrade_gives_the_integer_ids_back(blank: tuple[str, Engine]) -> No
         config.attributes["connection"] = connection
         command.downgrade(config, "0003")
         connection.commit()
-    assert rows(engine, "SELECT activity_levels FROM clockings WHERE id = 7") == [("[[1,1],[2,2]]",)]
+    levels = rows(engine, "SELECT activity_levels FROM clockings WHERE id = 7")
+    assert levels == [("[[1,1],[2,2]]",)]
     assert rows(engine, "SELECT duration_key FROM activity_durations WHERE id = 3") == [
         ("activity:1/2",)
     ]
