@@ -17,7 +17,7 @@ from chronodelta.client import (
     CounterDefinition,
     Geolocation,
     InvalidResponse,
-    LocalizedName,
+    LocalizedText,
     PaidPresence,
     Person,
     Ref,
@@ -296,11 +296,11 @@ def test_an_activity_definition_in_the_vendors_shape() -> None:
     record = ActivityDefinition.from_wire(wire)
     assert record == ActivityDefinition(
         "0000000000000000000A", TASK, version, 2,
-        LocalizedName("Design", {"nl": "Ontwerp", "fr": "Conception"}), Ref(PROJECT), "DS",
+        LocalizedText("Design", {"nl": "Ontwerp", "fr": "Conception"}), Ref(PROJECT), "DS",
         "P1-DS", "X-11", "UX work", dt.date(2020, 1, 1), dt.date(2026, 12, 31),
     )  # fmt: skip
     assert record.raw is wire
     top = ActivityDefinition.from_wire(
         {"id": PROJECT, "structureVersion": version, "level": 1, "name": {"default": "P1"}}
     )
-    assert (top.name, top.parent, top.active_until) == (LocalizedName("P1"), None, None)
+    assert (top.name, top.parent, top.active_until) == (LocalizedText("P1"), None, None)

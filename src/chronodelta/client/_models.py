@@ -322,17 +322,17 @@ class Terminal:
 
 
 @dataclass(slots=True)
-class LocalizedName:
-    """The vendor's ``name``: ``{"default": ..., "translations": {language: name}}``."""
+class LocalizedText:
+    """A translatable text: ``{"default": "Sickness", "translations": {"nl": "Ziekte"}}``."""
 
     default: str
     translations: dict[str, str] = field(default_factory=dict)
 
 
-def _localized(value: Any) -> LocalizedName | None:
+def _localized(value: Any) -> LocalizedText | None:
     if value is None:
         return None
-    return LocalizedName(value["default"], value.get("translations") or {})
+    return LocalizedText(value["default"], value.get("translations") or {})
 
 
 @dataclass(slots=True)
@@ -344,7 +344,7 @@ class ActivityDefinition:
     id: str
     structure_version: str | None = None
     level: int | None = None
-    name: LocalizedName | None = None
+    name: LocalizedText | None = None
     parent: Ref[str] | None = None
     short_code: str | None = None
     data_entry_code: str | None = None

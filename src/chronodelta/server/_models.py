@@ -223,8 +223,8 @@ class Terminal(BaseModel):
     externalCode: str
 
 
-class LocalizedName(BaseModel):
-    """The vendor's ``name``: ``default`` and ``translations`` by language code."""
+class LocalizedText(BaseModel):
+    """A translatable text: ``{"default": "Sickness", "translations": {"nl": "Ziekte"}}``."""
 
     default: str
     translations: dict[str, str]
@@ -240,7 +240,7 @@ class ActivityDefinition(BaseModel):
     structureVersion: GuidText
     level: int
     changeVersion: ChangeVersion
-    name: LocalizedName
+    name: LocalizedText
     parent: GuidIdOut | None = None
     shortCode: str | None = None
     dataEntryCode: ActivityCode | None = None
