@@ -89,7 +89,7 @@ def test_definitions_have_guid_ids_and_the_vendors_fields(api: Api) -> None:
 
 def test_a_flat_get_refuses_what_is_not_a_guid_and_404s_an_unknown_one(api: Api) -> None:
     """Seed 003: the id is a string (a GUID); an integer id of older versions is a 400."""
-    assert "GUID" in error(api.http.get(f"{FLAT}/1", headers=api.auth(*READ)), 400)
+    assert "record_id" in error(api.http.get(f"{FLAT}/1", headers=api.auth(*READ)), 400)
     error(api.http.get(f"{FLAT}/{UNKNOWN_GUID}", headers=api.auth(*READ)), 404)
 
 

@@ -63,7 +63,9 @@ def list_definitions(
 
 def get_definition(
     request: Request,
-    record_id: Annotated[str, Path(description="The activity definition's id (a GUID)")],
+    record_id: Annotated[
+        str, Path(pattern=GUID_PATTERN, description="The activity definition's id (a GUID)")
+    ],
     principal: Principal = READ,
 ) -> Response:
     record = services(request).activities.get(principal.tenant_id, record_id)
