@@ -17,6 +17,7 @@ from chronodelta.client import (
     CounterDefinition,
     Geolocation,
     InvalidResponse,
+    LocalizedText,
     PaidPresence,
     Person,
     Ref,
@@ -39,6 +40,8 @@ TUTORIAL = {
     "kind": "InOut",
 }
 
+# Seed 003: activityDefinition.id is a string; the vendor's are GUIDs.
+PROJECT, TASK = "2f1b6c1e-9a3d-5e47-8b0c-1d2e3f4a5b6c", "7c9d0e1f-2a3b-5c4d-9e5f-6a7b8c9d0e1f"
 FULL_CLOCKING = {
     **TUTORIAL,
     "kind": "Activity",
@@ -47,8 +50,8 @@ FULL_CLOCKING = {
     "terminal": {"id": 3, "externalReferences": {"@external-code": "T-3"}},
     "geolocation": {"longitude": 4.35, "latitude": 50.85},
     "activityLevels": [
-        {"level": 1, "activityDefinition": {"id": 10}},
-        {"level": 2, "activityDefinition": {"id": 11}},
+        {"level": 1, "activityDefinition": {"id": PROJECT}},
+        {"level": 2, "activityDefinition": {"id": TASK}},
     ],
 }
 
@@ -85,7 +88,7 @@ def test_a_clocking_with_every_optional_field_and_external_references() -> None:
     assert record.terminal == Ref(3, {"@external-code": "T-3"})
     assert record.geolocation == Geolocation(4.35, 50.85)
     assert record.original_time_of_day_in_minutes == 500
-    assert record.activity_levels == (ActivityLevel(1, Ref(10)), ActivityLevel(2, Ref(11)))
+    assert record.activity_levels == (ActivityLevel(1, Ref(PROJECT)), ActivityLevel(2, Ref(TASK)))
     reason = Clocking.from_wire({**TUTORIAL, "kind": "Reason", "reason": {"id": 4}, "isOpen": True})
     assert (reason.reason, reason.is_open) == (Ref(4), True)
 
@@ -101,8 +104,8 @@ def test_a_clocking_goes_back_to_its_writable_fields() -> None:
         "terminal": {"id": 3},
         "geolocation": {"longitude": 4.35, "latitude": 50.85},
         "activityLevels": [
-            {"level": 1, "activityDefinition": {"id": 10}},
-            {"level": 2, "activityDefinition": {"id": 11}},
+            {"level": 1, "activityDefinition": {"id": PROJECT}},
+            {"level": 2, "activityDefinition": {"id": TASK}},
         ],
     }
 
@@ -164,9 +167,9 @@ def test_activity_durations_with_the_seeds_string_ids() -> None:
         "date": "2026-01-14",
         "durationInMinutes": 120,
         "activityLevels": [
-            {"level": 1, "activityDefinition": {"id": "A-1"}},
+            {"level": 1, "activityDefinition": {"id": PROJECT}},
             {"level": 2,
-             "activityDefinition": {"id": 12, "externalReferences": {"@data-entry-code": "D12"}}},
+             "activityDefinition": {"id": TASK, "externalReferences": {"@data-entry-code": "D12"}}},
         ],
         "absenceDefinition": {"id": 4},
         "request": {"id": "REQ-77"},
@@ -182,8 +185,8 @@ def test_activity_durations_with_the_seeds_string_ids() -> None:
         date=dt.date(2026, 1, 14),
         duration_in_minutes=120,
         activity_levels=(
-            ActivityLevel(1, Ref("A-1")),
-            ActivityLevel(2, Ref(12, {"@data-entry-code": "D12"})),
+            ActivityLevel(1, Ref(PROJECT)),
+            ActivityLevel(2, Ref(TASK, {"@data-entry-code": "D12"})),
         ),
         absence_definition=Ref(4),
         request=Ref("REQ-77"),
@@ -234,12 +237,6 @@ def test_a_minimal_activity_duration() -> None:
             Terminal("0000000000000000000A", 3, "Gate", "G"),
         ),
         (
-            ActivityDefinition.from_wire,
-            {"changeVersion": "0000000000000000000A", "id": 11, "name": "Design", "level": 2,
-             "parent": {"id": 10}, "dataEntryCode": "DS", "externalReference": "X-11"},
-            ActivityDefinition("0000000000000000000A", 11, "Design", 2, Ref(10), "DS", "X-11"),
-        ),
-        (
             AbsenceDefinition.from_wire,
             {"changeVersion": "0000000000000000000A", "id": 4, "name": "Sick", "absenceCode": "SI"},
             AbsenceDefinition("0000000000000000000A", 4, "Sick", "SI"),
@@ -281,3 +278,29 @@ def test_a_malformed_date_is_an_invalid_response() -> None:
         parse_record({**TUTORIAL, "date": "15/01/2026"}, Clocking.from_wire)
     with pytest.raises(InvalidResponse):
         parse_record(["not", "a", "record"], Clocking.from_wire)
+
+
+def test_an_activity_definition_in_the_vendors_shape() -> None:
+    """Contract, "Fidelity": id, structureVersion, level, changeVersion, name.default,
+    name.translations, parent.id, shortCode, dataEntryCode, externalReference, info,
+    activeFrom, activeUntil; the ids are GUIDs."""
+    version = "0b2c4d6e-8f10-5a12-9c14-1e16a18b20c2"
+    wire = {
+        "id": TASK, "structureVersion": version, "level": 2,
+        "changeVersion": "0000000000000000000A",
+        "name": {"default": "Design", "translations": {"nl": "Ontwerp", "fr": "Conception"}},
+        "parent": {"id": PROJECT}, "shortCode": "DS", "dataEntryCode": "P1-DS",
+        "externalReference": "X-11", "info": "UX work", "activeFrom": "2020-01-01",
+        "activeUntil": "2026-12-31",
+    }  # fmt: skip
+    record = ActivityDefinition.from_wire(wire)
+    assert record == ActivityDefinition(
+        "0000000000000000000A", TASK, version, 2,
+        LocalizedText("Design", {"nl": "Ontwerp", "fr": "Conception"}), Ref(PROJECT), "DS",
+        "P1-DS", "X-11", "UX work", dt.date(2020, 1, 1), dt.date(2026, 12, 31),
+    )  # fmt: skip
+    assert record.raw is wire
+    top = ActivityDefinition.from_wire(
+        {"id": PROJECT, "structureVersion": version, "level": 1, "name": {"default": "P1"}}
+    )
+    assert (top.name, top.parent, top.active_until) == (LocalizedText("P1"), None, None)

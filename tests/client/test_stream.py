@@ -184,11 +184,12 @@ def test_an_empty_delta_gives_no_batch_and_the_next_link(buffer_limit: int) -> N
 
 # ---- whatever the formatting --------------------------------------------------------
 
+GUID = "5d6c2a70-1b3e-5f49-8a2d-3c4b5a697887"  # seed 003: an activity definition id is a string
 TRICKY = [
     upsert(clocking(1, 1, terminal={"id": 2}, geolocation={"longitude": -4.25, "latitude": 51.5})),
     upsert(clocking(2, 2, kind="Activity", note='a "quote", a \\ backslash, é, 😀, \u0001, \n')),
     upsert(clocking(3, 3, timeOfDayInMinutes=-1440, originalTimeOfDayInMinutes=2880)),
-    upsert(clocking(4, 4, activityLevels=[{"level": 1, "activityDefinition": {"id": 12}}])),
+    upsert(clocking(4, 4, activityLevels=[{"level": 1, "activityDefinition": {"id": GUID}}])),
     delete(5, 5),
 ]
 

@@ -18,7 +18,9 @@ from chronodelta.demo import (
     generate_organisation,
     generate_reference_data,
 )
+from chronodelta.domain import is_guid
 from chronodelta.domain._records import (
+    ACTIVITY_CODE_MAX,
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
     ClockingDraft,
@@ -202,11 +204,11 @@ def test_more_people_leave_existing_people_unchanged() -> None:
 
 
 def test_ids_are_consecutive_from_one() -> None:
+    """Every id but an activity definition's (a GUID, see below)."""
     reference = _reference(50)
     for collection in (
         reference.people,
         reference.terminals,
-        reference.activity_definitions,
         reference.absence_definitions,
         reference.counter_definitions,
         reference.shift_definitions,
@@ -268,9 +270,48 @@ def test_definitions_have_codes_and_a_two_level_activity_structure() -> None:
             assert activity.parent_id is not None
             assert activities[activity.parent_id].level == 1
             parent_code = activities[activity.parent_id].data_entry_code
-            assert activity.data_entry_code.startswith(f"{parent_code}-")
-    codes = [a.data_entry_code for a in activities.values()]
+            assert (activity.data_entry_code or "").startswith(f"{parent_code}-")
+            assert activity.structure_version == activities[activity.parent_id].structure_version
+    codes = [(a.structure_version, a.data_entry_code) for a in activities.values()]
     assert len(set(codes)) == len(codes)
+
+
+def test_activity_definitions_in_the_vendors_shape() -> None:
+    """Contract, "Fidelity": GUID ids and structure versions, dataEntryCode and
+    externalReference of at most 16 characters, the external reference unique within
+    structure version and level, names with translations; seed 003: the id a string."""
+    definitions = _reference(1, 7).activity_definitions
+    assert all(is_guid(a.id) and a.id == a.id.lower() for a in definitions)
+    assert len({a.id for a in definitions}) == len(definitions)
+    versions = {a.structure_version for a in definitions}
+    assert len(versions) == 2 and all(is_guid(v) for v in versions)
+    for a in definitions:
+        assert a.data_entry_code is not None and len(a.data_entry_code) <= ACTIVITY_CODE_MAX
+        assert a.external_reference is not None and len(a.external_reference) <= ACTIVITY_CODE_MAX
+        assert set(a.name_translations) == {"nl", "fr"} and a.short_code
+    in_level = [(a.structure_version, a.level, a.external_reference) for a in definitions]
+    assert len(set(in_level)) == len(in_level)
+    # The same seed gives the same GUIDs; another seed others.
+    again = generate_reference_data(people=1, seed=7, today=TODAY).activity_definitions
+    assert [a.id for a in again] == [a.id for a in definitions]
+    other = generate_reference_data(people=1, seed=99, today=TODAY).activity_definitions
+    assert not {a.id for a in other} & {a.id for a in definitions}
+
+
+def test_clockings_book_only_definitions_active_on_their_date() -> None:
+    """The vendor's activeFrom/activeUntil control when a definition can be booked:
+    the previous structure version (2018-2019) is never used."""
+    reference = _reference(40)
+    definitions = {a.id: a for a in reference.activity_definitions}
+    booked = [
+        (definitions[level.activity_definition_id], clocking.date)
+        for clocking in generate_clockings(reference, days=60, until=TODAY, seed=1)
+        for level in clocking.activity_levels
+    ]
+    assert booked
+    for definition, date in booked:
+        assert definition.active_from is not None and definition.active_from <= date
+        assert definition.active_until is None
 
 
 def test_negative_sizes_are_refused() -> None:

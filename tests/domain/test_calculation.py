@@ -38,9 +38,18 @@ AUTO, MANUAL = DurationStatus.AUTO, DurationStatus.MANUAL
 # The demo data's shifts (chronodelta.demo): Day 08:00-16:30 and Night 22:00-06:00.
 DAY = ShiftWindow(id=1, start=480, end=990, break_minutes=30)
 NIGHT = ShiftWindow(id=4, start=1320, end=1800, break_minutes=30)
+
+
+def ad(number: int) -> str:
+    """Activity definition ``number`` of the worked examples (the demo data's structure,
+    numbered in order: 1 P100, 2 P100/DEV...) as a GUID: seed 003 types the id as a
+    string, and the vendor's are GUIDs."""
+    return f"00000000-0000-4000-8000-{number:012d}"
+
+
 # The demo data's counter links: maintenance (activity 13, CC410) feeds overtime (1),
 # training (absence 2) the flexi balance (2), a mission (absence 5) meal vouchers (3).
-COUNTERS = CounterLinks(activities={13: (1,)}, absences={2: (2,), 5: (3,)})
+COUNTERS = CounterLinks(activities={ad(13): (1,)}, absences={2: (2,), 5: (3,)})
 DOCTOR, SICKNESS, MISSION, PERSONAL = 1, 4, 5, 6
 
 
@@ -95,7 +104,7 @@ def activity(
     generated: bool = False,
     edited: bool = False,
 ) -> DayClocking:
-    levels = tuple(ActivityLevel(n, d) for n, d in enumerate(definitions, start=1))
+    levels = tuple(ActivityLevel(n, ad(d)) for n, d in enumerate(definitions, start=1))
     return _clocking(
         time, ACTIVITY, deleted=deleted, generated=generated, edited=edited, levels=levels
     )
@@ -119,9 +128,9 @@ def on_activity(
     counters: tuple[int, ...] = (),
 ) -> ActivityDurationTotal:
     return ActivityDurationTotal(
-        key="activity:" + "/".join(map(str, definitions)),
+        key="activity:" + "/".join(map(ad, definitions)),
         duration_minutes=minutes,
-        activity_levels=tuple(ActivityLevel(n, d) for n, d in enumerate(definitions, start=1)),
+        activity_levels=tuple(ActivityLevel(n, ad(d)) for n, d in enumerate(definitions, start=1)),
         absence_definition_id=None,
         counter_definition_ids=counters,
         status=status,
@@ -454,7 +463,7 @@ def model_durations(clockings: Sequence[DayClocking], shift: ShiftWindow | None)
         if marked and marked[-1].kind == ACTIVITY and not away:
             closed_later = len(marked) < len(marks) or (last_out is not None and minute < last_out)
             if closed_later:
-                ids = "/".join(str(lv.activity_definition_id) for lv in marked[-1].activity_levels)
+                ids = "/".join(lv.activity_definition_id for lv in marked[-1].activity_levels)
                 found[f"activity:{ids}"] += 1
         if seen and len(seen) % 2 == 0 and seen[-1].kind == REASON and seen[-1].reason_id:
             back_later = len(seen) < len(presence)
@@ -467,9 +476,9 @@ def model_durations(clockings: Sequence[DayClocking], shift: ShiftWindow | None)
 # ---- strategies --------------------------------------------------------------------------
 
 LEVELS = (
-    (ActivityLevel(1, 1), ActivityLevel(2, 2)),
-    (ActivityLevel(1, 1), ActivityLevel(2, 3)),
-    (ActivityLevel(1, 13),),
+    (ActivityLevel(1, ad(1)), ActivityLevel(2, ad(2))),
+    (ActivityLevel(1, ad(1)), ActivityLevel(2, ad(3))),
+    (ActivityLevel(1, ad(13)),),
 )
 # Near the Day shift, with its boundaries and a break time often hit exactly (ties).
 NEAR_DAY = st.integers(400, 1100) | st.sampled_from([480, 600, 720, 750, 989, 990])
@@ -554,7 +563,9 @@ def minutes_by_key(totals: Sequence[ActivityDurationTotal]) -> dict[str, int]:
 # ---- properties -----------------------------------------------------------------------
 
 # Links on both levels and on an absence, so that counters are a real union.
-LINKS = CounterLinks(activities={1: (3,), 2: (1, 3), 13: (1,)}, absences={1: (2,), 5: (3,)})
+LINKS = CounterLinks(
+    activities={ad(1): (3,), ad(2): (1, 3), ad(13): (1,)}, absences={1: (2,), 5: (3,)}
+)
 
 
 @settings(max_examples=400)
@@ -680,7 +691,7 @@ def test_authorized_unless_the_system_chose_a_boundary(person_day: PersonDay) ->
     presence = _presence(honest)
     if len(presence) % 2 == 0 and presence and presence[-1].time > marks[-1].time:
         # Left open, closed by the day's last out: the system chose that end.
-        ids = "/".join(str(lv.activity_definition_id) for lv in marks[-1].activity_levels)
+        ids = "/".join(lv.activity_definition_id for lv in marks[-1].activity_levels)
         (implicit,) = (t for t in honest_totals if t.key == f"activity:{ids}")
         assert not implicit.is_authorized
 
@@ -701,6 +712,6 @@ def test_fields_follow_the_key_and_the_counter_links(person_day: PersonDay) -> N
             expected = set(LINKS.absences.get(total.absence_definition_id, ()))
         else:
             ids = [lv.activity_definition_id for lv in total.activity_levels]
-            assert total.key == "activity:" + "/".join(map(str, ids))
+            assert total.key == "activity:" + "/".join(ids)
             expected = {n for i in ids for n in LINKS.activities.get(i, ())}
         assert total.counter_definition_ids == tuple(sorted(expected))

@@ -29,6 +29,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
+from chronodelta.demo import generate_reference_data
 from chronodelta.domain import API_PREFIX, KNOWN_SCOPES, SERVED_SCOPES, Scope
 from chronodelta.server import Settings, create_app, create_client, create_tenant, seed_tenant
 from chronodelta.server.auth._keys import SigningKey, load_or_create_signing_key
@@ -39,8 +40,18 @@ from .conftest import SEED_UNTIL, USER_AGENT
 
 ACME_HOST = "acme.myprotime.eu"
 EXISTING_ID = "1"
+SEED = 3
+# Seed 003 and the contract's "Fidelity": activity definitions and structure versions
+# have GUID ids; those of acme's demo data (the seed decides them).
+ACTIVITY = generate_reference_data(people=0, seed=SEED, today=SEED_UNTIL).activity_definitions[0]
+ACTIVITY_PATHS = (f"{API_PREFIX}/activity-definitions/", f"{API_PREFIX}/activity-structure-")
 # Path parameters that are not ids (e.g. /delta/{collection}); any other one gets EXISTING_ID.
 PATH_VALUES = {"collection": "clockings", "name": "HRMID"}
+ACTIVITY_VALUES = {
+    "record_id": ACTIVITY.id,
+    "structureVersionId": ACTIVITY.structure_version,
+    "activityDefinitionReference": ACTIVITY.id,
+}
 JANUARY = "date ge '2026-01-01' and date le '2026-01-31'"
 CLOCKING = {"person": {"id": 1}, "date": "2026-01-15", "timeOfDayInMinutes": 510, "kind": "InOut"}
 # What a request needs, besides access, to succeed (for the positive control).
@@ -81,8 +92,11 @@ class Endpoint:
 
     @property
     def path(self) -> str:
+        values = PATH_VALUES
+        if self.template.startswith(ACTIVITY_PATHS):
+            values = {**PATH_VALUES, **ACTIVITY_VALUES}
         return re.sub(
-            r"\{([^}:]+)[^}]*\}", lambda m: PATH_VALUES.get(m.group(1), EXISTING_ID), self.template
+            r"\{([^}:]+)[^}]*\}", lambda m: values.get(m.group(1), EXISTING_ID), self.template
         )
 
     @property
@@ -93,6 +107,8 @@ class Endpoint:
     def required_scope(self) -> Scope:
         parts = self.path.removeprefix(API_PREFIX + "/").split("/")
         collection = parts[1] if parts[0] == "delta" and len(parts) > 1 else parts[0]
+        if collection == "activity-structure-versions":  # .../levels/{n}/activity-definitions
+            collection = "activity-definitions"
         access = "read" if self.method == "GET" else "write"
         if "/external-references" in self.path and access == "write":
             return Scope.EXTERNAL_REFERENCES_WRITE
@@ -186,7 +202,7 @@ def matrix(
     url = new_database_url(request, request.param, directory)
     engine = create_engine(url)
     create_tenant(engine, "acme")
-    seed_tenant(engine, "acme", people=3, days=5, seed=3, until=SEED_UNTIL)
+    seed_tenant(engine, "acme", people=3, days=5, seed=SEED, until=SEED_UNTIL)
     # Every known scope, so that "without the scope" holds all the others, served or not.
     acme = create_client(engine, "acme", KNOWN_SCOPES)
     create_tenant(engine, "globex")  # no data: acme's ids exist only in acme
@@ -312,6 +328,11 @@ def test_the_matrix_covers_the_api(matrix: Matrix) -> None:
     }
     for name in ("paid-presences", "activity-durations", *REFERENCE_COLLECTIONS):
         expected |= {f"GET {API_PREFIX}/{name}", f"GET {API_PREFIX}/{name}/{{record_id}}"}
+    structure = f"{API_PREFIX}/activity-structure-versions/{{structureVersionId}}/levels/{{level}}"
+    expected |= {  # contract, "Fidelity"
+        f"GET {structure}/activity-definitions",
+        f"GET {structure}/activity-definitions/{{activityDefinitionReference}}",
+    }
     for name in REFERENCE_COLLECTIONS:
         references = f"{API_PREFIX}/{name}/{{record_id}}/external-references"
         expected |= {
@@ -420,9 +441,10 @@ def test_another_tenants_token_never_reads_acmes_data_without_a_tenant_host(
     globex = bearer(matrix.globex_token)
     for collection in ("clockings", *REFERENCE_COLLECTIONS):
         path = f"{API_PREFIX}/{collection}"
-        record = matrix.http.get(f"{path}/{EXISTING_ID}", headers=acme)
+        existing = ACTIVITY.id if collection == "activity-definitions" else EXISTING_ID
+        record = matrix.http.get(f"{path}/{existing}", headers=acme)
         assert record.status_code == 200, (collection, record.text)
-        other = matrix.http.get(f"{path}/{EXISTING_ID}", headers=globex)
+        other = matrix.http.get(f"{path}/{existing}", headers=globex)
         assert other.status_code == 404, (collection, other.text)
         assert set(other.json()) == {"error"}
         assert record.json()["changeVersion"] not in other.text

@@ -30,6 +30,7 @@ from chronodelta.sync._tables import tombstones_table
 from tests.conftest import new_database_url
 
 CLOCKINGS = COLLECTIONS["clockings"]
+GUID = "6e1d0c2b-3a49-5f87-9e6d-5c4b3a291807"
 NOW = dt.datetime(2026, 1, 20, 12, 0, tzinfo=dt.UTC)
 
 
@@ -73,6 +74,7 @@ def fresh(mirror: Mirror) -> SyncState:
 
 
 def test_rows_are_typed_with_nested_ids_flattened_and_the_raw_json(mirror_target: str) -> None:
+    """Seed 003: an activity definition id is a string (a GUID), kept as such in the JSON."""
     mirror = Mirror(mirror_target)
     try:
         state = fresh(mirror)
@@ -81,7 +83,7 @@ def test_rows_are_typed_with_nested_ids_flattened_and_the_raw_json(mirror_target
             5,
             terminal={"id": 2},
             geolocation={"longitude": 4.5, "latitude": 51.2},
-            activityLevels=[{"level": 1, "activityDefinition": {"id": 7}}],
+            activityLevels=[{"level": 1, "activityDefinition": {"id": GUID}}],
             originalTimeOfDayInMinutes=470,
             isGenerated=False,
         )
@@ -91,7 +93,7 @@ def test_rows_are_typed_with_nested_ids_flattened_and_the_raw_json(mirror_target
         mirror.close()
     assert row["person_id"] == 3 and row["terminal_id"] == 2 and row["date"] == dt.date(2026, 1, 15)
     assert (row["geolocation_longitude"], row["geolocation_latitude"]) == (4.5, 51.2)
-    assert row["activity_levels"] == [{"level": 1, "activityDefinitionId": 7}]
+    assert row["activity_levels"] == [{"level": 1, "activityDefinitionId": GUID}]
     assert row["original_time_of_day_in_minutes"] == 470 and row["is_generated"] is False
     assert row["raw"] == record and row["change_version"] == v(5)
 

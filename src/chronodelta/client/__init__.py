@@ -4,8 +4,14 @@ Works against chronodelta's server and the vendor's (same paths and shapes). See
 docs/sdk.md. Exceptions: ``_exceptions.py`` documents the hierarchy.
 """
 
-from ._async_client import AsyncClient, AsyncClockings, AsyncCollection, AsyncDeltaStream
-from ._client import Client, Clockings, Collection, DeltaStream
+from ._async_client import (
+    AsyncActivityDefinitions,
+    AsyncClient,
+    AsyncClockings,
+    AsyncCollection,
+    AsyncDeltaStream,
+)
+from ._client import ActivityDefinitions, Client, Clockings, Collection, DeltaStream
 from ._exceptions import (
     ApiError,
     BadRequest,
@@ -34,6 +40,7 @@ from ._models import (
     CounterDefinition,
     CreatedClocking,
     Geolocation,
+    LocalizedText,
     PaidPresence,
     Person,
     Ref,
@@ -47,9 +54,11 @@ from ._retry import RetryPolicy
 __all__ = [
     "AbsenceDefinition",
     "ActivityDefinition",
+    "ActivityDefinitions",
     "ActivityDuration",
     "ActivityLevel",
     "ApiError",
+    "AsyncActivityDefinitions",
     "AsyncClient",
     "AsyncClockings",
     "AsyncCollection",
@@ -74,6 +83,7 @@ __all__ = [
     "Forbidden",
     "Geolocation",
     "InvalidResponse",
+    "LocalizedText",
     "NotFound",
     "Page",
     "PaidPresence",

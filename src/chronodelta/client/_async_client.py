@@ -12,7 +12,7 @@ from typing import Any, Generic, Self, TypeVar
 import httpx
 
 from ._auth import Credentials
-from ._models import Clocking, ClockingInput, CreatedClocking
+from ._models import ActivityDefinition, Clocking, ClockingInput, CreatedClocking
 from ._paging import DeltaChanges, Page, Pager
 from ._protocol import (
     ABSENCE_DEFINITIONS,
@@ -33,6 +33,7 @@ from ._protocol import (
     Send,
     Sleep,
     as_transport_error,
+    structure_level,
 )
 from ._query import ExternalReferences, collection_url, resolve
 from ._retry import RetryPolicy
@@ -94,7 +95,7 @@ class AsyncClient:
         self.activity_durations = AsyncCollection(self, ACTIVITY_DURATIONS)
         self.people = AsyncCollection(self, PEOPLE)
         self.terminals = AsyncCollection(self, TERMINALS)
-        self.activity_definitions = AsyncCollection(self, ACTIVITY_DEFINITIONS)
+        self.activity_definitions = AsyncActivityDefinitions(self, ACTIVITY_DEFINITIONS)
         self.absence_definitions = AsyncCollection(self, ABSENCE_DEFINITIONS)
         self.counter_definitions = AsyncCollection(self, COUNTER_DEFINITIONS)
         self.shift_definitions = AsyncCollection(self, SHIFT_DEFINITIONS)
@@ -216,7 +217,9 @@ class AsyncCollection(Generic[M]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._spec.name!r}>"
 
-    async def get(self, record_id: int, *, external_references: ExternalReferences = ()) -> M:
+    async def get(
+        self, record_id: int | str, *, external_references: ExternalReferences = ()
+    ) -> M:
         protocol = self._client._protocol
         return await self._client._run(
             protocol.get_record(self._spec, record_id, external_references)
@@ -330,6 +333,15 @@ class AsyncDeltaStream(StreamBase[M]):
                 yield chunk
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise self._broken(as_transport_error(exc)) from exc
+
+
+class AsyncActivityDefinitions(AsyncCollection[ActivityDefinition]):
+    """``ActivityDefinitions`` for ``AsyncClient``."""
+
+    def in_structure(
+        self, structure_version: str, level: int
+    ) -> AsyncCollection[ActivityDefinition]:
+        return AsyncCollection(self._client, structure_level(structure_version, level))
 
 
 class AsyncClockings(AsyncCollection[Clocking]):

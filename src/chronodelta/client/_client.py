@@ -12,7 +12,7 @@ from typing import Any, Generic, Self, TypeVar
 import httpx
 
 from ._auth import Credentials
-from ._models import Clocking, ClockingInput, CreatedClocking
+from ._models import ActivityDefinition, Clocking, ClockingInput, CreatedClocking
 from ._paging import DeltaChanges, Page, Pager
 from ._protocol import (
     ABSENCE_DEFINITIONS,
@@ -33,6 +33,7 @@ from ._protocol import (
     Send,
     Sleep,
     as_transport_error,
+    structure_level,
 )
 from ._query import ExternalReferences, collection_url, resolve
 from ._retry import RetryPolicy
@@ -100,7 +101,7 @@ class Client:
         self.activity_durations = Collection(self, ACTIVITY_DURATIONS)
         self.people = Collection(self, PEOPLE)
         self.terminals = Collection(self, TERMINALS)
-        self.activity_definitions = Collection(self, ACTIVITY_DEFINITIONS)
+        self.activity_definitions = ActivityDefinitions(self, ACTIVITY_DEFINITIONS)
         self.absence_definitions = Collection(self, ABSENCE_DEFINITIONS)
         self.counter_definitions = Collection(self, COUNTER_DEFINITIONS)
         self.shift_definitions = Collection(self, SHIFT_DEFINITIONS)
@@ -228,8 +229,9 @@ class Collection(Generic[M]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._spec.name!r}>"
 
-    def get(self, record_id: int, *, external_references: ExternalReferences = ()) -> M:
-        """``GET /<collection>/<id>``; ``NotFound`` if there is none."""
+    def get(self, record_id: int | str, *, external_references: ExternalReferences = ()) -> M:
+        """``GET /<collection>/<id>``; ``NotFound`` if there is none. Activity
+        definitions' ids are GUIDs (text)."""
         protocol = self._client._protocol
         return self._client._run(protocol.get_record(self._spec, record_id, external_references))
 
@@ -364,6 +366,16 @@ class DeltaStream(StreamBase[M]):
             yield from chunks
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise self._broken(as_transport_error(exc)) from exc
+
+
+class ActivityDefinitions(Collection[ActivityDefinition]):
+    """The activity definitions: the whole collection, or one structure level's."""
+
+    def in_structure(self, structure_version: str, level: int) -> Collection[ActivityDefinition]:
+        """The definitions of one level of one activity structure version (the vendor's
+        ``/activity-structure-versions/{id}/levels/{level}/activity-definitions``).
+        There, ``get`` takes a definition's GUID or its ``external_reference``."""
+        return Collection(self._client, structure_level(structure_version, level))
 
 
 class Clockings(Collection[Clocking]):

@@ -31,9 +31,10 @@ Conventions, the same for every model:
 * ``kind`` and ``status`` stay ``str`` (``ClockingKind`` and ``ClockingStatus`` from
   ``chronodelta.domain`` compare equal to them), so that a value the vendor adds
   later does not break a running sync.
-* Seed 003 types an activity duration's ``activityDefinition.id`` and ``request.id`` as
-  string while every other id is an integer; ``Ref`` is generic in its id type so the
-  models can say so without converting anything.
+* Seed 003 types ``activityDefinition.id`` and an activity duration's ``request.id``
+  as string: activity definitions are identified by GUIDs (the vendor's pages), every
+  other id is an integer. ``Ref`` is generic in its id type so the models can say so
+  without converting anything.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class Clocking:
     geolocation: Geolocation | None = None
     reason: Ref[int] | None = None
     is_open: bool | None = None
-    activity_levels: tuple[ActivityLevel[int], ...] = ()
+    activity_levels: tuple[ActivityLevel[str], ...] = ()
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -164,7 +165,7 @@ class Clocking:
 class ClockingInput:
     """The writable fields of a clocking, for ``create`` and ``update``.
 
-    ``activity_levels`` are ``(level, activity definition id)`` pairs (kind Activity);
+    ``activity_levels`` are ``(level, activity definition GUID)`` pairs (kind Activity);
     ``reason_id`` and ``is_open`` are for kind Reason. ``date`` may be a ``date`` or
     ``YYYY-MM-DD`` text.
     """
@@ -177,7 +178,7 @@ class ClockingInput:
     geolocation: Geolocation | None = None
     reason_id: int | None = None
     is_open: bool | None = None
-    activity_levels: tuple[tuple[int, int], ...] = ()
+    activity_levels: tuple[tuple[int, str], ...] = ()
 
     def to_wire(self) -> Wire:
         body: Wire = {
@@ -248,7 +249,7 @@ class ActivityDuration:
     person: Ref[int]
     date: dt.date
     duration_in_minutes: int
-    activity_levels: tuple[ActivityLevel[int | str], ...] = ()
+    activity_levels: tuple[ActivityLevel[str], ...] = ()
     absence_definition: Ref[int] | None = None
     request: Ref[int | str] | None = None
     counter_definitions: tuple[Ref[int], ...] = ()
@@ -321,16 +322,36 @@ class Terminal:
 
 
 @dataclass(slots=True)
+class LocalizedText:
+    """A translatable text: ``{"default": "Sickness", "translations": {"nl": "Ziekte"}}``."""
+
+    default: str
+    translations: dict[str, str] = field(default_factory=dict)
+
+
+def _localized(value: Any) -> LocalizedText | None:
+    if value is None:
+        return None
+    return LocalizedText(value["default"], value.get("translations") or {})
+
+
+@dataclass(slots=True)
 class ActivityDefinition:
-    """A node of the activity structure; ``level`` 1 is the top, ``parent`` the level above."""
+    """A node of an activity structure version (contract, "Fidelity"): ``id``,
+    ``structure_version`` and ``parent`` are GUIDs; ``level`` 1 is the top."""
 
     change_version: str | None
-    id: int
-    name: str | None = None
+    id: str
+    structure_version: str | None = None
     level: int | None = None
-    parent: Ref[int] | None = None
+    name: LocalizedText | None = None
+    parent: Ref[str] | None = None
+    short_code: str | None = None
     data_entry_code: str | None = None
     external_reference: str | None = None
+    info: str | None = None
+    active_from: dt.date | None = None
+    active_until: dt.date | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -339,11 +360,16 @@ class ActivityDefinition:
         return cls(
             get("changeVersion"),
             raw["id"],
-            get("name"),
+            get("structureVersion"),
             get("level"),
+            _localized(get("name")),
             _ref(get("parent")),
+            get("shortCode"),
             get("dataEntryCode"),
             get("externalReference"),
+            get("info"),
+            _date(get("activeFrom")),
+            _date(get("activeUntil")),
             raw,
         )
 

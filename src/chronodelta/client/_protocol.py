@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -122,6 +123,21 @@ ACTIVITY_DEFINITIONS = CollectionSpec("activity-definitions", ActivityDefinition
 ABSENCE_DEFINITIONS = CollectionSpec("absence-definitions", AbsenceDefinition.from_wire)
 COUNTER_DEFINITIONS = CollectionSpec("counter-definitions", CounterDefinition.from_wire)
 SHIFT_DEFINITIONS = CollectionSpec("shift-definitions", ShiftDefinition.from_wire)
+
+
+
+def structure_level(structure_version: str, level: int) -> CollectionSpec[ActivityDefinition]:
+    """The activity definitions of one level of one structure version (contract,
+    "Fidelity": ``/activity-structure-versions/{id}/levels/{level}/activity-definitions``)."""
+    try:
+        version = str(uuid.UUID(structure_version))
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError(f"structure_version must be a GUID, got {structure_version!r}") from None
+    if type(level) is not int or level < 1:
+        raise ValueError(f"level must be an integer from 1, got {level!r}")
+    name = f"activity-structure-versions/{version}/levels/{level}/{ACTIVITY_DEFINITIONS.name}"
+    return CollectionSpec(name, ActivityDefinition.from_wire)
+
 
 # Contract: "Every request must carry a User-Agent header (ServiceName/Version (Company))".
 _USER_AGENT = re.compile(r"[^\s/()]+/[^\s/()]+ \([^()]+\)")
@@ -388,7 +404,10 @@ class Protocol:
         return decode_json(request, response)
 
     def get_record(
-        self, spec: CollectionSpec[M], record_id: int, external_references: ExternalReferences
+        self,
+        spec: CollectionSpec[M],
+        record_id: int | str,
+        external_references: ExternalReferences,
     ) -> Flow[M]:
         body = yield from self.get_json(record_url(spec.name, record_id, external_references))
         return parse_record(body, spec.parse)

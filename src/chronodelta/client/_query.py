@@ -118,9 +118,13 @@ def collection_url(
 
 
 def record_url(
-    collection: str, record_id: int, external_references: ExternalReferences = ()
+    collection: str, record_id: int | str, external_references: ExternalReferences = ()
 ) -> str:
-    path = f"{API_PREFIX}/{collection}/{int(record_id)}"
+    """``record_id``: an integer, or text (a GUID, an external reference), quoted."""
+    if record_id == "":
+        raise ValueError("record_id must not be empty")
+    shown = quote(record_id, safe="") if isinstance(record_id, str) else int(record_id)
+    path = f"{API_PREFIX}/{collection}/{shown}"
     references = format_external_references(external_references)
     return f"{path}?externalReferences={quote(references, safe=_SAFE)}" if references else path
 

@@ -10,7 +10,9 @@ The model, in brief:
 * Reference data: five shifts (Day 08:00-16:30, Early, Late, Night 22:00-06:00 whose
   end is 1800 minutes, Part-time morning), seven terminals (one, ``T-APP-01``, is the
   geolocated mobile app), a two-level activity structure (projects and cost centres
-  with tasks under them), six absence reasons and five counters. People get names
+  with tasks under them, named in English, Dutch and French, with GUID ids; its
+  previous version, 2018-2019, is listed too but no longer bookable), six absence
+  reasons and five counters. People get names
   from Flemish, Walloon, German, English and other common Belgian name pools, unique
   7-digit badge numbers and ``E00001``-style employee numbers; a few are recent or
   future hires, a few have left. Person 1 is always an active Day-shift employee in
@@ -48,10 +50,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from chronodelta.domain._guids import derived_guid
 from chronodelta.domain._organisation import Circle, Organisation, OrgGroup
 from chronodelta.domain._records import (
     MAX_TIME_OF_DAY,
@@ -113,8 +117,10 @@ _OPERATIONS_TERMINALS: Mapping[str, int] = {
     MOBILE_TERMINAL_CODE: 1,
 }
 
-# (code, name, ERP reference, ((task code, task name), ...))
-_PROJECTS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+# (code, name, ERP reference, ((task code, task name), ...)): the current activity
+# structure version, in use since 2020 (before person 1's first day).
+_Projects = tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...]
+_PROJECTS: _Projects = (
     (
         "P100",
         "Customer portal",
@@ -136,6 +142,38 @@ _PROJECTS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
     ("CC410", "Maintenance", "ERP-5100", (("PRV", "Preventive maintenance"), ("REP", "Repairs"))),
     ("CC520", "Quality control", "ERP-5200", (("INC", "Incoming inspection"), ("AUD", "Audits"))),
 )
+_STRUCTURE_SINCE = dt.date(2020, 1, 1)
+# The structure version before it (2018-2019): no longer bookable, still listed, and
+# reusing a code (external references are unique within a version and level only).
+_PREVIOUS_PROJECTS: _Projects = (
+    ("P050", "Intranet", "ERP-4600", (("DEV", "Development"),)),
+    ("CC410", "Maintenance", "ERP-5100", (("REP", "Repairs"),)),
+)
+_PREVIOUS_STRUCTURE = (dt.date(2018, 1, 1), dt.date(2019, 12, 31))
+# Names in Dutch and French (the vendor's name.translations, by language code).
+_TRANSLATIONS: Mapping[str, tuple[str, str]] = {
+    "Customer portal": ("Klantenportaal", "Portail client"),
+    "Warehouse automation": ("Magazijnautomatisering", "Automatisation de l'entrepôt"),
+    "ERP migration": ("ERP-migratie", "Migration ERP"),
+    "Maintenance": ("Onderhoud", "Maintenance"),
+    "Quality control": ("Kwaliteitscontrole", "Contrôle qualité"),
+    "Intranet": ("Intranet", "Intranet"),
+    "Development": ("Ontwikkeling", "Développement"),
+    "Testing": ("Testen", "Tests"),
+    "Meetings": ("Vergaderingen", "Réunions"),
+    "Engineering": ("Engineering", "Ingénierie"),
+    "Installation": ("Installatie", "Installation"),
+    "Documentation": ("Documentatie", "Documentation"),
+    "Analysis": ("Analyse", "Analyse"),
+    "User training": ("Gebruikersopleiding", "Formation des utilisateurs"),
+    "Preventive maintenance": ("Preventief onderhoud", "Maintenance préventive"),
+    "Repairs": ("Herstellingen", "Réparations"),
+    "Incoming inspection": ("Ingangscontrole", "Contrôle à la réception"),
+    "Audits": ("Audits", "Audits"),
+}
+# The GUIDs of the demo's activity definitions and structure versions: version-5
+# UUIDs of the seed and the code, so that the same seed gives the same ids.
+_DEMO_NAMESPACE = uuid.UUID("0d6f7a52-3c1b-4f0e-8b7a-5e2d9c4a1f60")
 
 # (code, name, weight among Reason clockings, share of leaves that end the day)
 _ABSENCES: tuple[tuple[str, str, int, float], ...] = (
@@ -282,7 +320,7 @@ def generate_reference_data(*, people: int, seed: int, today: dt.date) -> Refere
             Terminal(id=i, name=name, external_code=code)
             for i, (name, code) in enumerate(_TERMINALS, start=1)
         ),
-        activity_definitions=_activity_definitions(),
+        activity_definitions=_activity_definitions(seed),
         absence_definitions=tuple(
             AbsenceDefinition(
                 id=i, name=name, absence_code=code, counter_definition_ids=_counter_ids(code)
@@ -317,34 +355,64 @@ def _counter_ids(code: str) -> tuple[int, ...]:
     return tuple(counter_ids[c] for c in _COUNTER_LINKS.get(code, ()))
 
 
-def _activity_definitions() -> tuple[ActivityDefinition, ...]:
-    """Projects (level 1) each followed by their tasks (level 2), ids consecutive."""
+def _activity_definitions(seed: int) -> tuple[ActivityDefinition, ...]:
+    """Two structure versions: the current one (bookable since 2020) and the previous
+    one (2018-2019). In each, projects (level 1) each followed by their tasks (level 2)."""
+    return _structure(seed, "current", _PROJECTS, (_STRUCTURE_SINCE, None)) + _structure(
+        seed, "previous", _PREVIOUS_PROJECTS, _PREVIOUS_STRUCTURE
+    )
+
+
+def _structure(
+    seed: int, label: str, projects: _Projects, active: tuple[dt.date, dt.date | None]
+) -> tuple[ActivityDefinition, ...]:
+    def guid(name: str) -> str:
+        return derived_guid(_DEMO_NAMESPACE, f"{seed}:{label}:{name}")
+
+    version = guid("structure-version")
     result: list[ActivityDefinition] = []
-    for code, name, erp, tasks in _PROJECTS:
-        project_id = len(result) + 1
-        result.append(
-            ActivityDefinition(
-                id=project_id,
-                name=name,
-                level=1,
-                parent_id=None,
-                data_entry_code=code,
-                external_reference=erp,
-                counter_definition_ids=_counter_ids(code),
-            )
+    for code, name, erp, tasks in projects:
+        project = ActivityDefinition(
+            id=guid(f"activity-definition:{code}"),
+            name=name,
+            level=1,
+            parent_id=None,
+            data_entry_code=code,
+            external_reference=erp,
+            structure_version=version,
+            short_code=code,
+            info="Cost centre" if code.startswith("CC") else f"Customer project, ERP order {erp}",
+            active_from=active[0],
+            active_until=active[1],
+            name_translations=_translated(name),
+            counter_definition_ids=_counter_ids(code),
         )
+        result.append(project)
         for number, (task_code, task_name) in enumerate(tasks, start=1):
             result.append(
                 ActivityDefinition(
-                    id=len(result) + 1,
+                    id=guid(f"activity-definition:{code}-{task_code}"),
                     name=f"{name} - {task_name}",
                     level=2,
-                    parent_id=project_id,
+                    parent_id=project.id,
                     data_entry_code=f"{code}-{task_code}",
                     external_reference=f"{erp}-{number * 10:02d}",
+                    structure_version=version,
+                    short_code=task_code,
+                    active_from=active[0],
+                    active_until=active[1],
+                    name_translations=_translated(name, task_name),
                 )
             )
     return tuple(result)
+
+
+def _translated(*parts: str) -> dict[str, str]:
+    """``{"nl": ..., "fr": ...}`` for a name made of these parts (joined by " - ")."""
+    return {
+        language: " - ".join(_TRANSLATIONS[part][index] for part in parts)
+        for index, language in enumerate(("nl", "fr"))
+    }
 
 
 def _make_person(
@@ -487,17 +555,18 @@ class _Catalog:
     reason_ids: tuple[int, ...]
     reason_weights: tuple[int, ...]
     reason_open_share: Mapping[int, float]
-    projects: Mapping[int, tuple[int, ...]]  # level-1 id -> its level-2 ids
+    projects: Mapping[str, tuple[str, ...]]  # level-1 GUID -> its level-2 GUIDs
 
     @classmethod
     def of(cls, reference: ReferenceData) -> _Catalog:
         absences = {code: (weight, share) for code, _, weight, share in _ABSENCES}
         defaults = (1, 0.3)
-        tasks: dict[int, list[int]] = {}
-        for activity in reference.activity_definitions:
-            if activity.level == 2 and activity.parent_id is not None:
-                tasks.setdefault(activity.parent_id, []).append(activity.id)
-        level_one = {a.id for a in reference.activity_definitions if a.level == 1}
+        # Only what can be booked today: definitions without an end of activity.
+        bookable = [a for a in reference.activity_definitions if a.active_until is None]
+        tasks: dict[str, list[str]] = {a.id: [] for a in bookable if a.level == 1}
+        for activity in bookable:
+            if activity.level == 2 and activity.parent_id in tasks:
+                tasks[activity.parent_id].append(activity.id)
         return cls(
             shifts={
                 s.id: _Shift(s.start_minutes, s.end_minutes, s.break_minutes)
@@ -517,7 +586,7 @@ class _Catalog:
                 a.id: absences.get(a.absence_code, defaults)[1]
                 for a in reference.absence_definitions
             },
-            projects={pid: tuple(ids) for pid, ids in sorted(tasks.items()) if pid in level_one},
+            projects={pid: tuple(ids) for pid, ids in tasks.items() if ids},
         )
 
 
@@ -530,7 +599,7 @@ class _Profile:
     terminal_id: int | None
     home: tuple[float, float]  # longitude, latitude
     skips_breaks: bool
-    project_id: int | None
+    project_id: str | None
 
     def in_service(self, day: dt.date) -> bool:
         out = self.person.out_of_service_date
@@ -717,7 +786,7 @@ def _activity_events(
 
 def _task_levels(
     rng: random.Random,
-    project_id: int,
+    project_id: str,
     catalog: _Catalog,
 ) -> tuple[ActivityLevel, ...]:
     task_id = rng.choice(catalog.projects[project_id])

@@ -52,8 +52,10 @@ from ._filters import (
     format_filter,
     parse_filter,
 )
+from ._guids import GUID_PATTERN, derived_guid, is_guid, parse_guid
 from ._organisation import Circle, Organisation, OrgGroup
 from ._records import (
+    ACTIVITY_CODE_MAX,
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
     AbsenceDefinition,
@@ -72,6 +74,7 @@ from ._scopes import KNOWN_SCOPES, Scope, UnknownScopeError, format_scopes, pars
 
 __all__ = [
     "ABSENCE_DEFINITIONS",
+    "ACTIVITY_CODE_MAX",
     "ACTIVITY_DEFINITIONS",
     "ACTIVITY_DURATIONS",
     "ACTIVITY_DURATIONS_FILTER",
@@ -81,6 +84,7 @@ __all__ = [
     "COUNTER_DEFINITIONS",
     "CUSTOM_REFERENCE_NAME",
     "CUSTOM_REFERENCE_VALUE_MAX",
+    "GUID_PATTERN",
     "KNOWN_SCOPES",
     "MAX_TIME_OF_DAY",
     "MIN_TIME_OF_DAY",
@@ -127,14 +131,17 @@ __all__ = [
     "UnknownScopeError",
     "activity_durations",
     "compile_filter",
+    "derived_guid",
     "format_change_version",
     "format_external_references",
     "format_filter",
     "format_scopes",
+    "is_guid",
     "paid_presence",
     "parse_change_version",
     "parse_external_references",
     "parse_filter",
+    "parse_guid",
     "parse_scopes",
     "reference_name_problem",
 ]

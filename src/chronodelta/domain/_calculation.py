@@ -73,7 +73,7 @@ class ShiftWindow:
 class CounterLinks:
     """Counters fed by time booked on an activity definition or an absence definition."""
 
-    activities: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    activities: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # by GUID
     absences: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
 
@@ -212,7 +212,7 @@ def _activity_segments(
 
 
 def _activity_segment(opened: DayClocking, closer: DayClocking, *, implicit: bool) -> _Segment:
-    ids = "/".join(str(level.activity_definition_id) for level in opened.activity_levels)
+    ids = "/".join(level.activity_definition_id for level in opened.activity_levels)
     return _Segment(
         key=f"activity:{ids}",
         start=opened.time,

@@ -9,6 +9,7 @@ objects) are the serializers' business, see ``server/_serialize.py``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -53,16 +54,36 @@ class Terminal:
 
 @dataclass(frozen=True, slots=True)
 class ActivityDefinition:
-    """One node of the activity structure; ``level`` 1 is the top (a project, say)."""
+    """One node of the activity structure; ``level`` 1 is the top (a project, say).
 
-    id: int
+    The vendor's fields ("Fidelity" in the contract; its activity-definition pages):
+    ``id`` and ``structure_version`` are GUIDs, ``parent_id`` the GUID of the
+    definition one level up (same structure version), ``name`` the default name and
+    ``name_translations`` the names by language code. ``data_entry_code`` and
+    ``external_reference`` have at most 16 characters; the external reference is
+    unique within its structure version and level. ``active_from`` and
+    ``active_until`` bound the dates a clocking may book it on.
+    """
+
+    id: str
     name: str
     level: int
-    parent_id: int | None
-    data_entry_code: str
-    external_reference: str
-    # Counters that time booked on this activity feeds (docs/calculation.md).
+    parent_id: str | None
+    data_entry_code: str | None
+    external_reference: str | None
+    structure_version: str
+    short_code: str | None = None
+    info: str | None = None
+    active_from: dt.date | None = None
+    active_until: dt.date | None = None
+    name_translations: Mapping[str, str] = field(default_factory=dict)
+    # Counters that time booked on this activity feeds (docs/calculation.md): not a
+    # vendor field, the calculation's.
     counter_definition_ids: tuple[int, ...] = ()
+
+
+# The vendor's limits on an activity definition's codes (contract, "Fidelity").
+ACTIVITY_CODE_MAX = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +117,10 @@ class ShiftDefinition:
 
 @dataclass(frozen=True, slots=True)
 class ActivityLevel:
+    """One level of a clocking's activity path: the GUID of its activity definition."""
+
     level: int
-    activity_definition_id: int
+    activity_definition_id: str
 
 
 @dataclass(frozen=True, slots=True)

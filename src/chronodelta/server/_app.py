@@ -18,6 +18,7 @@ from chronodelta.server._errors import install_error_handlers
 from chronodelta.server._middleware import RequestGuard
 from chronodelta.server._services import Services
 from chronodelta.server._settings import Settings
+from chronodelta.server.activities import _routes as activity_routes
 from chronodelta.server.auth import _routes as auth_routes
 from chronodelta.server.delta import _routes as delta_routes
 from chronodelta.server.delta._retention import RetentionThread
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         records_routes,
         totals_routes,
         reference_routes,
+        activity_routes,
         external_reference_routes,
         delta_routes,
         _operations,

@@ -26,12 +26,15 @@ from pydantic import (
 )
 
 from chronodelta.domain import (
+    ACTIVITY_CODE_MAX,
     CUSTOM_REFERENCE_VALUE_MAX,
+    GUID_PATTERN,
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
     ClockingKind,
     ClockingStatus,
     DurationStatus,
+    parse_guid,
 )
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -85,11 +88,36 @@ class RecordRef(_Strict):
 
     @model_validator(mode="after")
     def _one_way_to_name_it(self) -> RecordRef:
-        if self.id is None:
-            if not self.externalReferences:
-                raise ValueError("give the record's id or one of its externalReferences")
-            if len(self.externalReferences) != 1:
-                raise ValueError("name the record by exactly one external reference")
+        _check_named(self.id, self.externalReferences)
+        return self
+
+
+def _check_named(record_id: object, references: dict[str, str] | None) -> None:
+    if record_id is None:
+        if not references:
+            raise ValueError("give the record's id or one of its externalReferences")
+        if len(references) != 1:
+            raise ValueError("name the record by exactly one external reference")
+
+
+# Seed 003: ``activityDefinition.id`` is a string; the vendor's ids of activity
+# definitions are GUIDs. Accepted in either case, answered in lower case.
+Guid = Annotated[
+    StrictStr, AfterValidator(parse_guid), Field(json_schema_extra={"pattern": GUID_PATTERN})
+]
+GuidText = Annotated[str, Field(pattern=GUID_PATTERN)]
+
+
+class ActivityDefinitionRef(_Strict):
+    """``activityLevels[].activityDefinition`` of a write body: the definition's GUID, or
+    one external reference (as ``RecordRef``)."""
+
+    id: Guid | None = None
+    externalReferences: dict[str, ReferenceValue] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name_it(self) -> ActivityDefinitionRef:
+        _check_named(self.id, self.externalReferences)
         return self
 
 
@@ -102,7 +130,7 @@ class Geolocation(_Strict):
 
 class ActivityLevelBody(_Strict):
     level: Annotated[StrictInt, Field(ge=1, le=10)]
-    activityDefinition: RecordRef
+    activityDefinition: ActivityDefinitionRef
 
 
 class ClockingBody(_Strict):
@@ -148,9 +176,14 @@ class IdOut(BaseModel):
     externalReferences: dict[str, str] | None = None
 
 
+class GuidIdOut(BaseModel):
+    id: GuidText
+    externalReferences: dict[str, str] | None = None
+
+
 class ActivityLevelOut(BaseModel):
     level: int
-    activityDefinition: IdOut
+    activityDefinition: GuidIdOut
 
 
 class Clocking(BaseModel):
@@ -190,14 +223,31 @@ class Terminal(BaseModel):
     externalCode: str
 
 
+class LocalizedText(BaseModel):
+    """A translatable text: ``{"default": "Sickness", "translations": {"nl": "Ziekte"}}``."""
+
+    default: str
+    translations: dict[str, str]
+
+
+ActivityCode = Annotated[str, Field(max_length=ACTIVITY_CODE_MAX)]
+
+
 class ActivityDefinition(BaseModel):
-    changeVersion: ChangeVersion
-    id: int
-    name: str
+    """Contract, "Fidelity": the vendor's fields of an activity definition."""
+
+    id: GuidText
+    structureVersion: GuidText
     level: int
-    parent: IdOut | None = None
-    dataEntryCode: str
-    externalReference: str
+    changeVersion: ChangeVersion
+    name: LocalizedText
+    parent: GuidIdOut | None = None
+    shortCode: str | None = None
+    dataEntryCode: ActivityCode | None = None
+    externalReference: ActivityCode | None = None
+    info: str | None = None
+    activeFrom: dt.date | None = None
+    activeUntil: dt.date | None = None
 
 
 class AbsenceDefinition(BaseModel):
@@ -248,7 +298,7 @@ class ActivityDuration(BaseModel):
 
 
 class ExternalReferencesOut(BaseModel):
-    id: int
+    id: int | GuidText
     externalReferences: dict[str, str]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server._settings import Settings
 from chronodelta.server._signing import TokenSigner
+from chronodelta.server.activities._service import ActivityDefinitionService
 from chronodelta.server.auth._keyring import KeyRing
 from chronodelta.server.auth._keys import load_or_create_secret
 from chronodelta.server.auth._revocations import RevokedClients
@@ -39,6 +40,7 @@ class Services:
     pages: PageTokenCodec
     deltas: DeltaTracker
     delta: DeltaService
+    activities: ActivityDefinitionService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -70,6 +72,7 @@ class Services:
             pages=pages,
             deltas=tracker,
             delta=DeltaService(tracker, references, pages, settings),
+            activities=ActivityDefinitionService(engine),
         )
 
 

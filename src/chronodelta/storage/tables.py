@@ -131,16 +131,41 @@ terminals = _tenant_table(
     sa.Column("external_code", sa.String(40), nullable=False),
 )
 
+# Activity definitions are identified by GUIDs (seed 003: ``activityDefinition.id`` is
+# a string; the vendor's pages: "Unique identifier (GUID)"). ``id`` stays an integer
+# surrogate that the API never shows, so that what every collection shares (id
+# counters, custom external references, departures) keeps one key type; ``guid`` is
+# the id the API shows and accepts, and ``parent_guid`` the parent's. Activity levels
+# stored with clockings and activity durations hold GUIDs too (migration 0004).
 activity_definitions = _tenant_table(
     "activity_definitions",
-    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("guid", sa.String(36), nullable=False),
+    sa.Column("structure_version", sa.String(36), nullable=False),
     sa.Column("level", sa.Integer, nullable=False),
-    sa.Column("parent_id", sa.BigInteger, nullable=True),
-    sa.Column("data_entry_code", sa.String(40), nullable=False),
-    sa.Column("external_reference", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    # {language code: name} as JSON text, null when there are none.
+    sa.Column("name_translations", sa.Text, nullable=True),
+    sa.Column("parent_guid", sa.String(36), nullable=True),
+    sa.Column("short_code", sa.String(40), nullable=True),
+    # Contract, "Fidelity": dataEntryCode and externalReference have at most 16
+    # characters; an external reference is unique within structure version and level.
+    sa.Column("data_entry_code", sa.String(16), nullable=True),
+    sa.Column("external_reference", sa.String(16), nullable=True),
+    sa.Column("info", sa.Text, nullable=True),
+    sa.Column("active_from", sa.Date, nullable=True),
+    sa.Column("active_until", sa.Date, nullable=True),
     # Counters that time booked on this activity feeds, as a JSON list of counter
     # definition ids (docs/calculation.md); read whole by the calculation.
     sa.Column("counter_definition_ids", sa.Text, nullable=True),
+    sa.UniqueConstraint("tenant_id", "guid"),
+    # Also the index of the structure-version lists (tenant, version, level).
+    sa.UniqueConstraint(
+        "tenant_id",
+        "structure_version",
+        "level",
+        "external_reference",
+        name="uq_activity_definitions_reference_in_level",
+    ),
 )
 
 absence_definitions = _tenant_table(
@@ -207,9 +232,10 @@ activity_durations = _tenant_table(
     "activity_durations",
     sa.Column("person_id", sa.BigInteger, nullable=False),
     sa.Column("date", sa.Date, nullable=False),
-    # What the duration totals within its person-day ("activity:12/31", "absence:4"):
+    # What the duration totals within its person-day ("activity:<guid>/<guid>", up to
+    # ten levels, or "absence:4"):
     # a recalculation updates the row with the same key instead of replacing it.
-    sa.Column("duration_key", sa.String(200), nullable=False),
+    sa.Column("duration_key", sa.String(400), nullable=False),
     sa.Column("duration_minutes", sa.Integer, nullable=False),
     sa.Column("activity_levels", sa.Text, nullable=True),  # as on clockings
     sa.Column("absence_definition_id", sa.BigInteger, nullable=True),

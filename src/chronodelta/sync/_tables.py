@@ -3,7 +3,9 @@
 One table per collection (``clockings``, ``paid_presences``, ``activity_durations``),
 keyed by the record's ``id``. Nested references become ``<name>_id`` columns
 (``person_id``, ``terminal_id``, ...), a geolocation two columns; lists
-(``activity_levels``, ``counter_definitions``) stay JSON. ``raw`` is the record as the
+(``activity_levels``, ``counter_definitions``) stay JSON: ``activity_levels`` is
+``[{"level": 1, "activityDefinitionId": "<GUID>"}, ...]`` (seed 003: the id is a string;
+see docs/sync.md for mirrors made when this server sent integers). ``raw`` is the record as the
 API sent it, external references included. ``sync_generation`` is the snapshot
 generation that last saw the row (see ``_mirror.py``).
 

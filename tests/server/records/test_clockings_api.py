@@ -187,14 +187,20 @@ def test_missing_fields_and_malformed_json_are_400(api: Api) -> None:
     assert broken.status_code == 400
 
 
-def test_reason_and_activity_clockings_round_trip(api: Api) -> None:
-    reason = create(api, kind="Reason", reason={"id": 1}, isOpen=True)
-    assert (reason["reason"], reason["isOpen"]) == ({"id": 1}, True)
-    levels = api.http.get(
+def bookable_task(api: Api) -> dict[str, Any]:
+    """A level-2 activity definition of the demo's current structure (no activeUntil)."""
+    definitions = api.http.get(
         "/connector/protimeapi/api/v1/activity-definitions",
         headers=api.auth(Scope.ACTIVITY_DEFINITIONS_READ),
     ).json()["value"]
-    task = next(d for d in levels if d["level"] == 2)
+    return next(d for d in definitions if d["level"] == 2 and "activeUntil" not in d)
+
+
+def test_reason_and_activity_clockings_round_trip(api: Api) -> None:
+    """Seed 003's table (and the contract): activityDefinition.id is a string, a GUID."""
+    reason = create(api, kind="Reason", reason={"id": 1}, isOpen=True)
+    assert (reason["reason"], reason["isOpen"]) == ({"id": 1}, True)
+    task = bookable_task(api)
     activity = create(
         api,
         kind="Activity",
@@ -204,14 +210,61 @@ def test_reason_and_activity_clockings_round_trip(api: Api) -> None:
         ],
     )
     assert activity["activityLevels"][1] == {"level": 2, "activityDefinition": {"id": task["id"]}}
+    assert all(isinstance(lv["activityDefinition"]["id"], str) for lv in activity["activityLevels"])
+    # A GUID is accepted in upper case, and answered as the server writes it.
+    upper = [
+        {"level": 1, "activityDefinition": {"id": task["parent"]["id"].upper()}},
+        {"level": 2, "activityDefinition": {"id": task["id"].upper()}},
+    ]
+    body = new_clocking(kind="Activity", activityLevels=upper)
+    replaced = api.http.put(f"{PATH}/{activity['id']}", json=body, headers=api.auth(*RW))
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["activityLevels"] == activity["activityLevels"]
 
 
-def test_activity_levels_must_follow_the_structure(api: Api) -> None:
-    defs = api.http.get(
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        (1, "activityLevels.0.activityDefinition.id: Input should be a valid string"),
+        ("12", "activityLevels.0.activityDefinition.id: Value error, must be a GUID"),
+        ("{00000000-0000-4000-8000-000000000000}", "must be a GUID"),
+        ("00000000-0000-4000-8000-000000000000", "activityLevels[0].activityDefinition.id: "
+         "00000000-0000-4000-8000-000000000000 does not exist"),
+    ],
+)  # fmt: skip
+def test_activity_definition_ids_must_be_known_guids(
+    api: Api, definition: object, expected: str
+) -> None:
+    """Seed 003: the id is a string, and the vendor's are GUIDs. An integer, another
+    string or an unknown GUID is a 400 in the error format, on POST and on PUT."""
+    levels = [{"level": 1, "activityDefinition": {"id": definition}}]
+    body = new_clocking(kind="Activity", activityLevels=levels)
+    posted = api.http.post(PATH, json=body, headers=api.auth(*RW))
+    assert posted.status_code == 400 and expected in reasons(posted)
+    existing = create(api)
+    put = api.http.put(f"{PATH}/{existing['id']}", json=body, headers=api.auth(*RW))
+    assert put.status_code == 400 and expected in reasons(put)
+
+
+def test_an_activity_definition_is_booked_only_while_active(api: Api) -> None:
+    """The vendor's activeFrom/activeUntil: "Controls when the definition becomes
+    available for registrations" (and when it is no longer)."""
+    definitions = api.http.get(
         "/connector/protimeapi/api/v1/activity-definitions",
         headers=api.auth(Scope.ACTIVITY_DEFINITIONS_READ),
     ).json()["value"]
-    task = next(d for d in defs if d["level"] == 2)
+    old = next(d for d in definitions if d["level"] == 1 and "activeUntil" in d)
+    levels = [{"level": 1, "activityDefinition": {"id": old["id"]}}]
+    late = api.http.post(
+        PATH, json=new_clocking(kind="Activity", activityLevels=levels), headers=api.auth(*RW)
+    )
+    assert f"definition {old['id']} is not active on 2026-01-15" in reasons(late)
+    in_time = new_clocking(kind="Activity", activityLevels=levels, date=old["activeUntil"])
+    assert api.http.post(PATH, json=in_time, headers=api.auth(*RW)).status_code == 201
+
+
+def test_activity_levels_must_follow_the_structure(api: Api) -> None:
+    task = bookable_task(api)
     wrong_level = api.http.post(
         PATH,
         headers=api.auth(*RW),

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
+from chronodelta.demo import generate_reference_data
 from chronodelta.domain import (
     ActivityLevel,
     ClockingDraft,
@@ -41,8 +42,12 @@ TIMES = st.one_of(
     st.sampled_from([-30, 470, 480, 600, 720, 750, 990, 1000, 1330, 1790, 1800]),
     st.integers(-1440, 2880),
 )
-# Level-1 project 1 with its tasks 2..4 in the demo activity tree (seed 1).
-LEVEL_PATHS = ((ActivityLevel(1, 1), ActivityLevel(2, 2)), (ActivityLevel(1, 1),))
+# The demo activity tree's (seed 1) first project and its first task, by GUID (seed 003).
+PROJECT, TASK = generate_reference_data(people=0, seed=1, today=DAYS[0]).activity_definitions[:2]
+LEVEL_PATHS = (
+    (ActivityLevel(1, PROJECT.id), ActivityLevel(2, TASK.id)),
+    (ActivityLevel(1, PROJECT.id),),
+)
 
 
 @st.composite

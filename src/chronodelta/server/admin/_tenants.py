@@ -18,6 +18,7 @@ from chronodelta.demo import generate_clockings, generate_organisation, generate
 from chronodelta.domain import (
     KNOWN_SCOPES,
     SERVED_SCOPES,
+    ActivityDefinition,
     ClockingDraft,
     Organisation,
     ReferenceData,
@@ -25,6 +26,7 @@ from chronodelta.domain import (
     format_scopes,
 )
 from chronodelta.server._clock import utc_now
+from chronodelta.server.activities._wire import dump_translations
 from chronodelta.server.auth._clients import hash_secret, new_client_credentials
 from chronodelta.server.records._clockings import clocking_values
 from chronodelta.server.totals._calculation import PersonDay, person_days_of, recalculate
@@ -171,9 +173,15 @@ def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) 
         for collection, records in batches:
             if not records:
                 continue
-            rows = [_versioned(_reference_row(r, owner), tx.next_change_version()) for r in records]
-            tx.connection.execute(tables.REFERENCE_TABLES[collection].insert(), rows)
-            tx.reserve_ids_through(collection, max(r.id for r in records))
+            if collection == "activity-definitions":
+                keys = tx.allocate_ids(collection, len(records))
+                pairs = zip(records, keys, strict=True)
+                rows = [activity_definition_row(r, owner, k) for r, k in pairs]
+            else:
+                rows = [_reference_row(r, owner) for r in records]
+                tx.reserve_ids_through(collection, max(r.id for r in records))
+            versioned = [_versioned(row, tx.next_change_version()) for row in rows]
+            tx.connection.execute(tables.REFERENCE_TABLES[collection].insert(), versioned)
 
 
 def insert_organisation(engine: Engine, owner: int, organisation: Organisation) -> None:
@@ -212,6 +220,21 @@ def _reference_row(record: Any, owner: int) -> dict[str, Any]:
     if "counter_definition_ids" in row:  # stored as JSON text, null when none
         counters = row["counter_definition_ids"]
         row["counter_definition_ids"] = orjson.dumps(list(counters)).decode() if counters else None
+    return row
+
+
+def activity_definition_row(
+    record: ActivityDefinition, owner: int, key: int
+) -> dict[str, Any]:
+    """The row of an activity definition: its GUID is the id the API shows, ``key`` the
+    surrogate the tables share (``storage/tables.py``)."""
+    row = _reference_row(record, owner)
+    row.update(
+        id=key,
+        guid=record.id,
+        parent_guid=row.pop("parent_id"),
+        name_translations=dump_translations(record.name_translations),
+    )
     return row
 
 

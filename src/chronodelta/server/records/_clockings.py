@@ -8,6 +8,7 @@ exist in the tenant; PUT with a stale If-Match gives 409.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,15 +20,17 @@ from chronodelta.domain import (
     reference_name_problem,
 )
 from chronodelta.server._errors import BadRequest
-from chronodelta.server._models import ClockingBody, RecordRef
+from chronodelta.server._models import ActivityDefinitionRef, ClockingBody, RecordRef
 from chronodelta.server.records._serialize import dump_activity_levels
 from chronodelta.server.references._store import ReferenceLookup, resolve_lookups
 from chronodelta.storage import tables
 
+AnyRef = RecordRef | ActivityDefinitionRef
+
 
 def draft_from_body(connection: sa.Connection, tenant_id: int, body: ClockingBody) -> ClockingDraft:
     """The body as a draft, with records named by external reference resolved to ids."""
-    fields: dict[str, tuple[str, RecordRef | None]] = {
+    fields: dict[str, tuple[str, AnyRef | None]] = {
         "person": ("people", body.person),
         "terminal": ("terminals", body.terminal),
         "reason": ("absence-definitions", body.reason),
@@ -56,9 +59,11 @@ def draft_from_body(connection: sa.Connection, tenant_id: int, body: ClockingBod
 
 
 def _resolve(
-    connection: sa.Connection, tenant_id: int, fields: dict[str, tuple[str, RecordRef | None]]
-) -> dict[str, int]:
-    ids, lookups, problems = {}, [], []
+    connection: sa.Connection, tenant_id: int, fields: dict[str, tuple[str, AnyRef | None]]
+) -> dict[str, Any]:
+    """The ids of the records the fields name: integers, GUIDs for activity definitions."""
+    ids: dict[str, Any] = {}
+    lookups, problems = [], []
     for field, (collection, ref) in fields.items():
         if ref is None:
             continue
@@ -143,20 +148,22 @@ def _exists(connection: sa.Connection, table: sa.Table, tenant_id: int, record_i
 def _activity_level_problems(
     connection: sa.Connection, tenant_id: int, draft: ClockingDraft
 ) -> list[str]:
-    """Levels must be 1..n, each definition of its level, each a child of the one above."""
+    """Levels must be 1..n, each definition of its level, each a child of the one above
+    (so all of one structure version), each active on the clocking's date."""
     levels = draft.activity_levels
     if not levels:
         return []
     if [lv.level for lv in levels] != list(range(1, len(levels) + 1)):
         return ["activityLevels: levels must be 1, 2, ... in order, each once"]
     table = tables.activity_definitions
-    ids = [lv.activity_definition_id for lv in levels]
+    guids = [lv.activity_definition_id for lv in levels]
     rows = connection.execute(
-        sa.select(table.c.id, table.c.level, table.c.parent_id).where(
-            table.c.tenant_id == tenant_id, table.c.id.in_(ids)
-        )
-    ).all()
-    found = {row.id: row for row in rows}
+        sa.select(
+            table.c.guid, table.c.level, table.c.parent_guid, table.c.active_from,
+            table.c.active_until,
+        ).where(table.c.tenant_id == tenant_id, table.c.guid.in_(guids))
+    ).all()  # fmt: skip
+    found = {row.guid: row for row in rows}
     problems = []
     for index, lv in enumerate(levels):
         row = found.get(lv.activity_definition_id)
@@ -164,10 +171,22 @@ def _activity_level_problems(
         if row is None:
             problems.append(f"{where}: {lv.activity_definition_id} does not exist")
         elif row.level != lv.level:
-            problems.append(f"{where}: definition {row.id} is of level {row.level}, not {lv.level}")
-        elif index > 0 and row.parent_id != levels[index - 1].activity_definition_id:
-            problems.append(f"{where}: definition {row.id} is not under the level above")
+            problems.append(
+                f"{where}: definition {row.guid} is of level {row.level}, not {lv.level}"
+            )
+        elif index > 0 and row.parent_guid != levels[index - 1].activity_definition_id:
+            problems.append(f"{where}: definition {row.guid} is not under the level above")
+        elif not _active_on(row, draft.date):
+            problems.append(f"{where}: definition {row.guid} is not active on {draft.date}")
     return problems
+
+
+def _active_on(row: Any, date: dt.date) -> bool:
+    """The vendor's activeFrom/activeUntil: "Controls when the definition becomes
+    available for registrations" (and when it no longer is); both dates included."""
+    return (row.active_from is None or row.active_from <= date) and (
+        row.active_until is None or date <= row.active_until
+    )
 
 
 def validate_kind_fields(draft: ClockingDraft) -> list[str]:

@@ -20,8 +20,9 @@ Wire = dict[str, Any]
 
 
 # Activity levels (of clockings and activity durations) are stored as the JSON text
-# ``[[level, activity definition id], ...]``, null when there are none. These three
-# are the only code that knows it.
+# ``[[level, "activity definition GUID"], ...]`` (seed 003: the id is a string), null
+# when there are none. These three are the only code that knows it (and migration 0004,
+# which converted the integer ids of older versions).
 def dump_activity_levels(levels: Sequence[ActivityLevel]) -> str | None:
     if not levels:
         return None
@@ -77,7 +78,8 @@ def clocking_to_wire(row: Sequence[Any]) -> Wire:
 
 
 # Reference collections: (wire name, column, kind) in output order. Kind "ref" wraps
-# the value as {"id": ...}; optional columns are left out when null.
+# the value as {"id": ...}; optional columns are left out when null. Activity
+# definitions have GUID ids and a shape of their own (``server/activities/_wire.py``).
 _Field = tuple[str, str, str]
 REFERENCE_FIELDS: dict[str, tuple[_Field, ...]] = {
     "people": (
@@ -90,13 +92,6 @@ REFERENCE_FIELDS: dict[str, tuple[_Field, ...]] = {
         ("shiftDefinition", "shift_definition_id", "ref"),
     ),
     "terminals": (("name", "name", "plain"), ("externalCode", "external_code", "plain")),
-    "activity-definitions": (
-        ("name", "name", "plain"),
-        ("level", "level", "plain"),
-        ("parent", "parent_id", "ref"),
-        ("dataEntryCode", "data_entry_code", "plain"),
-        ("externalReference", "external_reference", "plain"),
-    ),
     "absence-definitions": (("name", "name", "plain"), ("absenceCode", "absence_code", "plain")),
     "counter-definitions": (("name", "name", "plain"), ("counterCode", "counter_code", "plain")),
     "shift-definitions": (

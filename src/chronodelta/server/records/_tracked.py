@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from chronodelta.domain import (
+    ACTIVITY_DEFINITIONS,
     ACTIVITY_DURATIONS,
     ACTIVITY_DURATIONS_FILTER,
     CLOCKINGS,
@@ -25,6 +26,10 @@ from chronodelta.domain import (
     CollectionFilterSpec,
     CollectionInfo,
     FilterCriteria,
+)
+from chronodelta.server.activities._wire import (
+    ACTIVITY_DEFINITION_COLUMNS,
+    activity_definition_to_wire,
 )
 from chronodelta.server.records._memberships import selection_condition
 from chronodelta.server.records._serialize import (
@@ -51,6 +56,9 @@ class TrackedCollection:
     columns: tuple[sa.ColumnElement[Any], ...]
     to_wire: Callable[[Sequence[Any]], Wire]
     filter_spec: CollectionFilterSpec | None
+    # The column of the id the API shows: a surrogate-keyed table (activity
+    # definitions, whose ids are GUIDs) pages in the order of that column.
+    key_column: str = "id"
 
     @property
     def name(self) -> str:
@@ -63,7 +71,7 @@ class TrackedCollection:
 
     def keyset(self) -> tuple[sa.ColumnElement[Any], ...]:
         c = self.table.c
-        return (c.date, c.id) if self.dated else (c.id,)
+        return (c.date, c.id) if self.dated else (c[self.key_column],)
 
     def page_key(self, record: Wire) -> tuple[Any, ...]:
         if self.dated:
@@ -76,6 +84,10 @@ class TrackedCollection:
         try:
             if self.dated:
                 return sa.tuple_(c.date, c.id) > (dt.date.fromisoformat(key[0]), int(key[1]))
+            if self.key_column != "id":
+                if not isinstance(key[0], str):
+                    raise TypeError(key[0])
+                return c[self.key_column] > key[0]
             return c.id > int(key[0])
         except (IndexError, TypeError, ValueError):
             raise ValueError("bad keyset position") from None
@@ -132,10 +144,12 @@ def read_page(
     limit: int,
     *,
     max_version: int | None = None,
+    where: Sequence[sa.ColumnElement[bool]] = (),
 ) -> Page:
-    """A keyset page: records in ``criteria`` after ``after``, versions <= ``max_version``."""
+    """A keyset page: records in ``criteria`` and ``where`` after ``after``, versions
+    <= ``max_version``."""
     table = tracked.table
-    conditions = [table.c.tenant_id == tenant_id]
+    conditions = [table.c.tenant_id == tenant_id, *where]
     if max_version is not None:
         conditions.append(table.c.change_version <= max_version)
     if after is not None:
@@ -190,6 +204,15 @@ def record_departure(
 
 
 def _reference(info: CollectionInfo) -> TrackedCollection:
+    if info.name == ACTIVITY_DEFINITIONS.name:
+        return TrackedCollection(
+            info,
+            tables.activity_definitions,
+            ACTIVITY_DEFINITION_COLUMNS,
+            activity_definition_to_wire,
+            None,
+            key_column="guid",
+        )
     return TrackedCollection(
         info,
         tables.REFERENCE_TABLES[info.name],

@@ -18,12 +18,20 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
-from chronodelta.domain import REFERENCE_COLLECTIONS, CollectionInfo, Scope, reference_name_problem
+from chronodelta.domain import (
+    GUID_PATTERN,
+    REFERENCE_COLLECTIONS,
+    CollectionInfo,
+    Scope,
+    reference_name_problem,
+)
 from chronodelta.server._errors import BadRequest
 from chronodelta.server._models import ErrorBody, ExternalReferenceBody, ExternalReferencesOut, Id
 from chronodelta.server._services import services
 from chronodelta.server.auth._access import require_scope
 from chronodelta.server.auth._tokens import Principal
+from chronodelta.server.references._store import RecordId as RecordKey
+from chronodelta.storage import tables
 
 router = APIRouter(tags=["external-references"])
 WRITE = Depends(require_scope(Scope.EXTERNAL_REFERENCES_WRITE))
@@ -31,6 +39,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 409, 414, 429)
 }
 RecordId = Annotated[Id, Path(description="The record's id")]
+GuidRecordId = Annotated[
+    str, Path(description="The activity definition's id (a GUID)", pattern=GUID_PATTERN)
+]
 Name = Annotated[str, Path(description="A custom reference's name (no '@'), e.g. HRMID")]
 
 
@@ -45,6 +56,20 @@ def _custom_name(collection: str, name: str) -> str:
     return name
 
 
+def _integer_id(record_id: RecordId) -> int:
+    return record_id
+
+
+def _guid_id(record_id: GuidRecordId) -> str:
+    return record_id.lower()
+
+
+# The path's id is the one the API shows: a GUID for activity definitions (seed 003).
+def _path_id(info: CollectionInfo) -> Any:
+    shown_as_guid = "guid" in tables.REFERENCE_TABLES[info.name].c
+    return Depends(_guid_id if shown_as_guid else _integer_id)
+
+
 def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
@@ -52,18 +77,19 @@ def _json(body: dict[str, Any]) -> Response:
 def _add_collection(info: CollectionInfo) -> None:
     reader = Depends(require_scope(info.read_scope))
     path = info.path + "/{record_id}/external-references"
+    path_id = _path_id(info)
 
     def get_references(
-        request: Request, record_id: RecordId, principal: Principal = reader
+        request: Request, record_id: RecordKey = path_id, principal: Principal = reader
     ) -> Response:
         store = services(request).references
         return _json(store.get_external_references(principal.tenant_id, info.name, record_id))
 
     def set_reference(
         request: Request,
-        record_id: RecordId,
         name: Name,
         body: ExternalReferenceBody,
+        record_id: RecordKey = path_id,
         principal: Principal = WRITE,
     ) -> Response:
         store = services(request).references
@@ -75,7 +101,7 @@ def _add_collection(info: CollectionInfo) -> None:
         )
 
     def delete_reference(
-        request: Request, record_id: RecordId, name: Name, principal: Principal = WRITE
+        request: Request, name: Name, record_id: RecordKey = path_id, principal: Principal = WRITE
     ) -> Response:
         store = services(request).references
         name = _custom_name(info.name, name)

@@ -116,8 +116,8 @@ def add_external_references(
 
 
 def _values(
-    connection: sa.Connection, tenant_id: int, ref: ExternalReference, ids: set[int]
-) -> dict[int, str]:
+    connection: sa.Connection, tenant_id: int, ref: ExternalReference, ids: set[Any]
+) -> dict[Any, str]:
     record_id, value, conditions = _reference_source(tenant_id, ref.collection, ref.name)
     query = sa.select(record_id, value).where(*conditions, record_id.in_(sorted(ids)))
     return {row[0]: row[1] for row in connection.execute(query)}
@@ -125,11 +125,18 @@ def _values(
 
 def resolve_reference(
     connection: sa.Connection, tenant_id: int, collection: str, name: str, value: str
-) -> list[int]:
-    """The ids of the records of ``collection`` whose reference ``name`` is ``value``."""
+) -> list[Any]:
+    """The ids (as the API shows them) of the records of ``collection`` whose reference
+    ``name`` is ``value``."""
     record_id, column, conditions = _reference_source(tenant_id, collection, name)
     query = sa.select(record_id).where(*conditions, column == value)
-    return [int(found) for found in connection.scalars(query.limit(2))]
+    return list(connection.scalars(query.limit(2)))
+
+
+def public_id(table: sa.Table) -> sa.ColumnElement[Any]:
+    """The column of the id the API shows: ``guid`` where the table has one (activity
+    definitions, whose ``id`` is a surrogate key), else ``id``."""
+    return table.c.guid if "guid" in table.c else table.c.id
 
 
 def _reference_source(
@@ -138,15 +145,19 @@ def _reference_source(
     """Where a reference's values live: (record id column, value column, conditions).
 
     A predefined one is a column of the record's table; a custom one, rows of
-    ``external_references`` for the collection and name.
+    ``external_references`` for the collection and name (keyed by the surrogate id
+    where the API shows a GUID, so joined to the record's table for it).
     """
+    table = tables.REFERENCE_TABLES[collection]
     if name.startswith("@"):
-        table = tables.REFERENCE_TABLES[collection]
         column = table.c[PREDEFINED_REFERENCES[collection][name]]
-        return table.c.id, column, [table.c.tenant_id == tenant_id]
+        return public_id(table), column, [table.c.tenant_id == tenant_id]
     conditions = [
         custom.c.tenant_id == tenant_id,
         custom.c.collection == collection,
         custom.c.name == name,
     ]
-    return custom.c.record_id, custom.c.value, conditions
+    if "guid" not in table.c:
+        return custom.c.record_id, custom.c.value, conditions
+    joined = [table.c.tenant_id == custom.c.tenant_id, table.c.id == custom.c.record_id]
+    return table.c.guid, custom.c.value, [*conditions, *joined]

@@ -29,7 +29,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 MODELS: dict[str, type[BaseModel]] = {
     "people": models.Person,
     "terminals": models.Terminal,
-    "activity-definitions": models.ActivityDefinition,
     "absence-definitions": models.AbsenceDefinition,
     "counter-definitions": models.CounterDefinition,
     "shift-definitions": models.ShiftDefinition,
@@ -86,4 +85,5 @@ def _add_collection(info: CollectionInfo) -> None:
 
 
 for _info in REFERENCE_COLLECTIONS:
-    _add_collection(_info)
+    if _info.name != "activity-definitions":  # GUID ids, routes of their own (activities/)
+        _add_collection(_info)

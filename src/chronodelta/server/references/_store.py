@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,8 +18,15 @@ from chronodelta.domain import PREDEFINED_REFERENCES, ExternalReference
 from chronodelta.server._clock import utc_now
 from chronodelta.server._errors import BadRequest, Conflict, NotFound
 from chronodelta.server.records._serialize import Wire
-from chronodelta.server.references._lookup import checked_references, resolve_reference
+from chronodelta.server.references._lookup import (
+    checked_references,
+    public_id,
+    resolve_reference,
+)
 from chronodelta.storage import read_transaction, tables, write_transaction
+
+# A record's id as the API shows it: an integer, or a GUID (activity definitions).
+RecordId = int | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +41,14 @@ class ReferenceLookup:
 
 def resolve_lookups(
     connection: sa.Connection, tenant_id: int, wanted: Sequence[ReferenceLookup]
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """The ids that write-body fields name by external reference (400 if not one).
 
     Runs inside the write that uses the ids, so a reference cannot move between the
     lookup and the write.
     """
-    found, problems = {}, []
+    found: dict[str, Any] = {}
+    problems = []
     for lookup in wanted:
         ids = resolve_reference(connection, tenant_id, lookup.collection, lookup.name, lookup.value)
         if len(ids) == 1:
@@ -68,17 +77,21 @@ class ReferenceStore:
         with read_transaction(self.engine) as connection:
             return checked_references(connection, tenant_id, endpoint, text)
 
-    def get_external_references(self, tenant_id: int, collection: str, record_id: int) -> Wire:
-        """A record's references: every predefined one and the custom ones set on it."""
+    def get_external_references(
+        self, tenant_id: int, collection: str, record_id: RecordId
+    ) -> Wire:
+        """A record's references: every predefined one and the custom ones set on it.
+
+        ``record_id`` is the id the API shows (a GUID for activity definitions)."""
         with read_transaction(self.engine) as connection:
             return _references_of(connection, tenant_id, collection, record_id)
 
     def set_external_reference(
-        self, tenant_id: int, collection: str, record_id: int, name: str, value: str
+        self, tenant_id: int, collection: str, record_id: RecordId, name: str, value: str
     ) -> Wire:
         custom = tables.external_references
         with write_transaction(self.engine, tenant_id) as tx:
-            _references_of(tx.connection, tenant_id, collection, record_id)  # 404 if missing
+            key = _record_key(tx.connection, tenant_id, collection, record_id)  # 404 if missing
             holder = resolve_reference(tx.connection, tenant_id, collection, name, value)
             if holder and holder != [record_id]:
                 raise Conflict(
@@ -87,13 +100,14 @@ class ReferenceStore:
                         "a reference value names one record"
                     ]
                 )
-            key = _custom_key(tenant_id, collection, record_id, name)
-            tx.connection.execute(custom.delete().where(*key))
+            tx.connection.execute(
+                custom.delete().where(*_custom_key(tenant_id, collection, key, name))
+            )
             tx.connection.execute(
                 custom.insert().values(
                     tenant_id=tenant_id,
                     collection=collection,
-                    record_id=record_id,
+                    record_id=key,
                     name=name,
                     value=value,
                     updated_at=utc_now(),
@@ -102,36 +116,52 @@ class ReferenceStore:
             return _references_of(tx.connection, tenant_id, collection, record_id)
 
     def delete_external_reference(
-        self, tenant_id: int, collection: str, record_id: int, name: str
+        self, tenant_id: int, collection: str, record_id: RecordId, name: str
     ) -> None:
         custom = tables.external_references
         with write_transaction(self.engine, tenant_id) as tx:
-            key = _custom_key(tenant_id, collection, record_id, name)
-            if tx.connection.execute(custom.delete().where(*key)).rowcount == 0:
-                _references_of(tx.connection, tenant_id, collection, record_id)  # 404 record
+            key = _record_key(tx.connection, tenant_id, collection, record_id)  # 404 if missing
+            found = custom.delete().where(*_custom_key(tenant_id, collection, key, name))
+            if tx.connection.execute(found).rowcount == 0:
                 raise NotFound(f"{collection} record {record_id} has no reference {name!r}")
 
 
+def _record_key(
+    connection: sa.Connection, tenant_id: int, collection: str, record_id: RecordId
+) -> int:
+    """The row key of the record the API calls ``record_id`` (404 if there is none)."""
+    table = tables.REFERENCE_TABLES[collection]
+    key = connection.scalar(
+        sa.select(table.c.id).where(table.c.tenant_id == tenant_id, public_id(table) == record_id)
+    )
+    if key is None:
+        raise NotFound(f"No {collection} record with id {record_id}")
+    return int(key)
+
+
 def _references_of(
-    connection: sa.Connection, tenant_id: int, collection: str, record_id: int
+    connection: sa.Connection, tenant_id: int, collection: str, record_id: RecordId
 ) -> Wire:
     table = tables.REFERENCE_TABLES[collection]
     predefined = PREDEFINED_REFERENCES[collection]
     row = connection.execute(
-        sa.select(*(table.c[column] for column in predefined.values())).where(
-            table.c.tenant_id == tenant_id, table.c.id == record_id
+        sa.select(table.c.id, *(table.c[column] for column in predefined.values())).where(
+            table.c.tenant_id == tenant_id, public_id(table) == record_id
         )
     ).first()
     if row is None:
         raise NotFound(f"No {collection} record with id {record_id}")
-    references = dict(zip(predefined, row, strict=True))
+    # Predefined references are left out when the record has none (an empty code).
+    references = {
+        name: value for name, value in zip(predefined, row[1:], strict=True) if value is not None
+    }
     custom = tables.external_references
     rows = connection.execute(
         sa.select(custom.c.name, custom.c.value)
         .where(
             custom.c.tenant_id == tenant_id,
             custom.c.collection == collection,
-            custom.c.record_id == record_id,
+            custom.c.record_id == row[0],
         )
         .order_by(custom.c.name)
     )

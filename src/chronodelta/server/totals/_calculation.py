@@ -102,8 +102,8 @@ _SHIFT_WINDOWS = (
 )  # fmt: skip
 
 
-def _counter_links_query(table: sa.Table) -> sa.Select[Any]:
-    return sa.select(table.c.id, table.c.counter_definition_ids).where(
+def _counter_links_query(table: sa.Table, key: str) -> sa.Select[Any]:
+    return sa.select(table.c[key], table.c.counter_definition_ids).where(
         table.c.tenant_id == sa.bindparam("tenant"), table.c.counter_definition_ids.is_not(None)
     )
 
@@ -115,8 +115,9 @@ def _existing_query(table: sa.Table) -> sa.Select[Any]:
     )
 
 
-_ACTIVITY_COUNTERS = _counter_links_query(tables.activity_definitions)
-_ABSENCE_COUNTERS = _counter_links_query(tables.absence_definitions)
+# Activity levels name their definitions by GUID (seed 003), absences by id.
+_ACTIVITY_COUNTERS = _counter_links_query(tables.activity_definitions, "guid")
+_ABSENCE_COUNTERS = _counter_links_query(tables.absence_definitions, "id")
 _EXISTING = {table: _existing_query(table) for table in (paid_presences, activity_durations_table)}
 
 
@@ -153,7 +154,7 @@ def load_shift_windows(
 
 
 def load_counter_links(connection: sa.Connection, tenant_id: int) -> CounterLinks:
-    def links(query: sa.Select[Any]) -> dict[int, tuple[int, ...]]:
+    def links(query: sa.Select[Any]) -> dict[Any, tuple[int, ...]]:
         rows = connection.execute(query, {"tenant": tenant_id})
         return {row[0]: tuple(orjson.loads(row[1])) for row in rows}
 

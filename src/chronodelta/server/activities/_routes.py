@@ -1,0 +1,147 @@
+"""Routes of activity definitions: parse, call the service once, serialize.
+
+``/activity-definitions[/{id}]`` (list, get, delta: as the other reference collections)
+and the vendor's ``/activity-structure-versions/{structureVersionId}/levels/{level}/
+activity-definitions[/{activityDefinitionReference}]`` (list and get; contract,
+"Fidelity"). Scope ``activity-definitions.read``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.responses import Response
+
+from chronodelta.domain import ACTIVITY_DEFINITIONS, GUID_PATTERN
+from chronodelta.server._errors import BadRequest
+from chronodelta.server._models import ActivityDefinition, ErrorBody, page_model
+from chronodelta.server._services import services
+from chronodelta.server.activities._service import StructureLevel
+from chronodelta.server.auth._access import require_scope
+from chronodelta.server.auth._tokens import Principal
+from chronodelta.server.delta._routes import DeltaFlag, DeltaToken, snapshot_response
+from chronodelta.server.delta._service import SnapshotQuery
+from chronodelta.server.records._lists import add_list_and_get, page_response, position
+from chronodelta.server.records._tracked import TRACKED
+
+router = APIRouter()
+READ = Depends(require_scope(ACTIVITY_DEFINITIONS.read_scope))
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 414, 429)
+}
+NAME = ACTIVITY_DEFINITIONS.name
+NO_FILTER = ""  # the canonical "filter" of the whole collection's page tokens
+Token = Annotated[str | None, Query(description="From the previous page's nextLink")]
+VersionId = Annotated[
+    str,
+    Path(
+        alias="structureVersionId",
+        pattern=GUID_PATTERN,
+        description="The activity structure version's id (a GUID)",
+    ),
+]
+Level = Annotated[int, Path(ge=1, le=10, description="The level in the structure (1 is the top)")]
+
+
+def list_definitions(
+    request: Request,
+    principal: Principal = READ,
+    filter: Annotated[str | None, Query(description="Not supported here")] = None,
+    continuationToken: Token = None,
+    delta: DeltaFlag = None,
+    deltaToken: DeltaToken = None,
+) -> Response:
+    if delta is not None or deltaToken is not None:
+        query = SnapshotQuery(filter, continuationToken, deltaToken)
+        return snapshot_response(request, principal, TRACKED[NAME], query)
+    if filter is not None:
+        raise BadRequest(reasons=[f"The {NAME} collection does not support filter"])
+    return _page(request, principal, continuationToken, None)
+
+
+def get_definition(
+    request: Request,
+    record_id: Annotated[
+        str, Path(pattern=GUID_PATTERN, description="The activity definition's id (a GUID)")
+    ],
+    principal: Principal = READ,
+) -> Response:
+    record = services(request).activities.get(principal.tenant_id, record_id)
+    return Response(orjson.dumps(record), media_type="application/json")
+
+
+add_list_and_get(router, ACTIVITY_DEFINITIONS, ActivityDefinition, list_definitions,
+                 get_definition, ERRORS)  # fmt: skip
+
+STRUCTURE_PATH = (
+    "/connector/protimeapi/api/v1/activity-structure-versions/{structureVersionId}"
+    "/levels/{level}/activity-definitions"
+)
+
+
+@router.get(
+    STRUCTURE_PATH,
+    summary="Retrieve the activity definitions of a structure version's level",
+    response_class=Response,
+    tags=[NAME],
+    operation_id="list_activity-definitions_of_structure_level",
+    responses={200: {"model": page_model(ActivityDefinition)}, **ERRORS},
+)
+def list_structure_level(
+    request: Request,
+    version: VersionId,
+    level: Level,
+    principal: Principal = READ,
+    continuationToken: Token = None,
+) -> Response:
+    structure = StructureLevel(version.lower(), level)
+    return _page(request, principal, continuationToken, structure)
+
+
+@router.get(
+    STRUCTURE_PATH + "/{activityDefinitionReference}",
+    summary="Retrieve an activity definition by id (GUID) or external reference",
+    response_class=Response,
+    tags=[NAME],
+    operation_id="get_activity-definitions_of_structure_level",
+    responses={200: {"model": ActivityDefinition}, **ERRORS},
+)
+def get_in_structure_level(
+    request: Request,
+    version: VersionId,
+    level: Level,
+    reference: Annotated[
+        str,
+        Path(
+            alias="activityDefinitionReference",
+            description="The definition's id (a GUID) or its externalReference",
+        ),
+    ],
+    principal: Principal = READ,
+) -> Response:
+    structure = StructureLevel(version.lower(), level)
+    activities = services(request).activities
+    record = activities.get_in_structure(principal.tenant_id, structure, reference)
+    return Response(orjson.dumps(record), media_type="application/json")
+
+
+def _page(
+    request: Request, principal: Principal, token: str | None, structure: StructureLevel | None
+) -> Response:
+    found = services(request)
+    canonical = NO_FILTER if structure is None else structure.canonical
+    after = position(found, token, principal.tenant_id, NAME, canonical)
+    limit = found.settings.page_size
+    page = found.activities.list_page(principal.tenant_id, after, limit, structure)
+    return page_response(
+        found,
+        path=ACTIVITY_DEFINITIONS.path if structure is None else structure.path,
+        tenant_id=principal.tenant_id,
+        collection=NAME,
+        records=page.records,
+        next_key=page.next_key,
+        filter_text=None,
+        canonical_filter=canonical,
+    )
