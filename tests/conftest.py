@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -21,6 +22,11 @@ from chronodelta.storage import create_engine, upgrade
 from chronodelta.testing import PostgresUnavailable, ThrowawayPostgres
 
 IN_CI = os.environ.get("CI") == "true"
+
+# Hypothesis's per-example deadline is a timing assertion, and the suite makes none:
+# on a loaded 2-core machine a correct example can take a second.
+hypothesis.settings.register_profile("chronodelta", deadline=None)
+hypothesis.settings.load_profile("chronodelta")
 PG_TEMPLATE = "migrated_template"
 
 
