@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from chronodelta.domain import (
     ACTIVITY_DURATIONS,
     ACTIVITY_DURATIONS_FILTER,
+    CALCULATED_TOTALS,
+    CALCULATED_TOTALS_FILTER,
     CLOCKINGS,
     CLOCKINGS_FILTER,
     PAID_PRESENCES,
@@ -28,10 +30,12 @@ from chronodelta.domain import (
 )
 from chronodelta.server.records._serialize import (
     ACTIVITY_DURATION_COLUMNS,
+    CALCULATED_TOTAL_COLUMNS,
     CLOCKING_COLUMNS,
     PAID_PRESENCE_COLUMNS,
     Wire,
     activity_duration_to_wire,
+    calculated_total_to_wire,
     clocking_to_wire,
     paid_presence_to_wire,
     reference_columns,
@@ -206,6 +210,13 @@ TRACKED: dict[str, TrackedCollection] = {
         ACTIVITY_DURATION_COLUMNS,
         activity_duration_to_wire,
         ACTIVITY_DURATIONS_FILTER,
+    ),
+    CALCULATED_TOTALS.name: TrackedCollection(
+        CALCULATED_TOTALS,
+        tables.calculated_totals,
+        CALCULATED_TOTAL_COLUMNS,
+        calculated_total_to_wire,
+        CALCULATED_TOTALS_FILTER,
     ),
     **{info.name: _reference(info) for info in REFERENCE_COLLECTIONS},
 }
