@@ -6,13 +6,14 @@ but publishes no rule; these are this server's, written down with worked example
 ``docs/calculation.md``. In two steps:
 
 * ``day_figures``: what one person-day contributes, from that day's clockings alone
-  (the same presence clockings and pairing as the paid presence):
-  **normal time** is the shift's planned time (its window less its break) on Monday
-  to Friday, 0 on Saturday, Sunday or without a shift; **time present** is the sum of
-  the clocked (in, out) pairs as clocked; **calculated presence** is the time present
-  less the part of the shift's unpaid break the person did not clock out for, plus
-  the absences of coded leaves (a leave is time the employer accounts for);
-  **flextime** is calculated presence minus normal time.
+  (the same presence clockings and pairing as the paid presence). The **planned
+  shift** is the person's shift on Monday to Friday and none on Saturday and Sunday;
+  **normal time** is the planned shift's window less its break (0 without one);
+  **time present** is the sum of the clocked (in, out) pairs as clocked;
+  **calculated presence** is the time present less the part of the planned shift's
+  unpaid break the person did not clock out for, plus the absences of coded leaves
+  (a leave is time the employer accounts for); **flextime** is calculated presence
+  minus normal time.
 * ``running_totals``: the running sums over a person's days. The **flextime balance**
   and the **pay-period hours** (calculated presence) run within the pay period, the
   calendar month, and start again at 0 on its first day; **weekly hours 1/2/3** are
@@ -74,9 +75,14 @@ class CalculatedTotal:
     shift_definition_id: int | None
 
 
-def normal_minutes(date: dt.date, shift: ShiftWindow | None) -> int:
-    """The shift's planned time: its window less its unpaid break, on workdays only."""
-    if shift is None or date.isoweekday() in DAYS_OFF:
+def planned_shift(date: dt.date, shift: ShiftWindow | None) -> ShiftWindow | None:
+    """The person's shift on a workday; on a day off none is planned."""
+    return None if date.isoweekday() in DAYS_OFF else shift
+
+
+def normal_minutes(shift: ShiftWindow | None) -> int:
+    """A planned shift's time: its window less its unpaid break."""
+    if shift is None:
         return 0
     return max(0, shift.end - shift.start - shift.break_minutes)
 
@@ -89,6 +95,7 @@ def day_figures(
     presence = _presence_clockings(clockings)
     if not presence:
         return None
+    shift = planned_shift(date, shift)
     present = sum(end - start for start, end in _pairs(presence))
     # As for the paid presence: an unpaid break the person did not clock out for is
     # taken off; a clocked one already went uncounted. No shift window applies: time
@@ -97,7 +104,7 @@ def day_figures(
     untaken = max(0, (shift.break_minutes if shift else 0) - clocked_break)
     absent = sum(s.end - s.start for s in _absence_segments(presence, shift))
     return DayFigures(
-        normal_minutes=normal_minutes(date, shift),
+        normal_minutes=normal_minutes(shift),
         present_minutes=present,
         calculated_presence_minutes=max(0, present - untaken) + absent,
         shift_definition_id=shift.id if shift else None,
