@@ -12,15 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from chronodelta.domain import (
-    ClockingKind,
-    ClockingStatus,
-    DayClocking,
-    DayFigures,
-    ShiftWindow,
-    day_figures,
-    running_totals,
-)
+from chronodelta.domain import DayFigures, day_figures, running_totals
 from chronodelta.server.totals._calculation import load_day_clockings, load_shift_windows
 from chronodelta.storage import tables
 
@@ -77,26 +69,6 @@ def from_database(connection: sa.Connection, tenant_id: int) -> dict[Key, Any]:
     facts = load_day_clockings(connection, tenant_id, days)
     shifts = load_shift_windows(connection, tenant_id, {person for person, _ in days})
     return from_figures({(p, d): day_figures(d, facts[(p, d)], shifts.get(p)) for p, d in days})
-
-
-def from_wire(clockings: Iterable[Any], shifts: Mapping[int, ShiftWindow]) -> dict[Key, Any]:
-    """From clockings as the API lists them and each person's shift."""
-    days: dict[tuple[int, dt.date], list[DayClocking]] = {}
-    for wire in clockings:
-        date = dt.date.fromisoformat(wire["date"])
-        days.setdefault((wire["person"]["id"], date), []).append(
-            DayClocking(
-                id=wire["id"],
-                time=wire["calculatedTimeOfDayInMinutes"],
-                kind=ClockingKind(wire["kind"]),
-                status=ClockingStatus(wire["status"]),
-                is_generated=wire["isGenerated"],
-                is_edited="originalTimeOfDayInMinutes" in wire,
-                reason_id=(wire.get("reason") or {}).get("id"),
-                is_open=wire.get("isOpen"),
-            )
-        )
-    return from_figures({(p, d): day_figures(d, cs, shifts.get(p)) for (p, d), cs in days.items()})
 
 
 def without_identity(records: Iterable[Any]) -> dict[Key, Any]:

@@ -80,10 +80,11 @@ def apply(backend: ConnectorBackend, operation: str, draft: ClockingDraft, pick:
         backend.purge_clocking(1, target.id)
 
 
-def stored(connection: sa.Connection) -> dict[Any, Any]:
+def stored(connection: sa.Connection, tenant_id: int = 1) -> dict[Any, Any]:
+    """The tenant's stored records, as ``calculated.without_identity`` has them."""
     tracked = TRACKED["calculated-totals"]
     rows = connection.execute(
-        sa.select(*tracked.columns).where(tracked.table.c.tenant_id == 1)
+        sa.select(*tracked.columns).where(tracked.table.c.tenant_id == tenant_id)
     ).all()
     records = [tracked.to_wire(row) for row in rows]
     for record in records:
