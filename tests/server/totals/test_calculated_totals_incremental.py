@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import ClockingDraft, ClockingKind, ClockingStatus
-from chronodelta.server import ConnectorBackend, create_tenant, recalculate_tenant, seed_tenant
+from chronodelta.server import (
+    ConnectorBackend,
+    bootstrap_demo,
+    create_tenant,
+    recalculate_tenant,
+    seed_tenant,
+    tenant_id,
+)
 from chronodelta.server.records._tracked import TRACKED
 from chronodelta.storage import tables
 from tests.server.totals import calculated
@@ -145,3 +152,18 @@ def _version_by_date(connection: sa.Connection) -> list[tuple[dt.date, int]]:
     t = tables.calculated_totals.c
     query = sa.select(t.date, t.change_version).where(t.tenant_id == 1, t.person_id == 1)
     return [(row.date, row.change_version) for row in connection.execute(query)]
+
+
+def test_the_demo_tenant_has_calculated_totals_consistent_with_its_clockings(
+    engine: Engine,
+) -> None:
+    """``make serve``'s tenant (bootstrap_demo): a record for every person-day with
+    presence clockings, each equal to the recalculation from scratch."""
+    client = bootstrap_demo(engine, until=dt.date(2026, 1, 20))
+    assert client is not None
+    owner = tenant_id(engine, "acme")
+    with engine.connect() as connection:
+        expected = calculated.from_database(connection, owner)
+        assert len(expected) > 500 and stored(connection, owner) == expected
+        flex = [record["flextimeBalanceInMinutes"] for record in expected.values()]
+    assert min(flex) < 0 < max(flex)  # realistic: balances go both ways
