@@ -117,7 +117,7 @@ def test_calculated_totals_equal_a_recalculation_from_scratch(
 def versions(connection: sa.Connection) -> list[tuple[int, int]]:
     t = tables.calculated_totals.c
     query = sa.select(t.id, t.change_version).where(t.tenant_id == 1).order_by(t.id)
-    return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+    return [(row.id, row.change_version) for row in connection.execute(query)]
 
 
 def test_recalculating_everything_changes_nothing(backend: ConnectorBackend) -> None:
