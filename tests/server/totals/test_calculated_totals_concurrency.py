@@ -145,7 +145,7 @@ def test_writers_and_delta_readers_agree_with_a_recalculation(
     readers = [Reader(server, new_client(database_url), Log()) for _ in range(READERS)]
     log, writing = Log(), threading.Event()
     writing.set()
-    started = threading.Barrier(READERS + 1)
+    started = threading.Barrier(READERS + 1, timeout=300)  # a reader that fails cannot hang it
     reading = [threading.Thread(target=r.run, args=(writing, started)) for r in readers]
     for thread in reading:
         thread.start()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,9 +77,16 @@ class Served:
             engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
-    url = new_database_url(request, request.param, tmp_path)
+# One server per database for the module: the tests that write put back what they
+# changed, and every comparison is with the database as it is at that moment.
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
+)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    url = new_database_url(request, request.param, tmp_path_factory.mktemp("totals"))
     client = provision_with_cli(url, people=8, days=30, until=TODAY)
     env = {"CHRONODELTA_TODAY": TODAY, "CHRONODELTA_PAGE_SIZE": "40"}
     with (
