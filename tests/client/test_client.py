@@ -172,7 +172,9 @@ def test_the_client_says_where_it_points_without_secrets() -> None:
         )
         assert client.tenant == "acme" and client.user_agent == USER_AGENT
         assert str(client.base_url) == BASE
-        assert [c.name for c in (client.paid_presences, client.activity_durations)] == [
+        totals = (client.paid_presences, client.activity_durations, client.calculated_totals)
+        assert [c.name for c in totals] == [
             "paid-presences",
             "activity-durations",
+            "calculated-totals",
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,6 +98,28 @@ def test_lists_page_through_everything_the_server_has(
         assert clocking.person.external_references == {
             "@badge-number": by_person[clocking.person.id]
         }
+
+
+def test_calculated_totals_are_listed_got_and_followed(
+    served: tuple[ServerProcess, dict[str, Any]],
+) -> None:
+    """Contract, "Fidelity": calculated-totals, with list, get and delta."""
+    with connect(served) as client:
+        totals = list(client.calculated_totals.list(RANGE))
+        expected = raw_walk(
+            served, "/connector/protimeapi/api/v1/calculated-totals?filter=" + RANGE
+        )
+        assert totals and [t.raw for t in totals] == expected
+        assert client.calculated_totals.get(totals[0].id) == totals[0]
+        pages = list(client.calculated_totals.start_delta(date_filter("2026-01-14")))
+        assert {r.id for p in pages for r in p.records} == {t.id for t in totals}
+        link = client.calculated_totals.follow_delta(pages[-1].link or "").delta_link
+        created = [client.clockings.create(new_clocking(m)) for m in (1080, 1200)]
+        changes = client.calculated_totals.follow_delta(link).changes
+        for clocking in created:
+            client.clockings.delete(clocking.id)
+        day = [c.record for c in changes if c.record and c.record.date.isoformat() == "2026-01-16"]
+        assert [(t.person.id, t.date) for t in day if t] == [(1, dt.date(2026, 1, 16))]
 
 
 def test_clockings_are_created_read_updated_and_deleted(

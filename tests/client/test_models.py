@@ -12,6 +12,7 @@ from chronodelta.client import (
     ActivityDefinition,
     ActivityDuration,
     ActivityLevel,
+    CalculatedTotal,
     Clocking,
     ClockingInput,
     CounterDefinition,
@@ -157,6 +158,46 @@ def test_paid_presences() -> None:
     del wire["shiftDefinition"]
     assert PaidPresence.from_wire(wire).shift_definition is None
     assert PaidPresence.from_wire(wire).raw is wire
+
+
+def test_calculated_totals() -> None:
+    """Contract, "Fidelity": calculated-totals' fields, all minutes."""
+    wire: dict[str, Any] = {
+        "changeVersion": "0000000000000000000C",
+        "id": 9,
+        "person": {"id": 3},
+        "date": "2026-01-14",
+        "normalTimeDurationInMinutes": 480,
+        "timePresentDurationInMinutes": 540,
+        "calculatedPresenceDurationInMinutes": 510,
+        "weeklyHours1DurationInMinutes": 1500,
+        "weeklyHours2DurationInMinutes": 1590,
+        "weeklyHours3DurationInMinutes": 1440,
+        "payPeriodHoursDurationInMinutes": 4500,
+        "flextimeDurationInMinutes": 30,
+        "flextimeBalanceInMinutes": -45,
+        "shiftDefinition": {"id": 1, "externalReferences": {"@shift-code": "DAY"}},
+    }
+    record = CalculatedTotal.from_wire(wire)
+    assert record == CalculatedTotal(
+        "0000000000000000000C",
+        9,
+        Ref(3),
+        dt.date(2026, 1, 14),
+        480,
+        540,
+        510,
+        1500,
+        1590,
+        1440,
+        4500,
+        30,
+        -45,
+        Ref(1, {"@shift-code": "DAY"}),
+    )
+    del wire["shiftDefinition"]
+    assert CalculatedTotal.from_wire(wire).shift_definition is None
+    assert CalculatedTotal.from_wire(wire).raw is wire
 
 
 def test_activity_durations_with_the_seeds_string_ids() -> None:

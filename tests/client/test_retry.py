@@ -251,7 +251,8 @@ def test_a_body_that_cannot_be_decoded_is_retried_as_a_broken_read() -> None:
         assert client.clockings.get(4).id == 4
     assert len(api.api_requests) == 2
     api = FakeApi().add(corrupt(), corrupt())
-    with make_client(api, retry=RetryPolicy(max_attempts=2)) as client, pytest.raises(
-        TransportError, match="could not be decoded"
+    with (
+        make_client(api, retry=RetryPolicy(max_attempts=2)) as client,
+        pytest.raises(TransportError, match="could not be decoded"),
     ):
         client.clockings.get(4)

@@ -57,7 +57,7 @@ CLOCKING = {"person": {"id": 1}, "date": "2026-01-15", "timeOfDayInMinutes": 510
 # What a request needs, besides access, to succeed (for the positive control).
 QUERIES: dict[str, dict[str, str]] = {
     f"{API_PREFIX}/{name}": {"filter": JANUARY}
-    for name in ("clockings", "paid-presences", "activity-durations")
+    for name in ("clockings", "paid-presences", "activity-durations", "calculated-totals")
 }
 BODIES: dict[str, dict[str, Any]] = {
     f"{API_PREFIX}/clockings": CLOCKING,
@@ -326,7 +326,8 @@ def test_the_matrix_covers_the_api(matrix: Matrix) -> None:
         f"PUT {clockings}/{{clocking_id}}",
         f"DELETE {clockings}/{{clocking_id}}",
     }
-    for name in ("paid-presences", "activity-durations", *REFERENCE_COLLECTIONS):
+    totals = ("paid-presences", "activity-durations", "calculated-totals")
+    for name in (*totals, *REFERENCE_COLLECTIONS):
         expected |= {f"GET {API_PREFIX}/{name}", f"GET {API_PREFIX}/{name}/{{record_id}}"}
     structure = f"{API_PREFIX}/activity-structure-versions/{{structureVersionId}}/levels/{{level}}"
     expected |= {  # contract, "Fidelity"

@@ -22,7 +22,7 @@ from chronodelta.testing import free_port
 from .conftest import SINCE, Source
 from .writes import assert_mirror_equals_source, random_writes, source_state
 
-ALL = ("clockings", "paid-presences", "activity-durations")
+ALL = ("clockings", "paid-presences", "activity-durations", "calculated-totals")
 REFERENCES = "(people,@badge-number)(terminals,@external-code)"
 
 
@@ -53,6 +53,23 @@ def test_the_mirror_follows_random_writes(source: Source, mirror_target: str) ->
         mirror.close()
     # One delta all along: no re-initialization was needed.
     assert all(s is not None and s.generation == 1 and s.phase == "delta" for s in states.values())
+    assert_typed_columns_of_calculated_totals(mirror_target)
+
+
+def assert_typed_columns_of_calculated_totals(target: str) -> None:
+    """Contract, "Fidelity": each calculated-totals field has a column of its own."""
+    mirror = Mirror(target)
+    try:
+        rows = mirror.rows("calculated-totals")
+    finally:
+        mirror.close()
+    assert rows
+    for row in rows.values():
+        raw = row["raw"]
+        assert (row["person_id"], str(row["date"])) == (raw["person"]["id"], raw["date"])
+        assert row["flextime_balance_in_minutes"] == raw["flextimeBalanceInMinutes"]
+        assert row["weekly_hours_3_duration_in_minutes"] == raw["weeklyHours3DurationInMinutes"]
+        assert row["shift_definition_id"] == (raw.get("shiftDefinition") or {}).get("id")
 
 
 def test_the_command_line_syncs_reports_status_and_never_echoes_the_secret(

@@ -16,6 +16,7 @@ COLLECTION_ATTRIBUTES = {
     "clockings": "clockings",
     "paid-presences": "paid_presences",
     "activity-durations": "activity_durations",
+    "calculated-totals": "calculated_totals",
 }
 BEFORE = dt.date.fromisoformat(SINCE) - dt.timedelta(days=5)  # out of the filter
 

@@ -259,7 +259,7 @@ def recalculate(
     database: DatabaseOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Recalculate a tenant's paid presences and activity durations from its clockings.
+    """Recalculate a tenant's paid presences, activity durations and calculated totals.
 
     Clocking writes keep the totals up to date by themselves; this is for clockings
     written before an upgrade that added totals, or after reference data (a person's

@@ -18,6 +18,7 @@ from ._protocol import (
     ABSENCE_DEFINITIONS,
     ACTIVITY_DEFINITIONS,
     ACTIVITY_DURATIONS,
+    CALCULATED_TOTALS,
     CLOCKINGS,
     COUNTER_DEFINITIONS,
     PAID_PRESENCES,
@@ -93,6 +94,7 @@ class AsyncClient:
         self.clockings = AsyncClockings(self, CLOCKINGS)
         self.paid_presences = AsyncCollection(self, PAID_PRESENCES)
         self.activity_durations = AsyncCollection(self, ACTIVITY_DURATIONS)
+        self.calculated_totals = AsyncCollection(self, CALCULATED_TOTALS)
         self.people = AsyncCollection(self, PEOPLE)
         self.terminals = AsyncCollection(self, TERMINALS)
         self.activity_definitions = AsyncActivityDefinitions(self, ACTIVITY_DEFINITIONS)

@@ -18,6 +18,7 @@ from ._protocol import (
     ABSENCE_DEFINITIONS,
     ACTIVITY_DEFINITIONS,
     ACTIVITY_DURATIONS,
+    CALCULATED_TOTALS,
     CLOCKINGS,
     COUNTER_DEFINITIONS,
     PAID_PRESENCES,
@@ -99,6 +100,7 @@ class Client:
         self.clockings = Clockings(self, CLOCKINGS)
         self.paid_presences = Collection(self, PAID_PRESENCES)
         self.activity_durations = Collection(self, ACTIVITY_DURATIONS)
+        self.calculated_totals = Collection(self, CALCULATED_TOTALS)
         self.people = Collection(self, PEOPLE)
         self.terminals = Collection(self, TERMINALS)
         self.activity_definitions = ActivityDefinitions(self, ACTIVITY_DEFINITIONS)

@@ -278,6 +278,51 @@ class ActivityDuration:
 
 
 @dataclass(slots=True)
+class CalculatedTotal:
+    """One person-day's calculated totals (scope ``calculated-totals.read``); minutes.
+
+    The weekly hours and pay-period hours are running sums within the ISO week and
+    the pay period, the flextime balance within the pay period (docs/calculation.md).
+    """
+
+    change_version: str
+    id: int
+    person: Ref[int]
+    date: dt.date
+    normal_time_duration_in_minutes: int
+    time_present_duration_in_minutes: int
+    calculated_presence_duration_in_minutes: int
+    weekly_hours_1_duration_in_minutes: int
+    weekly_hours_2_duration_in_minutes: int
+    weekly_hours_3_duration_in_minutes: int
+    pay_period_hours_duration_in_minutes: int
+    flextime_duration_in_minutes: int
+    flextime_balance_in_minutes: int
+    shift_definition: Ref[int] | None = None
+    raw: Wire = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_wire(cls, raw: Wire) -> CalculatedTotal:
+        return cls(
+            raw["changeVersion"],
+            raw["id"],
+            _req_ref(raw["person"]),
+            dt.date.fromisoformat(raw["date"]),
+            raw["normalTimeDurationInMinutes"],
+            raw["timePresentDurationInMinutes"],
+            raw["calculatedPresenceDurationInMinutes"],
+            raw["weeklyHours1DurationInMinutes"],
+            raw["weeklyHours2DurationInMinutes"],
+            raw["weeklyHours3DurationInMinutes"],
+            raw["payPeriodHoursDurationInMinutes"],
+            raw["flextimeDurationInMinutes"],
+            raw["flextimeBalanceInMinutes"],
+            _ref(raw.get("shiftDefinition")),
+            raw,
+        )
+
+
+@dataclass(slots=True)
 class Person:
     change_version: str | None
     id: int

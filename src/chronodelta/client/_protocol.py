@@ -37,6 +37,7 @@ from ._models import (
     AbsenceDefinition,
     ActivityDefinition,
     ActivityDuration,
+    CalculatedTotal,
     Clocking,
     ClockingInput,
     CounterDefinition,
@@ -117,6 +118,7 @@ class CollectionSpec(Generic[M]):
 CLOCKINGS = CollectionSpec("clockings", Clocking.from_wire)
 PAID_PRESENCES = CollectionSpec("paid-presences", PaidPresence.from_wire)
 ACTIVITY_DURATIONS = CollectionSpec("activity-durations", ActivityDuration.from_wire)
+CALCULATED_TOTALS = CollectionSpec("calculated-totals", CalculatedTotal.from_wire)
 PEOPLE = CollectionSpec("people", Person.from_wire)
 TERMINALS = CollectionSpec("terminals", Terminal.from_wire)
 ACTIVITY_DEFINITIONS = CollectionSpec("activity-definitions", ActivityDefinition.from_wire)

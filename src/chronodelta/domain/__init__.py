@@ -1,5 +1,13 @@
 """The domain shared by server, client and sync: records, scopes, filters, versions."""
 
+from ._calculated_totals import (
+    CalculatedTotal,
+    DayFigures,
+    affected_until,
+    day_figures,
+    history_start,
+    running_totals,
+)
 from ._calculation import (
     ActivityDurationTotal,
     CounterLinks,
@@ -16,6 +24,7 @@ from ._collections import (
     ACTIVITY_DEFINITIONS,
     ACTIVITY_DURATIONS,
     API_PREFIX,
+    CALCULATED_TOTALS,
     CLOCKINGS,
     COUNTER_DEFINITIONS,
     PAID_PRESENCES,
@@ -40,6 +49,7 @@ from ._external_references import (
 )
 from ._filters import (
     ACTIVITY_DURATIONS_FILTER,
+    CALCULATED_TOTALS_FILTER,
     CLOCKINGS_FILTER,
     PAID_PRESENCES_FILTER,
     CollectionFilterSpec,
@@ -79,6 +89,8 @@ __all__ = [
     "ACTIVITY_DURATIONS",
     "ACTIVITY_DURATIONS_FILTER",
     "API_PREFIX",
+    "CALCULATED_TOTALS",
+    "CALCULATED_TOTALS_FILTER",
     "CLOCKINGS",
     "CLOCKINGS_FILTER",
     "COUNTER_DEFINITIONS",
@@ -102,6 +114,7 @@ __all__ = [
     "ActivityDefinition",
     "ActivityDurationTotal",
     "ActivityLevel",
+    "CalculatedTotal",
     "Circle",
     "ClockingDraft",
     "ClockingKind",
@@ -111,6 +124,7 @@ __all__ = [
     "CounterDefinition",
     "CounterLinks",
     "DayClocking",
+    "DayFigures",
     "DurationStatus",
     "ExternalReference",
     "ExternalReferencesError",
@@ -130,12 +144,15 @@ __all__ = [
     "Terminal",
     "UnknownScopeError",
     "activity_durations",
+    "affected_until",
     "compile_filter",
+    "day_figures",
     "derived_guid",
     "format_change_version",
     "format_external_references",
     "format_filter",
     "format_scopes",
+    "history_start",
     "is_guid",
     "paid_presence",
     "parse_change_version",
@@ -144,4 +161,5 @@ __all__ = [
     "parse_guid",
     "parse_scopes",
     "reference_name_problem",
+    "running_totals",
 ]

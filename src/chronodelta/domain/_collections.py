@@ -33,7 +33,13 @@ SHIFT_DEFINITIONS = CollectionInfo("shift-definitions", Scope.SHIFT_DEFINITIONS_
 # Calculated from clockings (docs/calculation.md); read only.
 PAID_PRESENCES = CollectionInfo("paid-presences", Scope.CALCULATED_TOTALS_READ)
 ACTIVITY_DURATIONS = CollectionInfo("activity-durations", Scope.ACTIVITY_DURATIONS_READ)
-TOTAL_COLLECTIONS: tuple[CollectionInfo, ...] = (PAID_PRESENCES, ACTIVITY_DURATIONS)
+# One record per person and day; under the paid presences' scope (contract, "Fidelity").
+CALCULATED_TOTALS = CollectionInfo("calculated-totals", Scope.CALCULATED_TOTALS_READ)
+TOTAL_COLLECTIONS: tuple[CollectionInfo, ...] = (
+    PAID_PRESENCES,
+    ACTIVITY_DURATIONS,
+    CALCULATED_TOTALS,
+)
 
 REFERENCE_COLLECTIONS: tuple[CollectionInfo, ...] = (
     PEOPLE,

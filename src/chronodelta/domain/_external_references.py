@@ -28,6 +28,7 @@ PREDEFINED_REFERENCES: dict[str, dict[str, str]] = {
 SUPPORTED_REFERENCE_COLLECTIONS: dict[str, tuple[str, ...]] = {
     "clockings": ("people", "terminals", "activity-definitions", "absence-definitions"),
     "paid-presences": ("people", "shift-definitions"),
+    "calculated-totals": ("people", "shift-definitions"),  # contract, "Fidelity"
     "activity-durations": (
         "people",
         "activity-definitions",

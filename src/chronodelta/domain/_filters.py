@@ -521,6 +521,7 @@ _KIND = FilterField(
 CLOCKINGS_FILTER = CollectionFilterSpec("clockings", (_PERSON, _DATE, _KIND))
 PAID_PRESENCES_FILTER = CollectionFilterSpec("paid-presences", (_PERSON, _DATE))
 ACTIVITY_DURATIONS_FILTER = CollectionFilterSpec("activity-durations", (_PERSON, _DATE))
+CALCULATED_TOTALS_FILTER = CollectionFilterSpec("calculated-totals", (_PERSON, _DATE))
 
 # Contract, "Delta": "`person` may not be used (400)" (seeds: "People cannot be used in
 # the delta").

@@ -34,8 +34,8 @@ paging, external references and error format:
 * **Authentication**: OAuth2 client-credentials tokens
   (`POST /tenants/{tenant}/connect/token`), OIDC discovery and JWKS.
 * **Clockings**: list, get, create, replace and (soft) delete, with ETags.
-* **Calculated totals**: paid presences and activity durations, recalculated from the
-  clockings inside every clocking write.
+* **Calculated totals**: paid presences, activity durations and the calculated-totals
+  collection, recalculated from the clockings inside every clocking write.
 * **Reference collections**: people, terminals, activity, absence, counter and shift
   definitions, and their custom external references.
 * **Delta synchronization**: `&delta` on any list starts a delta (always paged; the

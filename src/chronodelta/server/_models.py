@@ -283,6 +283,25 @@ class PaidPresence(BaseModel):
     shiftDefinition: IdOut | None = None
 
 
+class CalculatedTotal(BaseModel):
+    """One person-day's calculated totals (docs/calculation.md); minutes throughout."""
+
+    changeVersion: ChangeVersion
+    id: int
+    person: IdOut
+    date: dt.date
+    normalTimeDurationInMinutes: int
+    timePresentDurationInMinutes: int
+    calculatedPresenceDurationInMinutes: int
+    weeklyHours1DurationInMinutes: int
+    weeklyHours2DurationInMinutes: int
+    weeklyHours3DurationInMinutes: int
+    payPeriodHoursDurationInMinutes: int
+    flextimeDurationInMinutes: int
+    flextimeBalanceInMinutes: int
+    shiftDefinition: IdOut | None = None
+
+
 class ActivityDuration(BaseModel):
     changeVersion: ChangeVersion
     id: int

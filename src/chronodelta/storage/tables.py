@@ -247,6 +247,29 @@ activity_durations = _tenant_table(
     sa.Index("ix_activity_durations_tenant_date_id", "tenant_id", "date", "id"),
 )
 
+# One row per person-day with an active presence clocking (as paid presences). The
+# day's own figures (normal time, time present, calculated presence, flextime) and the
+# running sums over its ISO week and pay period; the calculation reads the figures of
+# the neighbouring days back from here when one day changes.
+calculated_totals = _tenant_table(
+    "calculated_totals",
+    sa.Column("person_id", sa.BigInteger, nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("normal_time_minutes", sa.Integer, nullable=False),
+    sa.Column("time_present_minutes", sa.Integer, nullable=False),
+    sa.Column("calculated_presence_minutes", sa.Integer, nullable=False),
+    sa.Column("weekly_hours_1_minutes", sa.Integer, nullable=False),
+    sa.Column("weekly_hours_2_minutes", sa.Integer, nullable=False),
+    sa.Column("weekly_hours_3_minutes", sa.Integer, nullable=False),
+    sa.Column("pay_period_hours_minutes", sa.Integer, nullable=False),
+    sa.Column("flextime_minutes", sa.Integer, nullable=False),
+    sa.Column("flextime_balance_minutes", sa.Integer, nullable=False),
+    sa.Column("shift_definition_id", sa.BigInteger, nullable=True),
+    sa.ForeignKeyConstraint(["tenant_id", "person_id"], ["people.tenant_id", "people.id"]),
+    sa.UniqueConstraint("tenant_id", "person_id", "date"),
+    sa.Index("ix_calculated_totals_tenant_date_id", "tenant_id", "date", "id"),
+)
+
 # Custom external references (no "@"): key-value pairs an integrator attaches to
 # reference records. A value names one record per collection and name, so that write
 # bodies can point at a record by it.
@@ -377,6 +400,7 @@ REFERENCE_TABLES: dict[str, sa.Table] = {
 TOTAL_TABLES: dict[str, sa.Table] = {
     "paid-presences": paid_presences,
     "activity-durations": activity_durations,
+    "calculated-totals": calculated_totals,
 }
 
 COLLECTION_TABLES: dict[str, sa.Table] = {

@@ -4,7 +4,8 @@ A mirror is a database its user keeps, queries and backs up, so a newer chronode
 must open one that an older one made. Every change to the tables of ``_tables.py``
 therefore comes with a step here that brings a mirror of the version before up to it,
 and ``MIRROR_SCHEMA_VERSION`` counts them; ``chronodelta_sync_schema`` stores the
-version a mirror is at.
+version a mirror is at. A new collection's table is no such change: an
+older mirror simply lacks it, and ``prepare_schema`` creates the missing tables.
 
 ``Mirror`` opens every database the same way: a read transaction asks whether the
 schema is complete and current (``is_current``), the usual case, which takes no

@@ -1,6 +1,7 @@
 """The mirror's tables: a typed column per field, nested ids flattened, plus the raw JSON.
 
-One table per collection (``clockings``, ``paid_presences``, ``activity_durations``),
+One table per collection (``clockings``, ``paid_presences``, ``activity_durations``,
+``calculated_totals``),
 keyed by the record's ``id``. Nested references become ``<name>_id`` columns
 (``person_id``, ``terminal_id``, ...), a geolocation two columns; lists
 (``activity_levels``, ``counter_definitions``) stay JSON: ``activity_levels`` is
@@ -155,6 +156,26 @@ def activity_duration_row(a: Wire) -> tuple[Any, ...]:
     )
 
 
+def calculated_total_row(t: Wire) -> tuple[Any, ...]:
+    return (
+        t["id"],
+        t["changeVersion"],
+        t["person"]["id"],
+        _date(t["date"]),
+        t["normalTimeDurationInMinutes"],
+        t["timePresentDurationInMinutes"],
+        t["calculatedPresenceDurationInMinutes"],
+        t["weeklyHours1DurationInMinutes"],
+        t["weeklyHours2DurationInMinutes"],
+        t["weeklyHours3DurationInMinutes"],
+        t["payPeriodHoursDurationInMinutes"],
+        t["flextimeDurationInMinutes"],
+        t["flextimeBalanceInMinutes"],
+        _id(t.get("shiftDefinition")),
+        json_text(t),
+    )
+
+
 def _common(*columns: sa.Column[Any]) -> list[sa.Column[Any]]:
     return [
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -223,8 +244,25 @@ ACTIVITY_DURATIONS_TABLE = sa.Table(
         sa.Column("is_authorized", sa.Boolean),
     ),
 )
+CALCULATED_TOTALS_TABLE = sa.Table(
+    "calculated_totals",
+    metadata,
+    *_common(
+        sa.Column("normal_time_duration_in_minutes", sa.Integer, nullable=False),
+        sa.Column("time_present_duration_in_minutes", sa.Integer, nullable=False),
+        sa.Column("calculated_presence_duration_in_minutes", sa.Integer, nullable=False),
+        sa.Column("weekly_hours_1_duration_in_minutes", sa.Integer, nullable=False),
+        sa.Column("weekly_hours_2_duration_in_minutes", sa.Integer, nullable=False),
+        sa.Column("weekly_hours_3_duration_in_minutes", sa.Integer, nullable=False),
+        sa.Column("pay_period_hours_duration_in_minutes", sa.Integer, nullable=False),
+        sa.Column("flextime_duration_in_minutes", sa.Integer, nullable=False),
+        sa.Column("flextime_balance_in_minutes", sa.Integer, nullable=False),
+        sa.Column("shift_definition_id", sa.BigInteger),
+    ),
+)
 
-# The collections whose delta the vendor documents (seeds 001, 002, 003).
+# The collections whose delta the vendor documents (seeds 001, 002, 003, and
+# calculated-totals in the contract's "Fidelity").
 COLLECTIONS: dict[str, MirroredCollection] = {
     c.name: c
     for c in (
@@ -237,6 +275,13 @@ COLLECTIONS: dict[str, MirroredCollection] = {
             "activity_durations",
             ACTIVITY_DURATIONS_TABLE,
             activity_duration_row,
+            False,
+        ),
+        MirroredCollection(
+            "calculated-totals",
+            "calculated_totals",
+            CALCULATED_TOTALS_TABLE,
+            calculated_total_row,
             False,
         ),
     )

@@ -53,7 +53,8 @@ References = Sequence[ExternalReference] | str | None
 
 
 class ConnectorBackend:
-    """``calculate_totals=False`` leaves paid presences and activity durations alone:
+    """``calculate_totals=False`` leaves the calculated totals (paid presences, activity
+    durations, calculated totals) alone:
     only the write benchmark's baseline uses it (it measures what they cost)."""
 
     def __init__(self, engine: Engine, *, calculate_totals: bool = True) -> None:
@@ -107,6 +108,21 @@ class ConnectorBackend:
         self, tenant_id: int, record_id: int, references: References = ()
     ) -> Wire:
         return self._get("activity-durations", tenant_id, record_id, references)
+
+    def list_calculated_totals(
+        self,
+        tenant_id: int,
+        criteria: FilterCriteria,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: References = (),
+    ) -> Page:
+        return self._list("calculated-totals", tenant_id, criteria, after, limit, references)
+
+    def get_calculated_total(
+        self, tenant_id: int, record_id: int, references: References = ()
+    ) -> Wire:
+        return self._get("calculated-totals", tenant_id, record_id, references)
 
     def _list(
         self,

@@ -170,3 +170,37 @@ def activity_duration_to_wire(row: Sequence[Any]) -> Wire:
     wire["status"] = row[8]
     wire["isAuthorized"] = bool(row[9])
     return wire
+
+
+t = tables.calculated_totals.c
+CALCULATED_TOTAL_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
+    t.change_version, t.id, t.person_id, t.date, t.normal_time_minutes,
+    t.time_present_minutes, t.calculated_presence_minutes, t.weekly_hours_1_minutes,
+    t.weekly_hours_2_minutes, t.weekly_hours_3_minutes, t.pay_period_hours_minutes,
+    t.flextime_minutes, t.flextime_balance_minutes, t.shift_definition_id,
+)  # fmt: skip
+# The contract's field order ("Fidelity", calculated-totals), after person and date.
+_CALCULATED_FIELDS = (
+    "normalTimeDurationInMinutes",
+    "timePresentDurationInMinutes",
+    "calculatedPresenceDurationInMinutes",
+    "weeklyHours1DurationInMinutes",
+    "weeklyHours2DurationInMinutes",
+    "weeklyHours3DurationInMinutes",
+    "payPeriodHoursDurationInMinutes",
+    "flextimeDurationInMinutes",
+    "flextimeBalanceInMinutes",
+)
+
+
+def calculated_total_to_wire(row: Sequence[Any]) -> Wire:
+    wire: Wire = {
+        "changeVersion": f"{row[0]:020X}",
+        "id": row[1],
+        "person": {"id": row[2]},
+        "date": row[3],
+    }
+    wire.update(zip(_CALCULATED_FIELDS, row[4:13], strict=True))
+    if row[13] is not None:
+        wire["shiftDefinition"] = {"id": row[13]}
+    return wire

@@ -18,6 +18,8 @@ from chronodelta.domain import (
     ACTIVITY_DEFINITIONS,
     ACTIVITY_DURATIONS,
     ACTIVITY_DURATIONS_FILTER,
+    CALCULATED_TOTALS,
+    CALCULATED_TOTALS_FILTER,
     CLOCKINGS,
     CLOCKINGS_FILTER,
     PAID_PRESENCES,
@@ -34,10 +36,12 @@ from chronodelta.server.activities._wire import (
 from chronodelta.server.records._memberships import selection_condition
 from chronodelta.server.records._serialize import (
     ACTIVITY_DURATION_COLUMNS,
+    CALCULATED_TOTAL_COLUMNS,
     CLOCKING_COLUMNS,
     PAID_PRESENCE_COLUMNS,
     Wire,
     activity_duration_to_wire,
+    calculated_total_to_wire,
     clocking_to_wire,
     paid_presence_to_wire,
     reference_columns,
@@ -239,6 +243,13 @@ TRACKED: dict[str, TrackedCollection] = {
         ACTIVITY_DURATION_COLUMNS,
         activity_duration_to_wire,
         ACTIVITY_DURATIONS_FILTER,
+    ),
+    CALCULATED_TOTALS.name: TrackedCollection(
+        CALCULATED_TOTALS,
+        tables.calculated_totals,
+        CALCULATED_TOTAL_COLUMNS,
+        calculated_total_to_wire,
+        CALCULATED_TOTALS_FILTER,
     ),
     **{info.name: _reference(info) for info in REFERENCE_COLLECTIONS},
 }

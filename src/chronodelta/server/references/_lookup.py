@@ -58,6 +58,10 @@ NESTED: dict[str, dict[str, Nested]] = {
         "activity-definitions": _each("activityLevels", "activityDefinition"),
     },
     "paid-presences": {"people": _field("person"), "shift-definitions": _field("shiftDefinition")},
+    "calculated-totals": {
+        "people": _field("person"),
+        "shift-definitions": _field("shiftDefinition"),
+    },
     "activity-durations": {
         "people": _field("person"),
         "activity-definitions": _each("activityLevels", "activityDefinition"),

@@ -1,4 +1,5 @@
-"""Keeping paid presences and activity durations in step with the clockings.
+"""Keeping paid presences, activity durations and calculated totals in step with the
+clockings.
 
 Every clocking write calls ``recalculate`` with the person-days it touched (an update
 touches the old and the new person and date), inside its own write transaction. The
@@ -7,7 +8,8 @@ are the domain's, ``domain/_calculation.py``, and ``docs/calculation.md``) and o
 the totals that differ are written, each with a new change version. A total that no
 longer follows is deleted, with a departure row, so that open deltas report a Delete.
 Because all of it commits with the write or not at all, no reader ever sees totals
-out of step with the clockings (issue 4: "atomic with the write").
+out of step with the clockings (issue 4: "atomic with the write"). The calculated
+totals' running sums also reach later days of the person (``_calculated.py``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from chronodelta.domain import (
     PaidPresenceTotal,
     ShiftWindow,
     activity_durations,
+    day_figures,
     paid_presence,
 )
 from chronodelta.server.records._serialize import dump_activity_levels, parse_activity_levels
 from chronodelta.server.records._tracked import departure_row
+from chronodelta.server.totals._calculated import calculated_changes
 from chronodelta.storage import WriteTransaction, tables
 
 PersonDay = tuple[int, dt.date]
@@ -61,8 +65,10 @@ def _recalculate_batch(tx: WriteTransaction, days: list[PersonDay], counters: Co
     writer = _TotalsWriter(tx)
     existing_presences = writer.existing(paid_presences, days)
     existing_durations = writer.existing(activity_durations_table, days)
+    figures = {}
     for person_id, date in days:
         day_clockings, shift = facts.get((person_id, date), []), shifts.get(person_id)
+        figures[(person_id, date)] = day_figures(date, day_clockings, shift)
         writer.put_presence(
             person_id,
             date,
@@ -75,6 +81,8 @@ def _recalculate_batch(tx: WriteTransaction, days: list[PersonDay], counters: Co
             activity_durations(day_clockings, shift, counters),
             existing_durations.get((person_id, date), {}),
         )
+    for values, current in calculated_changes(connection, tenant_id, figures):
+        writer.put(tables.calculated_totals, values, current)
     writer.flush()
 
 
@@ -202,7 +210,7 @@ class _TotalsWriter:
                 "duration_minutes": total.duration_minutes,
                 "shift_definition_id": total.shift_definition_id,
             }
-        self._put(paid_presences, values, current)
+        self.put(paid_presences, values, current)
 
     def put_durations(
         self,
@@ -213,16 +221,17 @@ class _TotalsWriter:
     ) -> None:
         wanted = {total.key: total for total in totals}
         for key, total in wanted.items():
-            self._put(
+            self.put(
                 activity_durations_table, duration_values(person_id, date, total), current.get(key)
             )
         for key, row in current.items():
             if key not in wanted:
-                self._put(activity_durations_table, None, row)
+                self.put(activity_durations_table, None, row)
 
-    def _put(
+    def put(
         self, table: sa.Table, values: dict[str, Any] | None, current: sa.Row[Any] | None
     ) -> None:
+        """Insert, update (only if a value differs) or delete one total of ``table``."""
         if values is None:
             if current is not None:
                 self.deletes.setdefault(table, []).append(current)

@@ -1,7 +1,9 @@
-"""Read-only routes of the calculated totals: paid presences and activity durations.
+"""Read-only routes of the calculated totals: paid presences, activity durations and
+the calculated-totals collection.
 
-Seeds 002 and 003: calculated from clockings (docs/calculation.md), under their own
-scopes, with the clockings' filter rules, paging, delta and external references.
+Seeds 002 and 003 (and the contract's "Fidelity" for calculated-totals): calculated
+from clockings (docs/calculation.md), under their own scopes, with the clockings'
+filter rules, paging, delta and external references.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from starlette.responses import Response
 
 from chronodelta.domain import (
     ACTIVITY_DURATIONS,
+    CALCULATED_TOTALS,
     PAID_PRESENCES,
     CollectionInfo,
 )
@@ -104,4 +107,10 @@ _add_collection(
     models.ActivityDuration,
     lambda backend: backend.list_activity_durations,
     lambda backend: backend.get_activity_duration,
+)
+_add_collection(
+    CALCULATED_TOTALS,
+    models.CalculatedTotal,
+    lambda backend: backend.list_calculated_totals,
+    lambda backend: backend.get_calculated_total,
 )
