@@ -71,7 +71,7 @@ def version_counter(engine: Engine, tenant_id: int, name: str = "change_version"
 
 def test_0007_computes_the_collection_for_existing_clockings(empty_engine: Engine) -> None:
     last = seed_at_0006(empty_engine)
-    upgrade(empty_engine)
+    upgrade(empty_engine, "0007")
     assert current_revision(empty_engine) == "0007"
     with empty_engine.connect() as connection:
         for tenant_id, before in last.items():
