@@ -17,7 +17,8 @@ The grammar leaves the lexical level open; these are our choices:
 - Keywords ``and or eq ge le in true false`` are lowercase only and reserved: ``AND``
   or ``Eq`` are identifiers (so they fail where a keyword is expected), and a keyword
   cannot be a field name or list qualifier.
-- identifier: an ASCII letter followed by ASCII letters and digits (no ``_`` or ``.``).
+- identifier: an ASCII letter followed by ASCII letters and digits (no ``_`` or ``.``),
+  runs of which ``-`` may join (``counter-group``).
 - integer: an optional ``-`` directly followed by ASCII digits, at most 18 of them (so
   every integer fits a signed 64-bit id; longer ones are a syntax error).
 - string: single-quoted; a quote inside is doubled (``'O''Brien'``); any other
@@ -66,7 +67,7 @@ _WHITESPACE = " \t"
 _DIGITS = string.digits
 _LETTERS = string.ascii_letters
 _ALNUM = _LETTERS + _DIGITS
-_IDENTIFIER_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_IDENTIFIER_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -228,6 +229,9 @@ def _run_end(text: str, i: int) -> int:
 
 def _lex_word(text: str, start: int) -> tuple[_Token, int]:
     end = _run_end(text, start)
+    # The vendor's field names are kebab-case (counter-group): '-' joins two runs.
+    while end + 1 < len(text) and text[end] == "-" and text[end + 1] in _ALNUM:
+        end = _run_end(text, end + 1)
     word = text[start:end]
     return _Token("kw" if word in _KEYWORDS else "ident", word, None, start), end
 
@@ -437,15 +441,15 @@ class FieldKind(StrEnum):
 class FilterField:
     name: str
     kind: FieldKind
-    value_type: type[int | dt.date | str]
+    value_type: type[int | dt.date | str | bool]
     allowed_values: frozenset[str] | None = None
     required: bool = False
 
     def __post_init__(self) -> None:
         if self.kind is FieldKind.RANGE and self.value_type is not dt.date:
             raise ValueError("a range field holds dates")
-        if self.kind is FieldKind.MULTIPLE and self.value_type not in (int, str):
-            raise ValueError("a multiple field holds ints or strings")
+        if self.kind is FieldKind.MULTIPLE and self.value_type not in (int, str, bool):
+            raise ValueError("a multiple field holds ints, strings or booleans")
         if self.allowed_values is not None and self.value_type is not str:
             raise ValueError("allowed_values only applies to string fields")
 
@@ -479,6 +483,15 @@ _KIND = FilterField(
 CLOCKINGS_FILTER = CollectionFilterSpec("clockings", (_PERSON, _DATE, _KIND))
 PAID_PRESENCES_FILTER = CollectionFilterSpec("paid-presences", (_PERSON, _DATE))
 ACTIVITY_DURATIONS_FILTER = CollectionFilterSpec("activity-durations", (_PERSON, _DATE))
+# The vendor's counter definitions list: "counter-group: Filter by one or more counter
+# groups", "enabled: Filter by enabled status (true or false)"; both optional.
+COUNTER_DEFINITIONS_FILTER = CollectionFilterSpec(
+    "counter-definitions",
+    (
+        FilterField("counter-group", FieldKind.MULTIPLE, int),
+        FilterField("enabled", FieldKind.MULTIPLE, bool),
+    ),
+)
 
 # Contract, "Delta": "`person` may not be used (400)" (seeds: "People cannot be used in
 # the delta").
@@ -697,6 +710,11 @@ class _Compiler:
     def member(self, const: Constant, spec_field: FilterField, at: str) -> int | str | None:
         value, name = const.value, spec_field.name
         shown = _format_constant(value)
+        if spec_field.value_type is bool:
+            if not isinstance(value, bool):
+                self.reason(f"'{name}' takes true or false, found {shown} {at}")
+                return None
+            return value
         if isinstance(value, bool):
             self.reason(f"The boolean {shown} is not a valid value for '{name}' {at}")
         elif spec_field.value_type is int and not isinstance(value, int):
@@ -828,6 +846,8 @@ def _example(spec_field: FilterField) -> str:
         return f"{spec_field.name} ge '2025-01-01' and {spec_field.name} le '2025-12-31'"
     if spec_field.allowed_values:
         return f"{spec_field.name} eq '{min(spec_field.allowed_values)}'"
+    if spec_field.value_type is bool:
+        return f"{spec_field.name} eq true"
     sample = "1" if spec_field.value_type is int else "'x'"
     return f"{spec_field.name} eq {sample}"
 

@@ -19,6 +19,7 @@ from chronodelta.domain import (
     ACTIVITY_DURATIONS_FILTER,
     CLOCKINGS,
     CLOCKINGS_FILTER,
+    COUNTER_DEFINITIONS_FILTER,
     PAID_PRESENCES,
     PAID_PRESENCES_FILTER,
     REFERENCE_COLLECTIONS,
@@ -86,6 +87,10 @@ class TrackedCollection:
         if criteria.date_to is not None:
             found.append(c.date <= criteria.date_to)
         for field, column in (("person", "person_id"), ("kind", "kind")):
+            values = criteria.get(field)
+            if values is not None:
+                found.append(c[column].in_(sorted(values, key=str)))
+        for field, column in REFERENCE_FILTER_COLUMNS.get(self.name, ()):
             values = criteria.get(field)
             if values is not None:
                 found.append(c[column].in_(sorted(values, key=str)))
@@ -179,13 +184,22 @@ def record_departure(
     )
 
 
+# The reference lists that take a filter, and the column of each of its fields.
+REFERENCE_FILTERS: dict[str, CollectionFilterSpec] = {
+    "counter-definitions": COUNTER_DEFINITIONS_FILTER,
+}
+REFERENCE_FILTER_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "counter-definitions": (("counter-group", "counter_group_id"), ("enabled", "is_enabled")),
+}
+
+
 def _reference(info: CollectionInfo) -> TrackedCollection:
     return TrackedCollection(
         info,
         tables.REFERENCE_TABLES[info.name],
         reference_columns(info.name),
         reference_serializer(info.name),
-        None,
+        REFERENCE_FILTERS.get(info.name),
     )
 
 
