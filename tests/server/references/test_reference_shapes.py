@@ -283,3 +283,28 @@ def test_a_reference_collection_delta_keeps_its_references(live: Live) -> None:
     )
     assert len(records) == 8
     assert all(r["externalReferences"] == {"@absence-code": r["code"]} for r in records)
+
+
+def test_only_enabled_reasons_for_clocking_can_be_a_clockings_reason(live: Live) -> None:
+    """The vendor's absence definitions: "isReasonForClocking: Indicates if this absence
+    can be used as a reason for clockings" (contract: "isEnabled, isReasonForClocking")."""
+    definitions = {r["code"]: r for r in live.every("absence-definitions")}
+    body = {"person": {"id": 1}, "date": "2026-01-19", "timeOfDayInMinutes": 600}
+    outcomes = {}
+    for code in ("DOC", "VAC", "EDU"):  # a reason; annual leave; a disabled one
+        reason = {"id": definitions[code]["id"]}
+        response = live.http.post(
+            f"{API_PREFIX}/clockings",
+            json={**body, "kind": "Reason", "reason": reason},
+            headers=live.auth,
+        )
+        outcomes[code] = (response.status_code, response.json().get("error", {}).get("reasons"))
+    assert outcomes["DOC"][0] == 201
+    assert outcomes["VAC"] == (
+        400,
+        [f"reason.id: absence definition {definitions['VAC']['id']} is not a reason for clocking"],
+    )
+    assert outcomes["EDU"] == (
+        400,
+        [f"reason.id: absence definition {definitions['EDU']['id']} is not enabled"],
+    )

@@ -242,8 +242,9 @@ class ConnectorBackend:
         criteria: FilterCriteria | None = None,
     ) -> Page:
         """A page of a reference collection, in id order (``criteria``: counter
-        definitions' filter), with the requested external references."""
-        with read_transaction(self.engine) as connection:
+        definitions' filter), with the requested external references (read in the same
+        snapshot as the records: a custom one may change meanwhile)."""
+        with read_transaction(self.engine, snapshot=True) as connection:
             pairs = _checked(connection, tenant_id, collection, references)
             page = read_page(connection, TRACKED[collection], tenant_id, criteria, after, limit)
             add_external_references(connection, tenant_id, collection, pairs, page.records)
@@ -253,8 +254,12 @@ class ConnectorBackend:
         self, tenant_id: int, collection: str, value: int | str, references: References = ()
     ) -> Wire:
         """The record ``GET .../{collection}/{value}`` names: by id, or by the value of
-        the collection's own reference in ``references`` (``references/_lookup.py``)."""
-        with read_transaction(self.engine) as connection:
+        the collection's own reference in ``references`` (``references/_lookup.py``).
+
+        One snapshot: on PostgreSQL's READ COMMITTED the record found by value V could
+        otherwise be shown with the value a write set a moment later (the readers and
+        writers test saw it)."""
+        with read_transaction(self.engine, snapshot=True) as connection:
             pairs = _checked(connection, tenant_id, collection, references)
             record_id = addressed_record(connection, tenant_id, collection, str(value), pairs)
             record = _read_record(connection, collection, tenant_id, record_id)
