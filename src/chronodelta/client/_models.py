@@ -277,20 +277,6 @@ class ActivityDuration:
 
 
 @dataclass(slots=True)
-class LocalizedText:
-    """A translatable text: ``{"default": "Sickness", "translations": {"nl": "Ziekte"}}``."""
-
-    default: str
-    translations: dict[str, str] = field(default_factory=dict)
-
-
-def _text(value: Any) -> LocalizedText | None:
-    if value is None:
-        return None
-    return LocalizedText(value["default"], value.get("translations") or {})
-
-
-@dataclass(slots=True)
 class Person:
     """A person's personal information (the vendor's people pages). ``shift_definition``
     is this server's extension; ``external_references`` holds the person's own
@@ -368,12 +354,26 @@ class Terminal:
         return cls(
             get("changeVersion"),
             raw["id"],
-            _text(get("name")),
+            _localized(get("name")),
             get("externalCode"),
             get("isEnabled"),
             get("externalReferences"),
             raw,
         )
+
+
+@dataclass(slots=True)
+class LocalizedText:
+    """A translatable text: ``{"default": "Sickness", "translations": {"nl": "Ziekte"}}``."""
+
+    default: str
+    translations: dict[str, str] = field(default_factory=dict)
+
+
+def _localized(value: Any) -> LocalizedText | None:
+    if value is None:
+        return None
+    return LocalizedText(value["default"], value.get("translations") or {})
 
 
 @dataclass(slots=True)
@@ -427,10 +427,10 @@ class AbsenceDefinition:
         return cls(
             get("changeVersion"),
             raw["id"],
-            _text(get("name")),
+            _localized(get("name")),
             get("code"),
-            _text(get("friendlyName")),
-            _text(get("friendlyCode")),
+            _localized(get("friendlyName")),
+            _localized(get("friendlyCode")),
             tuple(get("allowedDurations") or ()),
             get("isEnabled"),
             get("isReasonForClocking"),
@@ -462,10 +462,10 @@ class CounterDefinition:
         return cls(
             get("changeVersion"),
             raw["id"],
-            _text(get("name")),
+            _localized(get("name")),
             get("code"),
-            _text(get("friendlyName")),
-            _text(get("friendlyCode")),
+            _localized(get("friendlyName")),
+            _localized(get("friendlyCode")),
             get("isEnabled"),
             _ref(get("counterGroup")),
             get("unit"),
@@ -496,9 +496,9 @@ class ShiftDefinition:
         return cls(
             get("changeVersion"),
             raw["id"],
-            _text(get("name")),
+            _localized(get("name")),
             get("code"),
-            _text(get("friendlyName")),
+            _localized(get("friendlyName")),
             get("isEnabled"),
             get("startTimeInMinutes"),
             get("endTimeInMinutes"),

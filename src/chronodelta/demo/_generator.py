@@ -379,8 +379,8 @@ def generate_reference_data(*, people: int, seed: int, today: dt.date) -> Refere
     )
 
 
-def _translated(dutch: str, french: str) -> tuple[tuple[str, str], ...]:
-    return (("fr", french), ("nl", dutch))
+def _translated(dutch: str, french: str) -> dict[str, str]:
+    return {"fr": french, "nl": dutch}
 
 
 def _shift_definitions() -> tuple[ShiftDefinition, ...]:

@@ -17,8 +17,9 @@ The grammar leaves the lexical level open; these are our choices:
 - Keywords ``and or eq ge le in true false`` are lowercase only and reserved: ``AND``
   or ``Eq`` are identifiers (so they fail where a keyword is expected), and a keyword
   cannot be a field name or list qualifier.
-- identifier: an ASCII letter followed by ASCII letters and digits (no ``_`` or ``.``),
-  runs of which ``-`` may join (``counter-group``).
+- identifier: an ASCII letter followed by ASCII letters and digits, in runs joined by
+  single hyphens that are followed by a letter (``org-tree``; no ``_`` or ``.``), so
+  that ``person eq-1`` still reads as ``eq`` and ``-1``.
 - integer: an optional ``-`` directly followed by ASCII digits, at most 18 of them (so
   every integer fits a signed 64-bit id; longer ones are a syntax error).
 - string: single-quoted; a quote inside is doubled (``'O''Brien'``); any other
@@ -67,7 +68,7 @@ _WHITESPACE = " \t"
 _DIGITS = string.digits
 _LETTERS = string.ascii_letters
 _ALNUM = _LETTERS + _DIGITS
-_IDENTIFIER_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+_IDENTIFIER_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)*")
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -229,8 +230,9 @@ def _run_end(text: str, i: int) -> int:
 
 def _lex_word(text: str, start: int) -> tuple[_Token, int]:
     end = _run_end(text, start)
-    # The vendor's field names are kebab-case (counter-group): '-' joins two runs.
-    while end + 1 < len(text) and text[end] == "-" and text[end + 1] in _ALNUM:
+    # A hyphen followed by a letter joins the next run ("org-tree"); before a digit it
+    # starts a number, as in "person eq-1".
+    while text.startswith("-", end) and end + 1 < len(text) and text[end + 1] in _LETTERS:
         end = _run_end(text, end + 1)
     word = text[start:end]
     return _Token("kw" if word in _KEYWORDS else "ident", word, None, start), end

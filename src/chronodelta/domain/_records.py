@@ -9,6 +9,7 @@ objects) are the serializers' business, see ``server/_serialize.py``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -32,9 +33,9 @@ class ClockingStatus(StrEnum):
     DELETED = "Deleted"
 
 
-# Translations of a text: (language code, text) pairs, e.g. (("fr", "Maladie"),
-# ("nl", "Ziekte")); the wire shows them as {"default": ..., "translations": {...}}.
-Translations = tuple[tuple[str, str], ...]
+# Translations of a text by language code, e.g. {"fr": "Maladie", "nl": "Ziekte"}; the
+# wire shows them as {"default": ..., "translations": {...}}.
+Translations = Mapping[str, str]
 
 
 class Sex(StrEnum):
@@ -98,7 +99,7 @@ class Terminal:
     id: int
     name: str
     external_code: str
-    name_translations: Translations = ()
+    name_translations: Translations = field(default_factory=dict)
     is_enabled: bool = True
 
 
@@ -124,11 +125,11 @@ class AbsenceDefinition:
     name: str
     absence_code: str
     counter_definition_ids: tuple[int, ...] = ()
-    name_translations: Translations = ()
+    name_translations: Translations = field(default_factory=dict)
     friendly_name: str | None = None
-    friendly_name_translations: Translations = ()
+    friendly_name_translations: Translations = field(default_factory=dict)
     friendly_code: str | None = None
-    friendly_code_translations: Translations = ()
+    friendly_code_translations: Translations = field(default_factory=dict)
     allowed_durations: tuple[AllowedDuration, ...] = ()
     is_enabled: bool = True
     is_reason_for_clocking: bool = True
@@ -140,11 +141,11 @@ class CounterDefinition:
     id: int
     name: str
     counter_code: str
-    name_translations: Translations = ()
+    name_translations: Translations = field(default_factory=dict)
     friendly_name: str | None = None
-    friendly_name_translations: Translations = ()
+    friendly_name_translations: Translations = field(default_factory=dict)
     friendly_code: str | None = None
-    friendly_code_translations: Translations = ()
+    friendly_code_translations: Translations = field(default_factory=dict)
     is_enabled: bool = True
     counter_group_id: int | None = None
     unit: CounterUnit = CounterUnit.UNKNOWN
@@ -161,9 +162,9 @@ class ShiftDefinition:
     start_minutes: int
     end_minutes: int
     break_minutes: int
-    name_translations: Translations = ()
+    name_translations: Translations = field(default_factory=dict)
     friendly_name: str | None = None
-    friendly_name_translations: Translations = ()
+    friendly_name_translations: Translations = field(default_factory=dict)
     is_enabled: bool = True
 
 

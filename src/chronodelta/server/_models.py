@@ -174,13 +174,6 @@ class Clocking(BaseModel):
     activityLevels: list[ActivityLevelOut] | None = None
 
 
-class LocalizedText(BaseModel):
-    """A translatable text: ``{"default": "Sickness", "translations": {"nl": "Ziekte"}}``."""
-
-    default: str
-    translations: dict[str, str]
-
-
 ExternalReferencesField = Annotated[
     dict[str, str] | None,
     Field(description="The references asked for with externalReferences"),
@@ -223,6 +216,13 @@ class Terminal(BaseModel):
     externalCode: str
     isEnabled: bool
     externalReferences: ExternalReferencesField = None
+
+
+class LocalizedText(BaseModel):
+    """A translatable text: ``{"default": "Sickness", "translations": {"nl": "Ziekte"}}``."""
+
+    default: str
+    translations: dict[str, str]
 
 
 class ActivityDefinition(BaseModel):

@@ -40,6 +40,14 @@ from chronodelta.server.records._serialize import (
 )
 from chronodelta.storage import tables
 
+# The column each multiple filter field constrains.
+FILTER_COLUMNS = {
+    "person": "person_id",
+    "kind": "kind",
+    "counter-group": "counter_group_id",  # counter definitions
+    "enabled": "is_enabled",
+}
+
 
 @dataclass(frozen=True)
 class TrackedCollection:
@@ -86,11 +94,7 @@ class TrackedCollection:
             found.append(c.date >= criteria.date_from)
         if criteria.date_to is not None:
             found.append(c.date <= criteria.date_to)
-        for field, column in (("person", "person_id"), ("kind", "kind")):
-            values = criteria.get(field)
-            if values is not None:
-                found.append(c[column].in_(sorted(values, key=str)))
-        for field, column in REFERENCE_FILTER_COLUMNS.get(self.name, ()):
+        for field, column in FILTER_COLUMNS.items():
             values = criteria.get(field)
             if values is not None:
                 found.append(c[column].in_(sorted(values, key=str)))
@@ -184,12 +188,9 @@ def record_departure(
     )
 
 
-# The reference lists that take a filter, and the column of each of its fields.
+# The reference lists that take a filter (their columns are in FILTER_COLUMNS).
 REFERENCE_FILTERS: dict[str, CollectionFilterSpec] = {
     "counter-definitions": COUNTER_DEFINITIONS_FILTER,
-}
-REFERENCE_FILTER_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "counter-definitions": (("counter-group", "counter_group_id"), ("enabled", "is_enabled")),
 }
 
 
