@@ -10,7 +10,14 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from chronodelta.client import Clocking, ClockingInput, DeltaExpired, Page, TransportError
+from chronodelta.client import (
+    Clocking,
+    ClockingInput,
+    DeltaExpired,
+    LocalizedText,
+    Page,
+    TransportError,
+)
 
 from .fakes import PREFIX, USER_AGENT, FakeApi, Recorder, clocking, error, make_async_client
 
@@ -108,14 +115,30 @@ def test_retries_use_the_async_sleep_and_writes_follow_the_same_rules() -> None:
 
 
 def test_get_and_repr() -> None:
-    api = FakeApi().add(httpx.Response(200, json={"id": 3, "name": "Gate"}))
+    name = {"default": "Gate", "translations": {"nl": "Poort"}}
+    api = FakeApi().add(httpx.Response(200, json={"id": 3, "name": name}))
 
-    async def scenario() -> str | None:
+    async def scenario() -> LocalizedText | None:
         async with make_async_client(api) as client:
             assert "secret" not in repr(client).lower() and "client-123" in repr(client)
             return (await client.terminals.get(3)).name
 
-    assert run(scenario()) == "Gate"
+    assert run(scenario()) == LocalizedText("Gate", {"nl": "Poort"})
+
+
+def test_get_by_reference() -> None:
+    """Contract, "Addressing by reference": GET /people/{value}?externalReferences=..."""
+    api = FakeApi().add(httpx.Response(200, json={"id": 7, "badgeNumber": "6767676"}))
+
+    async def scenario() -> int:
+        async with make_async_client(api) as client:
+            return (await client.people.get_by_reference("@badge-number", "6767676")).id
+
+    assert run(scenario()) == 7
+    (request,) = api.api_requests
+    assert request.url.raw_path == (
+        b"/connector/protimeapi/api/v1/people/6767676?externalReferences=(people,@badge-number)"
+    )
 
 
 def test_the_raw_view_lists_the_decoded_objects() -> None:

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from chronodelta.client import date_filter, format_external_references
-from chronodelta.client._query import collection_url, record_url, resolve
-from chronodelta.domain import CLOCKINGS_FILTER, compile_filter
+from chronodelta.client._query import collection_url, record_url, reference_url, resolve
+from chronodelta.domain import API_PREFIX, CLOCKINGS_FILTER, compile_filter
 
 from .fakes import PREFIX, FakeApi, make_client
 
@@ -118,3 +118,17 @@ def test_links_resolve_below_the_base_url() -> None:
 def test_links_to_another_server_are_refused(link: str) -> None:
     with pytest.raises(ValueError):
         resolve(httpx.URL("https://acme.myprotime.eu"), link)
+
+
+def test_reference_urls_put_the_addressing_pair_first() -> None:
+    """Contract, "Addressing by reference": GET /people/{value}?externalReferences=(people,
+    @badge-number); the value is percent-encoded whole (a '/' stays in the segment)."""
+    assert reference_url("people", "@badge-number", "6767676") == (
+        f"{API_PREFIX}/people/6767676?externalReferences=(people,@badge-number)"
+    )
+    assert reference_url("people", "HRMID", "A/1 2", [("shift-definitions", "@shift-code")]) == (
+        f"{API_PREFIX}/people/A%2F1%202"
+        "?externalReferences=(people,HRMID)(shift-definitions,@shift-code)"
+    )
+    with pytest.raises(ValueError):
+        reference_url("people", "@badge-number", "")

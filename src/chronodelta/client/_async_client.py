@@ -227,6 +227,14 @@ class AsyncCollection(Generic[M]):
             protocol.get_record(self._spec, record_id, external_references)
         )
 
+    async def get_by_reference(
+        self, reference: str, value: str, *, external_references: ExternalReferences = ()
+    ) -> M:
+        protocol = self._client._protocol
+        return await self._client._run(
+            protocol.get_record_by_reference(self._spec, reference, value, external_references)
+        )
+
     def pages(
         self, filter: str | None = None, *, external_references: ExternalReferences = ()
     ) -> AsyncIterator[Page[M]]:

@@ -237,6 +237,18 @@ class Collection(Generic[M]):
         protocol = self._client._protocol
         return self._client._run(protocol.get_record(self._spec, record_id, external_references))
 
+    def get_by_reference(
+        self, reference: str, value: str, *, external_references: ExternalReferences = ()
+    ) -> M:
+        """The record whose own ``reference`` has ``value``: ``client.people.get_by_reference(
+        "@badge-number", "6767676")`` sends ``GET /people/6767676?externalReferences=
+        (people,@badge-number)``; the record carries that reference. ``NotFound`` if
+        no record has it."""
+        protocol = self._client._protocol
+        return self._client._run(
+            protocol.get_record_by_reference(self._spec, reference, value, external_references)
+        )
+
     def pages(
         self, filter: str | None = None, *, external_references: ExternalReferences = ()
     ) -> Iterator[Page[M]]:

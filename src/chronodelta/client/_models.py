@@ -324,6 +324,10 @@ class CalculatedTotal:
 
 @dataclass(slots=True)
 class Person:
+    """A person's personal information (the vendor's people pages). ``shift_definition``
+    is this server's extension; ``external_references`` holds the person's own
+    references when asked for (``(people,@badge-number)``)."""
+
     change_version: str | None
     id: int
     first_name: str | None = None
@@ -333,6 +337,20 @@ class Person:
     in_service_date: dt.date | None = None
     out_of_service_date: dt.date | None = None
     shift_definition: Ref[int] | None = None
+    initials: str | None = None
+    telephone: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    address: str | None = None
+    postal_code: str | None = None
+    town: str | None = None
+    country_iso_code: str | None = None
+    nationality_iso_code: str | None = None
+    sex: str | None = None
+    birth_date: dt.date | None = None
+    pay_group: str | None = None
+    terminal_group: Ref[int] | None = None
+    external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -348,6 +366,20 @@ class Person:
             _date(get("inServiceDate")),
             _date(get("outOfServiceDate")),
             _ref(get("shiftDefinition")),
+            get("initials"),
+            get("telephone"),
+            get("mobile"),
+            get("email"),
+            get("address"),
+            get("postalCode"),
+            get("town"),
+            get("countryISOCode"),
+            get("nationalityISOCode"),
+            get("sex"),
+            _date(get("birthDate")),
+            get("payGroup"),
+            _ref(get("terminalGroup")),
+            get("externalReferences"),
             raw,
         )
 
@@ -356,14 +388,24 @@ class Person:
 class Terminal:
     change_version: str | None
     id: int
-    name: str | None = None
+    name: LocalizedText | None = None
     external_code: str | None = None
+    is_enabled: bool | None = None
+    external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_wire(cls, raw: Wire) -> Terminal:
         get = raw.get
-        return cls(get("changeVersion"), raw["id"], get("name"), get("externalCode"), raw)
+        return cls(
+            get("changeVersion"),
+            raw["id"],
+            _localized(get("name")),
+            get("externalCode"),
+            get("isEnabled"),
+            get("externalReferences"),
+            raw,
+        )
 
 
 @dataclass(slots=True)
@@ -421,41 +463,88 @@ class ActivityDefinition:
 
 @dataclass(slots=True)
 class AbsenceDefinition:
+    """``allowed_durations``: Unknown, FullDay, HalfDay, Interval, Duration (as ``str``)."""
+
     change_version: str | None
     id: int
-    name: str | None = None
-    absence_code: str | None = None
+    name: LocalizedText | None = None
+    code: str | None = None
+    friendly_name: LocalizedText | None = None
+    friendly_code: LocalizedText | None = None
+    allowed_durations: tuple[str, ...] = ()
+    is_enabled: bool | None = None
+    is_reason_for_clocking: bool | None = None
+    absence_group: Ref[int] | None = None
+    external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_wire(cls, raw: Wire) -> AbsenceDefinition:
         get = raw.get
-        return cls(get("changeVersion"), raw["id"], get("name"), get("absenceCode"), raw)
+        return cls(
+            get("changeVersion"),
+            raw["id"],
+            _localized(get("name")),
+            get("code"),
+            _localized(get("friendlyName")),
+            _localized(get("friendlyCode")),
+            tuple(get("allowedDurations") or ()),
+            get("isEnabled"),
+            get("isReasonForClocking"),
+            _ref(get("absenceGroup")),
+            get("externalReferences"),
+            raw,
+        )
 
 
 @dataclass(slots=True)
 class CounterDefinition:
+    """``unit``: Unknown, Interval, Duration or Instance."""
+
     change_version: str | None
     id: int
-    name: str | None = None
-    counter_code: str | None = None
+    name: LocalizedText | None = None
+    code: str | None = None
+    friendly_name: LocalizedText | None = None
+    friendly_code: LocalizedText | None = None
+    is_enabled: bool | None = None
+    counter_group: Ref[int] | None = None
+    unit: str | None = None
+    external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_wire(cls, raw: Wire) -> CounterDefinition:
         get = raw.get
-        return cls(get("changeVersion"), raw["id"], get("name"), get("counterCode"), raw)
+        return cls(
+            get("changeVersion"),
+            raw["id"],
+            _localized(get("name")),
+            get("code"),
+            _localized(get("friendlyName")),
+            _localized(get("friendlyCode")),
+            get("isEnabled"),
+            _ref(get("counterGroup")),
+            get("unit"),
+            get("externalReferences"),
+            raw,
+        )
 
 
 @dataclass(slots=True)
 class ShiftDefinition:
+    """The vendor's fields; the three times are this server's extension."""
+
     change_version: str | None
     id: int
-    name: str | None = None
-    shift_code: str | None = None
+    name: LocalizedText | None = None
+    code: str | None = None
+    friendly_name: LocalizedText | None = None
+    is_enabled: bool | None = None
     start_time_in_minutes: int | None = None
     end_time_in_minutes: int | None = None
     break_in_minutes: int | None = None
+    external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -464,10 +553,13 @@ class ShiftDefinition:
         return cls(
             get("changeVersion"),
             raw["id"],
-            get("name"),
-            get("shiftCode"),
+            _localized(get("name")),
+            get("code"),
+            _localized(get("friendlyName")),
+            get("isEnabled"),
             get("startTimeInMinutes"),
             get("endTimeInMinutes"),
             get("breakInMinutes"),
+            get("externalReferences"),
             raw,
         )

@@ -48,7 +48,7 @@ from ._models import (
     Terminal,
 )
 from ._paging import DeltaChanges, parse_changes, parse_record
-from ._query import ExternalReferences, collection_url, record_url, resolve
+from ._query import ExternalReferences, collection_url, record_url, reference_url, resolve
 from ._retry import NOT_SENT, RetryPolicy, parse_retry_after, retry_delay
 
 log = logging.getLogger("chronodelta.client")
@@ -412,6 +412,17 @@ class Protocol:
         external_references: ExternalReferences,
     ) -> Flow[M]:
         body = yield from self.get_json(record_url(spec.name, record_id, external_references))
+        return parse_record(body, spec.parse)
+
+    def get_record_by_reference(
+        self,
+        spec: CollectionSpec[M],
+        reference: str,
+        value: str,
+        external_references: ExternalReferences,
+    ) -> Flow[M]:
+        url = reference_url(spec.name, reference, value, external_references)
+        body = yield from self.get_json(url)
         return parse_record(body, spec.parse)
 
     def get_changes(self, spec: CollectionSpec[M], delta_link: str) -> Flow[DeltaChanges[M]]:

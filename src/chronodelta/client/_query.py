@@ -129,6 +129,20 @@ def record_url(
     return f"{path}?externalReferences={quote(references, safe=_SAFE)}" if references else path
 
 
+def reference_url(
+    collection: str, reference: str, value: str, external_references: ExternalReferences = ()
+) -> str:
+    """``GET /<collection>/<value>?externalReferences=(<collection>,<reference>)...``: the
+    record whose own ``reference`` has ``value`` (contract, "Addressing by reference");
+    ``external_references`` are added after that pair."""
+    if not value:
+        raise ValueError("give the reference's value")
+    own = format_external_references([(collection, reference)])
+    more = format_external_references(external_references)
+    path = f"{API_PREFIX}/{collection}/{quote(value, safe='')}"
+    return f"{path}?externalReferences={quote(own + more, safe=_SAFE)}"
+
+
 def origin(url: httpx.URL) -> tuple[bytes, bytes, int | None]:
     return (url.raw_scheme, url.raw_host, url.port)
 

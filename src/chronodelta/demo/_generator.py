@@ -17,6 +17,16 @@ The model, in brief:
   7-digit badge numbers and ``E00001``-style employee numbers; a few are recent or
   future hires, a few have left. Person 1 is always an active Day-shift employee in
   service since 2020-01-06 (the tutorial clocks person 1 on 2026-01-15).
+* Definitions in the vendor's shapes: Dutch and French translations, friendly names
+  and codes, absence groups (absence or working elsewhere) and counter groups and
+  units; two absence definitions cannot be clocking reasons (annual leave, and a
+  disabled educational leave) and one counter is disabled.
+* People's personal information, invented and from a sub-seed of its own
+  (``f"{seed}:person:{id}:contact"``, so that it changes nothing else): initials,
+  sex from the first name, a birth date 18 to 50 years before the hire, an
+  ``@example.com`` e-mail, ``555`` telephone numbers, a made-up street in a real
+  Belgian (or border) town, nationality from the name, the pay group and terminal
+  group of the shift (office or operations). No value belongs to a real person.
 * Each person has a fixed profile: a usual terminal, a home location for the mobile
   app, whether they skip break clockings, and (for about 15%) a project to book
   activities on.
@@ -50,10 +60,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from chronodelta.domain._guids import derived_guid
 from chronodelta.domain._organisation import Circle, Organisation, OrgGroup
@@ -63,11 +74,14 @@ from chronodelta.domain._records import (
     AbsenceDefinition,
     ActivityDefinition,
     ActivityLevel,
+    AllowedDuration,
     ClockingDraft,
     ClockingKind,
     CounterDefinition,
+    CounterUnit,
     Person,
     ReferenceData,
+    Sex,
     ShiftDefinition,
     Terminal,
 )
@@ -82,6 +96,7 @@ __all__ = [
 # --- Reference data catalogues ------------------------------------------------------
 
 # (code, name, start, end, break) in minutes since midnight; Night ends the next day.
+# ``_SHIFT_TEXTS`` adds (Dutch name, French name, friendly name) per code.
 _SHIFTS: tuple[tuple[str, str, int, int, int], ...] = (
     ("DAY", "Day", 480, 990, 30),
     ("EARLY", "Early", 360, 840, 30),
@@ -90,6 +105,17 @@ _SHIFTS: tuple[tuple[str, str, int, int, int], ...] = (
     ("PTAM", "Part-time morning", 510, 750, 0),
 )
 _SHIFT_WEIGHTS: Mapping[str, int] = {"DAY": 55, "EARLY": 12, "LATE": 12, "NIGHT": 10, "PTAM": 11}
+_SHIFT_TEXTS: Mapping[str, tuple[str, str, str]] = {
+    "DAY": ("Dag", "Jour", "Day 08:00-16:30"),
+    "EARLY": ("Vroege", "Matin", "Early 06:00-14:00"),
+    "LATE": ("Late", "Après-midi", "Late 14:00-22:00"),
+    "NIGHT": ("Nacht", "Nuit", "Night 22:00-06:00"),
+    "PTAM": ("Deeltijds voormiddag", "Mi-temps matin", "Part-time 08:30-12:30"),
+}
+# Shifts worked outside office hours: their people are "Workers" in the operations
+# terminal group; the others "Employees" in the offices group.
+_OPERATIONS_SHIFTS = frozenset({"EARLY", "LATE", "NIGHT"})
+_PAY_GROUPS = ("Employees", "Workers")
 
 MOBILE_TERMINAL_CODE = "T-APP-01"
 _TERMINALS: tuple[tuple[str, str], ...] = (
@@ -101,6 +127,16 @@ _TERMINALS: tuple[tuple[str, str], ...] = (
     ("Office 2nd floor", "T-OFF-02"),
     ("Loading dock", "T-DCK-01"),
 )
+# (Dutch, French) names per terminal code.
+_TERMINAL_TEXTS: Mapping[str, tuple[str, str]] = {
+    "T-ENT-01": ("Hoofdingang", "Entrée principale"),
+    "T-WHS-01": ("Magazijnpoort", "Porte de l'entrepôt"),
+    "T-REC-01": ("Onthaalzuil", "Borne d'accueil"),
+    MOBILE_TERMINAL_CODE: ("Mobiele app", "Application mobile"),
+    "T-PRD-01": ("Productiehal", "Hall de production"),
+    "T-OFF-02": ("Kantoor 2de verdieping", "Bureau 2e étage"),
+    "T-DCK-01": ("Laadkade", "Quai de chargement"),
+}
 # Usual-terminal weights for office hours and for operational (early/late/night) shifts.
 _OFFICE_TERMINALS: Mapping[str, int] = {
     "T-ENT-01": 8,
@@ -175,7 +211,8 @@ _TRANSLATIONS: Mapping[str, tuple[str, str]] = {
 # UUIDs of the seed and the code, so that the same seed gives the same ids.
 _DEMO_NAMESPACE = uuid.UUID("0d6f7a52-3c1b-4f0e-8b7a-5e2d9c4a1f60")
 
-# (code, name, weight among Reason clockings, share of leaves that end the day)
+# (code, name, weight among Reason clockings, share of leaves that end the day); the
+# last two are no clocking reasons (weight 0), see ``_ABSENCE_DETAILS``.
 _ABSENCES: tuple[tuple[str, str, int, float], ...] = (
     ("DOC", "Doctor visit", 35, 0.3),
     ("TRN", "Training", 15, 0.4),
@@ -183,7 +220,65 @@ _ABSENCES: tuple[tuple[str, str, int, float], ...] = (
     ("SICK", "Sickness", 15, 1.0),
     ("MIS", "Official business / Mission", 17, 0.4),
     ("PERS", "Personal leave", 10, 0.5),
+    ("VAC", "Annual leave", 0, 1.0),
+    ("EDU", "Educational leave", 0, 1.0),
 )
+_FULL, _HALF, _INTERVAL, _DURATION = (
+    AllowedDuration.FULL_DAY,
+    AllowedDuration.HALF_DAY,
+    AllowedDuration.INTERVAL,
+    AllowedDuration.DURATION,
+)
+# code -> (Dutch, French, friendly name, friendly code, allowed durations, absence
+# group (1 absence, 2 working elsewhere), reason for clocking, enabled)
+_ABSENCE_DETAILS: Mapping[
+    str, tuple[str, str, str, str, tuple[AllowedDuration, ...], int, bool, bool]
+] = {
+    "DOC": (
+        "Doktersbezoek",
+        "Visite médicale",
+        "Doctor",
+        "DR",
+        (_INTERVAL, _DURATION),
+        1,
+        True,
+        True,
+    ),
+    "TRN": ("Opleiding", "Formation", "Training", "TR", (_FULL, _HALF, _INTERVAL), 2, True, True),
+    "UNI": ("Vakbondsvergadering", "Réunion syndicale", "Union", "UN", (_INTERVAL,), 1, True, True),
+    "SICK": ("Ziekte", "Maladie", "Sick", "ZK", (_FULL, _HALF, _INTERVAL), 1, True, True),
+    "MIS": ("Dienstopdracht", "Mission", "Mission", "MI", (_FULL, _HALF, _INTERVAL), 2, True, True),
+    "PERS": (
+        "Persoonlijk verlof",
+        "Congé personnel",
+        "Personal",
+        "PV",
+        (_HALF, _INTERVAL),
+        1,
+        True,
+        True,
+    ),
+    "VAC": (
+        "Jaarlijkse vakantie",
+        "Vacances annuelles",
+        "Holiday",
+        "VA",
+        (_FULL, _HALF),
+        1,
+        False,
+        True,
+    ),
+    "EDU": (
+        "Educatief verlof",
+        "Congé-éducation",
+        "Study leave",
+        "EV",
+        (_FULL, _DURATION),
+        1,
+        False,
+        False,
+    ),
+}
 
 _COUNTERS: tuple[tuple[str, str], ...] = (
     ("OVT", "Overtime"),
@@ -191,7 +286,34 @@ _COUNTERS: tuple[tuple[str, str], ...] = (
     ("MEAL", "Meal vouchers"),
     ("NPR", "Night premium"),
     ("SATP", "Saturday premium"),
+    ("CALL", "On-call allowance"),
 )
+# code -> (Dutch, French, friendly name, friendly code, counter group, unit, enabled);
+# groups: 1 time balances, 2 allowances, 3 premiums.
+_COUNTER_DETAILS: Mapping[str, tuple[str, str, str, str, int, CounterUnit, bool]] = {
+    "OVT": ("Overuren", "Heures supplémentaires", "Overtime", "OU", 1, CounterUnit.DURATION, True),
+    "FLEX": (
+        "Glijtijdsaldo",
+        "Solde d'horaire flexible",
+        "Flexi",
+        "GL",
+        1,
+        CounterUnit.DURATION,
+        True,
+    ),
+    "MEAL": ("Maaltijdcheques", "Chèques-repas", "Meal", "MC", 2, CounterUnit.INSTANCE, True),
+    "NPR": ("Nachtpremie", "Prime de nuit", "Night", "NP", 3, CounterUnit.DURATION, True),
+    "SATP": ("Zaterdagpremie", "Prime du samedi", "Saturday", "ZP", 3, CounterUnit.INTERVAL, True),
+    "CALL": (
+        "Wachtdienstvergoeding",
+        "Indemnité de garde",
+        "On call",
+        "WD",
+        2,
+        CounterUnit.INSTANCE,
+        False,
+    ),
+}
 
 # Which counters time booked on an absence or a project feeds (docs/calculation.md):
 # training and missions are tracked on the flexi balance and meal vouchers, and
@@ -317,22 +439,27 @@ def generate_reference_data(*, people: int, seed: int, today: dt.date) -> Refere
             for pid in range(1, people + 1)
         ),
         terminals=tuple(
-            Terminal(id=i, name=name, external_code=code)
+            Terminal(
+                id=i,
+                name=name,
+                external_code=code,
+                name_translations=_dutch_and_french(*_TERMINAL_TEXTS[code]),
+            )
             for i, (name, code) in enumerate(_TERMINALS, start=1)
         ),
         activity_definitions=_activity_definitions(seed),
         absence_definitions=tuple(
-            AbsenceDefinition(
-                id=i, name=name, absence_code=code, counter_definition_ids=_counter_ids(code)
-            )
-            for i, (code, name, _, _) in enumerate(_ABSENCES, start=1)
+            _absence_definition(i, code, name) for i, (code, name, _, _) in enumerate(_ABSENCES, 1)
         ),
         counter_definitions=tuple(
-            CounterDefinition(id=i, name=name, counter_code=code)
-            for i, (code, name) in enumerate(_COUNTERS, start=1)
+            _counter_definition(i, code, name) for i, (code, name) in enumerate(_COUNTERS, 1)
         ),
         shift_definitions=shifts,
     )
+
+
+def _dutch_and_french(dutch: str, french: str) -> dict[str, str]:
+    return {"fr": french, "nl": dutch}
 
 
 def _shift_definitions() -> tuple[ShiftDefinition, ...]:
@@ -344,8 +471,42 @@ def _shift_definitions() -> tuple[ShiftDefinition, ...]:
             start_minutes=start,
             end_minutes=end,
             break_minutes=brk,
+            name_translations=_dutch_and_french(*_SHIFT_TEXTS[code][:2]),
+            friendly_name=_SHIFT_TEXTS[code][2],
         )
         for i, (code, name, start, end, brk) in enumerate(_SHIFTS, start=1)
+    )
+
+
+def _absence_definition(absence_id: int, code: str, name: str) -> AbsenceDefinition:
+    dutch, french, friendly, short, durations, group, reason, enabled = _ABSENCE_DETAILS[code]
+    return AbsenceDefinition(
+        id=absence_id,
+        name=name,
+        absence_code=code,
+        counter_definition_ids=_counter_ids(code),
+        name_translations=_dutch_and_french(dutch, french),
+        friendly_name=friendly,
+        friendly_code=short,
+        allowed_durations=durations,
+        is_enabled=enabled,
+        is_reason_for_clocking=reason,
+        absence_group_id=group,
+    )
+
+
+def _counter_definition(counter_id: int, code: str, name: str) -> CounterDefinition:
+    dutch, french, friendly, short, group, unit, enabled = _COUNTER_DETAILS[code]
+    return CounterDefinition(
+        id=counter_id,
+        name=name,
+        counter_code=code,
+        name_translations=_dutch_and_french(dutch, french),
+        friendly_name=friendly,
+        friendly_code=short,
+        is_enabled=enabled,
+        counter_group_id=group,
+        unit=unit,
     )
 
 
@@ -432,6 +593,8 @@ def _make_person(
     else:
         in_service, out_of_service = _service_period(rng, today)
         shift_code = _weighted(rng, list(_SHIFT_WEIGHTS), list(_SHIFT_WEIGHTS.values()))
+    contact = _contact(person_id, seed, first_name, last_name, in_service)
+    operations = shift_code in _OPERATIONS_SHIFTS
     return Person(
         id=person_id,
         badge_number=_badge_number(person_id, badge_keys),
@@ -441,7 +604,138 @@ def _make_person(
         in_service_date=in_service,
         out_of_service_date=out_of_service,
         shift_definition_id=shift_ids[shift_code],
+        pay_group=_PAY_GROUPS[operations],
+        terminal_group_id=2 if operations else 1,
+        **contact,
     )
+
+
+# --- People's personal information (invented: nothing here is a real person's) -------
+
+_FEMALE_FIRST_NAME_LIST = (
+    "Lotte, Emma, Sofie, Elke, Lien, Femke, Hanne, Marieke, Inge, Annelies, Nele, "
+    "Camille, Chloé, Léa, Manon, Élodie, Aurélie, Inès, Céline, Margaux, Anna, Lea, "
+    "Hannah, Katharina, Julia, Sabine, Greta, Amelia, Olivia, Isla, Emily, Charlotte, "
+    "Sophie, Fatima, Yasmine, Ayşe, Nour, Aïcha, Agnieszka, Giulia, Salma, Grace"
+)
+_FEMALE_FIRST_NAMES = frozenset(_FEMALE_FIRST_NAME_LIST.split(", "))
+# Made-up street names, by the language of the town they are put in.
+_STREETS: Mapping[str, tuple[str, ...]] = {
+    "nl": (
+        "Klaprooswegel",
+        "Ooievaarsnestdreef",
+        "Kiezelpad",
+        "Hopbelstraat",
+        "Zilverspardreef",
+        "Wolkenbergstraat",
+        "Kantklossersweg",
+        "Duizendschoonlaan",
+        "Vlierbesstraat",
+    ),
+    "fr": (
+        "Rue des Trois Lanternes",
+        "Chemin du Vieux Cadran",
+        "Avenue des Cerfs-Volants",
+        "Rue du Moulin Bleu",
+        "Clos des Alouettes Grises",
+        "Rue de la Plume d'Or",
+    ),
+    "de": ("Laternenweg", "Am Kieselhang", "Eulenwinkel", "Sonnenuhrgasse"),
+}
+# (weight, country, postal code, town, street language): real towns, invented streets.
+_TOWNS: tuple[tuple[int, str, str, str, str], ...] = (
+    (14, "BE", "1000", "Brussel", "fr"),
+    (6, "BE", "1050", "Ixelles", "fr"),
+    (8, "BE", "3000", "Leuven", "nl"),
+    (7, "BE", "2800", "Mechelen", "nl"),
+    (7, "BE", "9000", "Gent", "nl"),
+    (7, "BE", "2000", "Antwerpen", "nl"),
+    (6, "BE", "1300", "Wavre", "fr"),
+    (5, "BE", "5000", "Namur", "fr"),
+    (5, "BE", "4000", "Liège", "fr"),
+    (5, "BE", "3500", "Hasselt", "nl"),
+    (4, "BE", "9300", "Aalst", "nl"),
+    (4, "BE", "7000", "Mons", "fr"),
+    (2, "BE", "4700", "Eupen", "de"),
+    (1, "NL", "6211", "Maastricht", "nl"),
+    (1, "DE", "52062", "Aachen", "de"),
+    (1, "FR", "59000", "Lille", "fr"),
+)
+# Nationality by surname, for the names of other origins (most of them are Belgian).
+_SURNAME_NATIONALITIES: Mapping[str, str] = {
+    **dict.fromkeys(("El Amrani", "Benali", "Haddad", "Bouzid"), "MA"),
+    **dict.fromkeys(("Yılmaz", "Öztürk", "Kaya", "Aydın"), "TR"),
+    **dict.fromkeys(("Kowalski", "Nowak"), "PL"),
+    **dict.fromkeys(("Rossi", "Esposito", "Lombardi"), "IT"),
+    **dict.fromkeys(("Mbuyi", "Kabongo"), "CD"),
+    **dict.fromkeys(("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer"), "DE"),
+    **dict.fromkeys(("Wagner", "Becker", "Hoffmann", "Schulz", "Krüger", "Zimmermann"), "DE"),
+    **dict.fromkeys(("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson"), "GB"),
+    **dict.fromkeys(("Evans", "Thompson", "Walker", "Wright"), "GB"),
+}
+
+
+class _Contact(TypedDict):
+    initials: str
+    telephone: str | None
+    mobile: str | None
+    email: str | None
+    address: str
+    postal_code: str
+    town: str
+    country_iso_code: str
+    nationality_iso_code: str
+    sex: Sex
+    birth_date: dt.date
+
+
+def _contact(
+    person_id: int, seed: int, first_name: str, last_name: str, in_service: dt.date
+) -> _Contact:
+    """The personal information fields of a person, from a sub-seed of their own."""
+    rng = random.Random(f"{seed}:person:{person_id}:contact")
+    _, country, postal_code, town, language = _weighted(
+        rng, list(_TOWNS), [town[0] for town in _TOWNS]
+    )
+    number = f"{rng.randint(1, 180)}" + (
+        f" bus {rng.randint(1, 12)}" if rng.random() < 0.15 else ""
+    )
+    nationality = _SURNAME_NATIONALITIES.get(last_name)
+    if nationality is None or rng.random() < 0.4:  # most second generation are Belgian
+        nationality = country if country != "BE" and rng.random() < 0.7 else "BE"
+    local = ".".join(_ascii_word(name) for name in (first_name, last_name))
+    return {
+        "initials": f"{first_name[0]}.{last_name[0]}.",
+        "telephone": f"+32 2 555 {rng.randint(0, 99):02d} {rng.randint(0, 99):02d}"
+        if rng.random() < 0.4
+        else None,
+        "mobile": f"+32 470 55 5{rng.randint(0, 9)} {rng.randint(0, 99):02d}"
+        if rng.random() < 0.75
+        else None,
+        "email": f"{local}.{person_id}@example.com" if rng.random() < 0.92 else None,
+        "address": f"{rng.choice(_STREETS[language])} {number}",
+        "postal_code": postal_code,
+        "town": town,
+        "country_iso_code": country,
+        "nationality_iso_code": nationality,
+        "sex": _sex(rng, first_name),
+        "birth_date": in_service - dt.timedelta(days=rng.randint(18 * 365 + 5, 50 * 365)),
+    }
+
+
+def _sex(rng: random.Random, first_name: str) -> Sex:
+    roll = rng.random()
+    if roll < 0.015:
+        return Sex.UNKNOWN  # not registered
+    if roll < 0.02:
+        return Sex.OTHER
+    return Sex.FEMALE if first_name in _FEMALE_FIRST_NAMES else Sex.MALE
+
+
+def _ascii_word(name: str) -> str:
+    """ "Van den Broeck" -> "vandenbroeck", "Öztürk" -> "ozturk", "Yılmaz" -> "yilmaz"."""
+    flat = unicodedata.normalize("NFKD", name.replace("ı", "i"))
+    return "".join(c for c in flat if c.isascii() and c.isalnum()).lower()
 
 
 def _badge_keys(seed: int) -> tuple[int, ...]:
@@ -567,6 +861,10 @@ class _Catalog:
         for activity in bookable:
             if activity.level == 2 and activity.parent_id in tasks:
                 tasks[activity.parent_id].append(activity.id)
+        # Only enabled reason codes are clocked (annual leave is booked as an absence).
+        reasons = [
+            a for a in reference.absence_definitions if a.is_reason_for_clocking and a.is_enabled
+        ]
         return cls(
             shifts={
                 s.id: _Shift(s.start_minutes, s.end_minutes, s.break_minutes)
@@ -578,14 +876,9 @@ class _Catalog:
                 (t.id for t in reference.terminals if t.external_code == MOBILE_TERMINAL_CODE),
                 None,
             ),
-            reason_ids=tuple(a.id for a in reference.absence_definitions),
-            reason_weights=tuple(
-                absences.get(a.absence_code, defaults)[0] for a in reference.absence_definitions
-            ),
-            reason_open_share={
-                a.id: absences.get(a.absence_code, defaults)[1]
-                for a in reference.absence_definitions
-            },
+            reason_ids=tuple(a.id for a in reasons),
+            reason_weights=tuple(absences.get(a.absence_code, defaults)[0] for a in reasons),
+            reason_open_share={a.id: absences.get(a.absence_code, defaults)[1] for a in reasons},
             projects={pid: tuple(ids) for pid, ids in tasks.items() if ids},
         )
 

@@ -36,6 +36,16 @@ SUPPORTED_REFERENCE_COLLECTIONS: dict[str, tuple[str, ...]] = {
         "counter-definitions",
         "shift-definitions",
     ),
+    # Contract, "Addressing by reference": "Reference collections accept
+    # externalReferences for their own and related collections". Their own adds the
+    # references to the records themselves (and names the record in a GET by
+    # reference); related: the served collections their records point at.
+    "people": ("people", "shift-definitions"),
+    "terminals": ("terminals",),
+    "activity-definitions": ("activity-definitions",),
+    "absence-definitions": ("absence-definitions",),
+    "counter-definitions": ("counter-definitions",),
+    "shift-definitions": ("shift-definitions",),
 }
 
 # A custom reference's name: letters, digits, '.', '_', '-' (no '@', which marks the

@@ -473,7 +473,7 @@ class PeopleGrouping(StrEnum):
 class FilterField:
     name: str
     kind: FieldKind
-    value_type: type[int | dt.date | str]
+    value_type: type[int | dt.date | str | bool]
     allowed_values: frozenset[str] | None = None
     required: bool = False
     # The list qualifiers an 'in' may use: "person in circle(2, 8)" (ids are integers).
@@ -484,8 +484,8 @@ class FilterField:
             raise ValueError("a range field holds dates")
         if self.qualifiers and self.kind is not FieldKind.MULTIPLE:
             raise ValueError("only a multiple field takes list qualifiers")
-        if self.kind is FieldKind.MULTIPLE and self.value_type not in (int, str):
-            raise ValueError("a multiple field holds ints or strings")
+        if self.kind is FieldKind.MULTIPLE and self.value_type not in (int, str, bool):
+            raise ValueError("a multiple field holds ints, strings or booleans")
         if self.allowed_values is not None and self.value_type is not str:
             raise ValueError("allowed_values only applies to string fields")
 
@@ -522,6 +522,15 @@ CLOCKINGS_FILTER = CollectionFilterSpec("clockings", (_PERSON, _DATE, _KIND))
 PAID_PRESENCES_FILTER = CollectionFilterSpec("paid-presences", (_PERSON, _DATE))
 ACTIVITY_DURATIONS_FILTER = CollectionFilterSpec("activity-durations", (_PERSON, _DATE))
 CALCULATED_TOTALS_FILTER = CollectionFilterSpec("calculated-totals", (_PERSON, _DATE))
+# The vendor's counter definitions list: "counter-group: Filter by one or more counter
+# groups", "enabled: Filter by enabled status (true or false)"; both optional.
+COUNTER_DEFINITIONS_FILTER = CollectionFilterSpec(
+    "counter-definitions",
+    (
+        FilterField("counter-group", FieldKind.MULTIPLE, int),
+        FilterField("enabled", FieldKind.MULTIPLE, bool),
+    ),
+)
 
 # Contract, "Delta": "`person` may not be used (400)" (seeds: "People cannot be used in
 # the delta").
@@ -814,6 +823,11 @@ class _Compiler:
     def member(self, const: Constant, spec_field: FilterField, at: str) -> int | str | None:
         value, name = const.value, spec_field.name
         shown = _format_constant(value)
+        if spec_field.value_type is bool:
+            if not isinstance(value, bool):
+                self.reason(f"'{name}' takes true or false, found {shown} {at}")
+                return None
+            return value
         if isinstance(value, bool):
             self.reason(f"The boolean {shown} is not a valid value for '{name}' {at}")
         elif spec_field.value_type is int and not isinstance(value, int):
@@ -942,6 +956,8 @@ def _example(spec_field: FilterField) -> str:
         return f"{spec_field.name} ge '2025-01-01' and {spec_field.name} le '2025-12-31'"
     if spec_field.allowed_values:
         return f"{spec_field.name} eq '{min(spec_field.allowed_values)}'"
+    if spec_field.value_type is bool:
+        return f"{spec_field.name} eq true"
     sample = "1" if spec_field.value_type is int else "'x'"
     return f"{spec_field.name} eq {sample}"
 

@@ -33,8 +33,44 @@ class ClockingStatus(StrEnum):
     DELETED = "Deleted"
 
 
+# Translations of a text by language code, e.g. {"fr": "Maladie", "nl": "Ziekte"}; the
+# wire shows them as {"default": ..., "translations": {...}}.
+Translations = Mapping[str, str]
+
+
+class Sex(StrEnum):
+    """The vendor's people page: "Sex of the person (Unknown, Female, Male, Other)"."""
+
+    UNKNOWN = "Unknown"
+    FEMALE = "Female"
+    MALE = "Male"
+    OTHER = "Other"
+
+
+class AllowedDuration(StrEnum):
+    """How an absence may be registered (the vendor's absence definitions page)."""
+
+    UNKNOWN = "Unknown"
+    FULL_DAY = "FullDay"
+    HALF_DAY = "HalfDay"
+    INTERVAL = "Interval"
+    DURATION = "Duration"
+
+
+class CounterUnit(StrEnum):
+    """What a counter counts (the vendor's counter definitions page)."""
+
+    UNKNOWN = "Unknown"
+    INTERVAL = "Interval"
+    DURATION = "Duration"
+    INSTANCE = "Instance"
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
+    """A person: the vendor's personal information fields, and the shift the
+    calculation plans their day with (``shift_definition_id``, our extension)."""
+
     id: int
     badge_number: str
     employee_number: str
@@ -43,6 +79,19 @@ class Person:
     in_service_date: dt.date
     out_of_service_date: dt.date | None
     shift_definition_id: int | None
+    initials: str | None = None
+    telephone: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    address: str | None = None
+    postal_code: str | None = None
+    town: str | None = None
+    country_iso_code: str | None = None
+    nationality_iso_code: str | None = None
+    sex: Sex = Sex.UNKNOWN
+    birth_date: dt.date | None = None
+    pay_group: str | None = None
+    terminal_group_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +99,8 @@ class Terminal:
     id: int
     name: str
     external_code: str
+    name_translations: Translations = field(default_factory=dict)
+    is_enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +145,15 @@ class AbsenceDefinition:
     name: str
     absence_code: str
     counter_definition_ids: tuple[int, ...] = ()
+    name_translations: Translations = field(default_factory=dict)
+    friendly_name: str | None = None
+    friendly_name_translations: Translations = field(default_factory=dict)
+    friendly_code: str | None = None
+    friendly_code_translations: Translations = field(default_factory=dict)
+    allowed_durations: tuple[AllowedDuration, ...] = ()
+    is_enabled: bool = True
+    is_reason_for_clocking: bool = True
+    absence_group_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +161,20 @@ class CounterDefinition:
     id: int
     name: str
     counter_code: str
+    name_translations: Translations = field(default_factory=dict)
+    friendly_name: str | None = None
+    friendly_name_translations: Translations = field(default_factory=dict)
+    friendly_code: str | None = None
+    friendly_code_translations: Translations = field(default_factory=dict)
+    is_enabled: bool = True
+    counter_group_id: int | None = None
+    unit: CounterUnit = CounterUnit.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
 class ShiftDefinition:
-    """A shift's planned start, end and unpaid break, in minutes (end may pass 1440)."""
+    """A shift's planned start, end and unpaid break, in minutes (end may pass 1440);
+    those three are ours (the calculation needs them), the rest the vendor's."""
 
     id: int
     name: str
@@ -113,6 +182,10 @@ class ShiftDefinition:
     start_minutes: int
     end_minutes: int
     break_minutes: int
+    name_translations: Translations = field(default_factory=dict)
+    friendly_name: str | None = None
+    friendly_name_translations: Translations = field(default_factory=dict)
+    is_enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,12 @@ from chronodelta.domain import (
     GUID_PATTERN,
     MAX_TIME_OF_DAY,
     MIN_TIME_OF_DAY,
+    AllowedDuration,
     ClockingKind,
     ClockingStatus,
+    CounterUnit,
     DurationStatus,
+    Sex,
     parse_guid,
 )
 
@@ -204,23 +207,48 @@ class Clocking(BaseModel):
     activityLevels: list[ActivityLevelOut] | None = None
 
 
+ExternalReferencesField = Annotated[
+    dict[str, str] | None,
+    Field(description="The references asked for with externalReferences"),
+]
+
+
 class Person(BaseModel):
+    """The vendor's personal information; ``shiftDefinition`` is ours (the shift the
+    calculation plans the person's days with)."""
+
     changeVersion: ChangeVersion
     id: int
-    firstName: str
     lastName: str
-    badgeNumber: str
-    employeeNumber: str
+    firstName: str
+    initials: str | None = None
+    telephone: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    address: str | None = None
+    postalCode: str | None = None
+    town: str | None = None
+    countryISOCode: str | None = None
+    nationalityISOCode: str | None = None
+    sex: Sex
+    birthDate: dt.date | None = None
     inServiceDate: dt.date
     outOfServiceDate: dt.date | None = None
+    employeeNumber: str
+    payGroup: str | None = None
+    terminalGroup: IdOut | None = None
+    badgeNumber: str
     shiftDefinition: IdOut | None = None
+    externalReferences: ExternalReferencesField = None
 
 
 class Terminal(BaseModel):
     changeVersion: ChangeVersion
     id: int
-    name: str
+    name: LocalizedText
     externalCode: str
+    isEnabled: bool
+    externalReferences: ExternalReferencesField = None
 
 
 class LocalizedText(BaseModel):
@@ -253,25 +281,43 @@ class ActivityDefinition(BaseModel):
 class AbsenceDefinition(BaseModel):
     changeVersion: ChangeVersion
     id: int
-    name: str
-    absenceCode: str
+    name: LocalizedText
+    code: str
+    friendlyName: LocalizedText | None = None
+    friendlyCode: LocalizedText | None = None
+    allowedDurations: list[AllowedDuration]
+    isEnabled: bool
+    isReasonForClocking: bool
+    absenceGroup: IdOut | None = None
+    externalReferences: ExternalReferencesField = None
 
 
 class CounterDefinition(BaseModel):
     changeVersion: ChangeVersion
     id: int
-    name: str
-    counterCode: str
+    name: LocalizedText
+    code: str
+    friendlyName: LocalizedText | None = None
+    friendlyCode: LocalizedText | None = None
+    isEnabled: bool
+    counterGroup: IdOut | None = None
+    unit: CounterUnit
+    externalReferences: ExternalReferencesField = None
 
 
 class ShiftDefinition(BaseModel):
+    """The vendor's fields, and the planned times the calculation uses (ours)."""
+
     changeVersion: ChangeVersion
     id: int
-    name: str
-    shiftCode: str
+    name: LocalizedText
+    code: str
+    friendlyName: LocalizedText | None = None
+    isEnabled: bool
     startTimeInMinutes: int
     endTimeInMinutes: int
     breakInMinutes: int
+    externalReferences: ExternalReferencesField = None
 
 
 class PaidPresence(BaseModel):

@@ -101,13 +101,33 @@ def _tenant_table(name: str, *items: sa.schema.SchemaItem) -> sa.Table:
     )
 
 
+# ---- reference collections (contract, "Fidelity" -> "Reference collections") --------
+# A translatable text is its default (``name``, ``friendly_name``, ...) plus a
+# ``*_translations`` column: a JSON object of language code to text, "{}" when none,
+# always read and written whole with its record. The ``*_code`` columns are the wire's
+# ``code`` (and the predefined references @shift-code, @absence-code, @counter-code).
+
+
+def _translations(name: str) -> sa.Column[str]:
+    return sa.Column(name, sa.Text, nullable=False, server_default="{}")
+
+
+def _enabled() -> sa.Column[bool]:
+    return sa.Column("is_enabled", sa.Boolean, nullable=False, server_default=sa.true())
+
+
 shift_definitions = _tenant_table(
     "shift_definitions",
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("shift_code", sa.String(40), nullable=False),
+    # The planned window the calculation needs (not published by the vendor).
     sa.Column("start_minutes", sa.Integer, nullable=False),
     sa.Column("end_minutes", sa.Integer, nullable=False),
     sa.Column("break_minutes", sa.Integer, nullable=False),
+    _translations("name_translations"),
+    sa.Column("friendly_name", sa.String(100), nullable=True),
+    _translations("friendly_name_translations"),
+    _enabled(),
 )
 
 people = _tenant_table(
@@ -119,16 +139,37 @@ people = _tenant_table(
     sa.Column("in_service_date", sa.Date, nullable=False),
     sa.Column("out_of_service_date", sa.Date, nullable=True),
     sa.Column("shift_definition_id", sa.BigInteger, nullable=True),
+    # Personal information (the vendor's people page); optional unless noted.
+    sa.Column("initials", sa.String(20), nullable=True),
+    sa.Column("telephone", sa.String(40), nullable=True),
+    sa.Column("mobile", sa.String(40), nullable=True),
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("address", sa.String(200), nullable=True),
+    sa.Column("postal_code", sa.String(20), nullable=True),
+    sa.Column("town", sa.String(100), nullable=True),
+    sa.Column("country_iso_code", sa.String(3), nullable=True),
+    sa.Column("nationality_iso_code", sa.String(3), nullable=True),
+    sa.Column("sex", sa.String(8), nullable=False, server_default="Unknown"),
+    sa.Column("birth_date", sa.Date, nullable=True),
+    sa.Column("pay_group", sa.String(40), nullable=True),
+    sa.Column("terminal_group_id", sa.BigInteger, nullable=True),
     sa.ForeignKeyConstraint(
         ["tenant_id", "shift_definition_id"],
         ["shift_definitions.tenant_id", "shift_definitions.id"],
     ),
+    # "badgeNumber: Needs to be unique" (the vendor's people page); also the index
+    # that GET /people/{badge}?externalReferences=(people,@badge-number) looks up. A
+    # unique index, not a constraint: SQLite adds one in place, while a constraint
+    # would rebuild the table, which the clockings' foreign keys forbid.
+    sa.Index("ix_people_tenant_badge_number", "tenant_id", "badge_number", unique=True),
 )
 
 terminals = _tenant_table(
     "terminals",
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("external_code", sa.String(40), nullable=False),
+    _translations("name_translations"),
+    _enabled(),
 )
 
 # Activity definitions are identified by GUIDs (seed 003: ``activityDefinition.id`` is
@@ -173,12 +214,32 @@ absence_definitions = _tenant_table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("absence_code", sa.String(40), nullable=False),
     sa.Column("counter_definition_ids", sa.Text, nullable=True),  # as on activities
+    _translations("name_translations"),
+    sa.Column("friendly_name", sa.String(100), nullable=True),
+    _translations("friendly_name_translations"),
+    sa.Column("friendly_code", sa.String(40), nullable=True),
+    _translations("friendly_code_translations"),
+    # A JSON list of Unknown, FullDay, HalfDay, Interval, Duration.
+    sa.Column("allowed_durations", sa.Text, nullable=False, server_default="[]"),
+    _enabled(),
+    sa.Column("is_reason_for_clocking", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Absence groups are not served (yet): a plain id, no foreign key.
+    sa.Column("absence_group_id", sa.BigInteger, nullable=True),
 )
 
 counter_definitions = _tenant_table(
     "counter_definitions",
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("counter_code", sa.String(40), nullable=False),
+    _translations("name_translations"),
+    sa.Column("friendly_name", sa.String(100), nullable=True),
+    _translations("friendly_name_translations"),
+    sa.Column("friendly_code", sa.String(40), nullable=True),
+    _translations("friendly_code_translations"),
+    _enabled(),
+    # Counter groups are not served (yet): a plain id, no foreign key.
+    sa.Column("counter_group_id", sa.BigInteger, nullable=True),
+    sa.Column("unit", sa.String(10), nullable=False, server_default="Unknown"),
 )
 
 clockings = _tenant_table(

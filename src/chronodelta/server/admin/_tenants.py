@@ -220,6 +220,11 @@ def _reference_row(record: Any, owner: int) -> dict[str, Any]:
     if "counter_definition_ids" in row:  # stored as JSON text, null when none
         counters = row["counter_definition_ids"]
         row["counter_definition_ids"] = orjson.dumps(list(counters)).decode() if counters else None
+    for column, value in row.items():  # JSON text too (storage/tables.py)
+        if column.endswith("_translations"):
+            row[column] = orjson.dumps(dict(value)).decode()
+        elif column == "allowed_durations":
+            row[column] = orjson.dumps([str(duration) for duration in value]).decode()
     return row
 
 

@@ -183,9 +183,14 @@ def delta_filter(
     ``today`` is the day the delta started once it exists, so that a live delta's
     filter stays valid when the calendar moves on (say, past New Year).
     """
-    if tracked.filter_spec is None:
+    if tracked.filter_spec is None or not tracked.dated:
+        # A reference list's filter (counter definitions) selects on values a record
+        # can leave without a departure row; its delta takes none, and sends them all.
         if text:
-            raise BadRequest(reasons=[f"The {tracked.name} collection does not support filter"])
+            where = "" if tracked.filter_spec is None else " in a delta"
+            raise BadRequest(
+                reasons=[f"The {tracked.name} collection does not support filter{where}"]
+            )
         return None
     try:
         return compile_filter(text, tracked.filter_spec, mode="delta", today=today)

@@ -33,7 +33,11 @@ from chronodelta.server.records._serialize import (
     Wire,
 )
 from chronodelta.server.records._tracked import TRACKED, Page, read_page, record_departure
-from chronodelta.server.references._lookup import add_external_references, checked_references
+from chronodelta.server.references._lookup import (
+    add_external_references,
+    addressed_record,
+    checked_references,
+)
 from chronodelta.server.totals._calculation import PersonDay, recalculate
 from chronodelta.storage import (
     WriteTransaction,
@@ -245,13 +249,40 @@ class ConnectorBackend:
     # ---- reference collections ------------------------------------------------------
 
     def list_references(
-        self, tenant_id: int, collection: str, after: tuple[Any, ...] | None, limit: int
+        self,
+        tenant_id: int,
+        collection: str,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        references: References = (),
+        criteria: FilterCriteria | None = None,
     ) -> Page:
-        with read_transaction(self.engine) as connection:
-            return read_page(connection, TRACKED[collection], tenant_id, None, after, limit)
+        """A page of a reference collection, in id order (``criteria``: counter
+        definitions' filter), with the requested external references (read in the same
+        snapshot as the records: a custom one may change meanwhile)."""
+        with read_transaction(self.engine, snapshot=True) as connection:
+            pairs = _checked(connection, tenant_id, collection, references)
+            page = read_page(connection, TRACKED[collection], tenant_id, criteria, after, limit)
+            add_external_references(connection, tenant_id, collection, pairs, page.records)
+            return page
 
-    def get_reference(self, tenant_id: int, collection: str, record_id: int) -> Wire:
-        return self._get(collection, tenant_id, record_id, ())
+    def get_reference(
+        self, tenant_id: int, collection: str, value: int | str, references: References = ()
+    ) -> Wire:
+        """The record ``GET .../{collection}/{value}`` names: by id, or by the value of
+        the collection's own reference in ``references`` (``references/_lookup.py``).
+
+        One snapshot: on PostgreSQL's READ COMMITTED the record found by value V could
+        otherwise be shown with the value a write set a moment later (the readers and
+        writers test saw it)."""
+        with read_transaction(self.engine, snapshot=True) as connection:
+            pairs = _checked(connection, tenant_id, collection, references)
+            record_id = addressed_record(connection, tenant_id, collection, str(value), pairs)
+            record = _read_record(connection, collection, tenant_id, record_id)
+            if record is None:
+                raise NotFound(f"No {collection} record with id {value!r}")
+            add_external_references(connection, tenant_id, collection, pairs, [record])
+        return record
 
 
 def _read_record(

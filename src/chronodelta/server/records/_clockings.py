@@ -135,6 +135,7 @@ def check_clocking_references(
     ):
         if record_id is not None and not _exists(connection, table, tenant_id, record_id):
             reasons.append(f"{label}.id: {record_id} does not exist")
+    reasons += _reason_problems(connection, tenant_id, draft.reason_id)
     reasons += _activity_level_problems(connection, tenant_id, draft)
     if reasons:
         raise BadRequest(reasons=reasons)
@@ -143,6 +144,26 @@ def check_clocking_references(
 def _exists(connection: sa.Connection, table: sa.Table, tenant_id: int, record_id: int) -> bool:
     query = sa.select(table.c.id).where(table.c.tenant_id == tenant_id, table.c.id == record_id)
     return connection.execute(query).first() is not None
+
+
+def _reason_problems(connection: sa.Connection, tenant_id: int, reason_id: int | None) -> list[str]:
+    """The vendor's absence definitions: "isReasonForClocking: Indicates if this absence
+    can be used as a reason for clockings"; a disabled one cannot be used either."""
+    if reason_id is None:
+        return []
+    table = tables.absence_definitions
+    row = connection.execute(
+        sa.select(table.c.is_reason_for_clocking, table.c.is_enabled).where(
+            table.c.tenant_id == tenant_id, table.c.id == reason_id
+        )
+    ).first()
+    if row is None:  # reported as missing above
+        return []
+    if not row.is_enabled:
+        return [f"reason.id: absence definition {reason_id} is not enabled"]
+    if not row.is_reason_for_clocking:
+        return [f"reason.id: absence definition {reason_id} is not a reason for clocking"]
+    return []
 
 
 def _activity_level_problems(

@@ -78,25 +78,64 @@ def clocking_to_wire(row: Sequence[Any]) -> Wire:
 
 
 # Reference collections: (wire name, column, kind) in output order. Kind "ref" wraps
-# the value as {"id": ...}; optional columns are left out when null. Activity
-# definitions have GUID ids and a shape of their own (``server/activities/_wire.py``).
+# the value as {"id": ...}; "localized" is the vendor's translatable text, {"default":
+# <column>, "translations": <column>_translations} (a JSON object); "json" is JSON
+# text. Optional columns are left out when null. Contract, "Fidelity" -> "Reference
+# collections", for the fields; the shift's times and the person's shift are ours.
+# Activity definitions have GUID ids and a shape of their own (``server/activities/_wire.py``).
 _Field = tuple[str, str, str]
 REFERENCE_FIELDS: dict[str, tuple[_Field, ...]] = {
     "people": (
-        ("firstName", "first_name", "plain"),
         ("lastName", "last_name", "plain"),
-        ("badgeNumber", "badge_number", "plain"),
-        ("employeeNumber", "employee_number", "plain"),
+        ("firstName", "first_name", "plain"),
+        ("initials", "initials", "plain"),
+        ("telephone", "telephone", "plain"),
+        ("mobile", "mobile", "plain"),
+        ("email", "email", "plain"),
+        ("address", "address", "plain"),
+        ("postalCode", "postal_code", "plain"),
+        ("town", "town", "plain"),
+        ("countryISOCode", "country_iso_code", "plain"),
+        ("nationalityISOCode", "nationality_iso_code", "plain"),
+        ("sex", "sex", "plain"),
+        ("birthDate", "birth_date", "plain"),
         ("inServiceDate", "in_service_date", "plain"),
         ("outOfServiceDate", "out_of_service_date", "plain"),
+        ("employeeNumber", "employee_number", "plain"),
+        ("payGroup", "pay_group", "plain"),
+        ("terminalGroup", "terminal_group_id", "ref"),
+        ("badgeNumber", "badge_number", "plain"),
         ("shiftDefinition", "shift_definition_id", "ref"),
     ),
-    "terminals": (("name", "name", "plain"), ("externalCode", "external_code", "plain")),
-    "absence-definitions": (("name", "name", "plain"), ("absenceCode", "absence_code", "plain")),
-    "counter-definitions": (("name", "name", "plain"), ("counterCode", "counter_code", "plain")),
+    "terminals": (
+        ("name", "name", "localized"),
+        ("externalCode", "external_code", "plain"),
+        ("isEnabled", "is_enabled", "plain"),
+    ),
+    "absence-definitions": (
+        ("name", "name", "localized"),
+        ("code", "absence_code", "plain"),
+        ("friendlyName", "friendly_name", "localized"),
+        ("friendlyCode", "friendly_code", "localized"),
+        ("allowedDurations", "allowed_durations", "json"),
+        ("isEnabled", "is_enabled", "plain"),
+        ("isReasonForClocking", "is_reason_for_clocking", "plain"),
+        ("absenceGroup", "absence_group_id", "ref"),
+    ),
+    "counter-definitions": (
+        ("name", "name", "localized"),
+        ("code", "counter_code", "plain"),
+        ("friendlyName", "friendly_name", "localized"),
+        ("friendlyCode", "friendly_code", "localized"),
+        ("isEnabled", "is_enabled", "plain"),
+        ("counterGroup", "counter_group_id", "ref"),
+        ("unit", "unit", "plain"),
+    ),
     "shift-definitions": (
-        ("name", "name", "plain"),
-        ("shiftCode", "shift_code", "plain"),
+        ("name", "name", "localized"),
+        ("code", "shift_code", "plain"),
+        ("friendlyName", "friendly_name", "localized"),
+        ("isEnabled", "is_enabled", "plain"),
         ("startTimeInMinutes", "start_minutes", "plain"),
         ("endTimeInMinutes", "end_minutes", "plain"),
         ("breakInMinutes", "break_minutes", "plain"),
@@ -104,21 +143,37 @@ REFERENCE_FIELDS: dict[str, tuple[_Field, ...]] = {
 }
 
 
+def _field_columns(field: _Field) -> tuple[str, ...]:
+    _name, column, kind = field
+    return (column, f"{column}_translations") if kind == "localized" else (column,)
+
+
 def reference_columns(collection: str) -> tuple[sa.ColumnElement[Any], ...]:
     table = tables.REFERENCE_TABLES[collection]
     fields = REFERENCE_FIELDS[collection]
-    return (table.c.change_version, table.c.id, *(table.c[f[1]] for f in fields))
+    columns = [table.c[column] for field in fields for column in _field_columns(field)]
+    return (table.c.change_version, table.c.id, *columns)
 
 
 def reference_serializer(collection: str) -> Callable[[Sequence[Any]], Wire]:
-    fields = REFERENCE_FIELDS[collection]
+    fields = tuple((name, kind) for name, _column, kind in REFERENCE_FIELDS[collection])
 
     def to_wire(row: Sequence[Any]) -> Wire:
         wire: Wire = {"changeVersion": f"{row[0]:020X}", "id": row[1]}
-        for (name, _column, kind), value in zip(fields, row[2:], strict=True):
+        at = 2
+        for name, kind in fields:
+            value = row[at]
+            at += 2 if kind == "localized" else 1
             if value is None:
                 continue
-            wire[name] = {"id": value} if kind == "ref" else value
+            if kind == "ref":
+                wire[name] = {"id": value}
+            elif kind == "localized":
+                wire[name] = {"default": value, "translations": orjson.loads(row[at - 1])}
+            elif kind == "json":
+                wire[name] = orjson.loads(value)
+            else:
+                wire[name] = value
         return wire
 
     return to_wire

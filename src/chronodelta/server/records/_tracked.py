@@ -22,6 +22,7 @@ from chronodelta.domain import (
     CALCULATED_TOTALS_FILTER,
     CLOCKINGS,
     CLOCKINGS_FILTER,
+    COUNTER_DEFINITIONS_FILTER,
     PAID_PRESENCES,
     PAID_PRESENCES_FILTER,
     REFERENCE_COLLECTIONS,
@@ -50,7 +51,12 @@ from chronodelta.server.records._serialize import (
 from chronodelta.storage import tables
 
 # The column each multiple filter field constrains.
-FILTER_COLUMNS = {"person": "person_id", "kind": "kind"}
+FILTER_COLUMNS = {
+    "person": "person_id",
+    "kind": "kind",
+    "counter-group": "counter_group_id",  # counter definitions
+    "enabled": "is_enabled",
+}
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,12 @@ def record_departure(
     )
 
 
+# The reference lists that take a filter (their columns are in FILTER_COLUMNS).
+REFERENCE_FILTERS: dict[str, CollectionFilterSpec] = {
+    "counter-definitions": COUNTER_DEFINITIONS_FILTER,
+}
+
+
 def _reference(info: CollectionInfo) -> TrackedCollection:
     if info.name == ACTIVITY_DEFINITIONS.name:
         return TrackedCollection(
@@ -222,7 +234,7 @@ def _reference(info: CollectionInfo) -> TrackedCollection:
         tables.REFERENCE_TABLES[info.name],
         reference_columns(info.name),
         reference_serializer(info.name),
-        None,
+        REFERENCE_FILTERS.get(info.name),
     )
 
 

@@ -7,10 +7,12 @@
 * ``add_external_references`` adds ``"externalReferences": {name: value}`` to the
   nested objects of a batch of wire records, with one query per requested pair.
 * ``resolve_reference`` finds the record a write body names by external reference.
+* ``addressed_record`` finds the record a GET path names: by id, or by reference.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -22,7 +24,7 @@ from chronodelta.domain import (
     ExternalReferencesError,
     parse_external_references,
 )
-from chronodelta.server._errors import BadRequest
+from chronodelta.server._errors import BadRequest, NotFound
 from chronodelta.server.records._serialize import Wire
 from chronodelta.storage import tables
 
@@ -47,9 +49,24 @@ def _each(name: str, inner: str | None = None) -> Nested:
     return found
 
 
+def _itself(wire: Wire) -> Iterator[dict[str, Any]]:
+    yield wire
+
+
+def _itself_and(name: str) -> Nested:
+    nested = _field(name)
+
+    def found(wire: Wire) -> Iterator[dict[str, Any]]:
+        yield wire
+        yield from nested(wire)
+
+    return found
+
+
 # Where each endpoint's records nest objects of each collection. Activity durations
 # accept shift-definitions (seed 003 lists it) but carry no shift object, so it adds
-# nothing there.
+# nothing there. A reference collection's own references go on its records (and on
+# the parent of an activity definition, which is one of them too).
 NESTED: dict[str, dict[str, Nested]] = {
     "clockings": {
         "people": _field("person"),
@@ -69,6 +86,12 @@ NESTED: dict[str, dict[str, Nested]] = {
         "counter-definitions": _each("counterDefinitions"),
         "shift-definitions": _field("shiftDefinition"),
     },
+    "people": {"people": _itself, "shift-definitions": _field("shiftDefinition")},
+    "terminals": {"terminals": _itself},
+    "activity-definitions": {"activity-definitions": _itself_and("parent")},
+    "absence-definitions": {"absence-definitions": _itself},
+    "counter-definitions": {"counter-definitions": _itself},
+    "shift-definitions": {"shift-definitions": _itself},
 }
 
 
@@ -141,6 +164,61 @@ def public_id(table: sa.Table) -> sa.ColumnElement[Any]:
     """The column of the id the API shows: ``guid`` where the table has one (activity
     definitions, whose ``id`` is a surrogate key), else ``id``."""
     return table.c.guid if "guid" in table.c else table.c.id
+
+
+# An integer id as a path shows it; anything else names no record by id (404).
+_INTEGER_ID = re.compile(r"[1-9][0-9]{0,18}")
+_MAX_ID = 2**63 - 1
+# No stored value or id holds these (server/_models.py refuses them in writes), and
+# PostgreSQL cannot even compare a NUL: such a path names no record.
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def addressed_record(
+    connection: sa.Connection,
+    tenant_id: int,
+    collection: str,
+    value: str,
+    pairs: Sequence[ExternalReference],
+) -> Any:
+    """The id of the record ``GET .../{collection}/{value}`` names; 404 if none.
+
+    Contract, "Addressing by reference": with a pair of the collection's own in
+    ``externalReferences`` (the first, if several), ``value`` is that reference's
+    value (``/people/6767676?externalReferences=(people,@badge-number)``); without,
+    it is the record's id. More than one record with the value is a 400: the vendor
+    requires a reference to be unique within its collection.
+    """
+    own = next((ref for ref in pairs if ref.collection == collection), None)
+    if own is None:
+        record_id = _path_id(tables.REFERENCE_TABLES[collection], value)
+        if record_id is None:
+            raise NotFound(f"No {collection} record with id {value!r}")
+        return record_id
+    ids = (
+        []
+        if _UNSTORABLE.search(value)
+        else resolve_reference(connection, tenant_id, collection, own.name, value)
+    )
+    if not ids:
+        raise NotFound(f"No {collection} record has {own.name} {value!r}")
+    if len(ids) > 1:
+        raise BadRequest(
+            reasons=[
+                f"More than one {collection} record has {own.name} {value!r}; a reference "
+                "that addresses a record must be unique within its collection"
+            ]
+        )
+    return ids[0]
+
+
+def _path_id(table: sa.Table, value: str) -> Any:
+    """An id from a path: an integer for integer keys; text as it is for others."""
+    if not isinstance(table.c.id.type, sa.Integer):
+        return None if _UNSTORABLE.search(value) else value
+    if not _INTEGER_ID.fullmatch(value) or int(value) > _MAX_ID:
+        return None
+    return int(value)
 
 
 def _reference_source(
