@@ -273,7 +273,7 @@ def test_a_scope_the_client_was_not_granted_is_a_400(api: Api) -> None:
             "scope": wanted,
         },
     )
-    error = error_of(response, 400, "BadRequest")
+    error = error_of(response, 400, "invalid_scope")  # RFC 6749, 5.2
     assert Scope.CLOCKINGS_WRITE.value in " ".join(error.get("reasons", []))
     granted = api.http.post(
         f"/tenants/{api.tenant}/connect/token",
