@@ -76,6 +76,20 @@ class ExternalReferencesError(ValueError):
         self.reasons = reasons
 
 
+def external_references_pattern(endpoint: str) -> str:
+    """A regular expression for exactly the ``externalReferences`` texts ``endpoint``
+    takes by their form: its collections, each with its predefined names or a custom
+    name (whether the tenant uses a custom name is the data's to say, not the form's).
+    OpenAPI publishes it, so a client generated from /openapi.json sends only these."""
+    custom = CUSTOM_REFERENCE_NAME.pattern
+    pairs = []
+    for collection in SUPPORTED_REFERENCE_COLLECTIONS.get(endpoint, ()):
+        # The names hold only letters, '@' and '-': literal in any regex dialect.
+        names = list(PREDEFINED_REFERENCES.get(collection, {}))
+        pairs.append(rf"\({collection},(?:{'|'.join([*names, custom])})\)")
+    return rf"^(?:{'|'.join(pairs)})+$"
+
+
 def parse_external_references(text: str, endpoint: str) -> tuple[ExternalReference, ...]:
     """The pairs of ``text`` for ``endpoint``; each must be one the endpoint supports.
 

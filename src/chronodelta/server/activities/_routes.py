@@ -32,6 +32,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 409, 414, 429)
 }
 NAME = ACTIVITY_DEFINITIONS.name
+# Unicode's control characters (Cc) are in no reference: refused with 400 (issue 10).
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"
 NO_FILTER = ""  # the canonical "filter" of the whole collection's page tokens
 Token = Annotated[str | None, Query(description="From the previous page's nextLink")]
 VersionId = Annotated[
@@ -48,7 +50,10 @@ Level = Annotated[int, Path(ge=1, le=10, description="The level in the structure
 def list_definitions(
     request: Request,
     principal: Principal = READ,
-    filter: Annotated[str | None, Query(description="Not supported here")] = None,
+    # Not published (a filter is a 400 here), so that generated clients send none.
+    filter: Annotated[
+        str | None, Query(description="Not supported here", include_in_schema=False)
+    ] = None,
     continuationToken: Token = None,
     delta: DeltaFlag = None,
     deltaToken: DeltaToken = None,
@@ -117,6 +122,7 @@ def get_in_structure_level(
         Path(
             alias="activityDefinitionReference",
             description="The definition's id (a GUID) or its externalReference",
+            json_schema_extra={"pattern": NO_CONTROL_CHARACTERS},
         ),
     ],
     principal: Principal = READ,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.datastructures import FormData
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -33,6 +33,15 @@ FORM = "application/x-www-form-urlencoded"
 NOT_A_TENANT_NAME: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}}
 # Unicode's control characters (Cc): no client id, secret or tenant name holds one.
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The tenant names admin accepts (TENANT_NAME, and no '-' at the end), published so
+# that a client generated from /openapi.json sends only those (issue 11).
+TenantName = Annotated[
+    str,
+    Path(
+        description="The tenant, e.g. acme",
+        json_schema_extra={"pattern": "^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"},
+    ),
+]
 
 
 class ClientClosedRequest(ApiError):
@@ -94,7 +103,7 @@ def require_tenant_name(tenant: str) -> None:
         }
     },
 )
-async def issue_token(request: Request, tenant: str) -> Response:
+async def issue_token(request: Request, tenant: TenantName) -> Response:
     require_tenant_name(tenant)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         raise UnsupportedMediaType(reasons=[f"Send the token request as {FORM}"])
@@ -165,7 +174,7 @@ def _source(request: Request) -> str:
     response_class=Response,
     responses=NOT_A_TENANT_NAME,
 )
-async def discovery(request: Request, tenant: str) -> Response:
+async def discovery(request: Request, tenant: TenantName) -> Response:
     require_tenant_name(tenant)
     document = services(request).auth.discovery(_issuer(request, tenant))
     return Response(orjson.dumps(document), media_type="application/json")
@@ -179,6 +188,6 @@ async def discovery(request: Request, tenant: str) -> Response:
     response_class=Response,
     responses=NOT_A_TENANT_NAME,
 )
-async def jwks(request: Request, tenant: str) -> Response:
+async def jwks(request: Request, tenant: TenantName) -> Response:
     require_tenant_name(tenant)
     return Response(orjson.dumps(services(request).auth.jwks()), media_type="application/json")

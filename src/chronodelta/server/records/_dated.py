@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Query, Request
+from pydantic_core import PydanticUndefined
 from starlette.responses import Response
 
-from chronodelta.domain import FilterCriteria, FilterError, compile_filter
+from chronodelta.domain import (
+    FilterCriteria,
+    FilterError,
+    compile_filter,
+    external_references_pattern,
+)
 from chronodelta.server._errors import BadRequest
 from chronodelta.server._services import services
 from chronodelta.server.auth._tokens import Principal
@@ -23,13 +29,20 @@ from chronodelta.server.records._backend import References
 from chronodelta.server.records._lists import page_response, position
 from chronodelta.server.records._tracked import Page, TrackedCollection
 
-ExternalReferencesText = Annotated[
-    str | None,
-    Query(
+
+def external_references_query(endpoint: str, *, with_default: bool = False) -> Any:
+    """The ``externalReferences`` parameter of ``endpoint``'s operations, its form
+    published as a pattern (issue 11: the OpenAPI document says what is accepted).
+    ``with_default``: as a parameter's default value (None); inside ``Annotated`` a
+    ``Query`` may have none."""
+    return Query(
+        None if with_default else PydanticUndefined,
         description="References to add to nested objects, e.g. "
-        "(people,@badge-number)(terminals,@external-code)"
-    ),
-]
+        "(people,@badge-number)(terminals,@external-code)",
+        json_schema_extra={"minLength": 1, "pattern": external_references_pattern(endpoint)},
+    )
+
+
 ListPage = Callable[[int, FilterCriteria, tuple[Any, ...] | None, int, References], Page]
 
 

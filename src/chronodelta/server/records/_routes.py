@@ -23,7 +23,7 @@ from chronodelta.server.auth._access import require_scope
 from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken
 from chronodelta.server.records._clockings import etag, etag_matches
-from chronodelta.server.records._dated import ExternalReferencesText, dated_list_response
+from chronodelta.server.records._dated import dated_list_response, external_references_query
 from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter(tags=["clockings"])
@@ -36,12 +36,14 @@ ClockingId = Annotated[Id, Path(description="The clocking's id")]
 FilterText = Annotated[
     str | None,
     Query(
+        json_schema_extra={"minLength": 1},
         description="Required: date range of at most a year, e.g. "
         "date ge '2026-01-01' and date le '2026-01-31' (a start alone lists a year); "
         "optionally person (also person in circle(1, 2), org-group(...), org-tree(...)), kind"
     ),
 ]
 Token = Annotated[str | None, Query(description="From the previous page's nextLink")]
+ExternalReferencesText = Annotated[str | None, external_references_query(CLOCKINGS.name)]
 
 
 @router.get(

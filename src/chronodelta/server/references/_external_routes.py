@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from chronodelta.domain import (
+    CUSTOM_REFERENCE_NAME,
     GUID_PATTERN,
     REFERENCE_COLLECTIONS,
     CollectionInfo,
@@ -42,7 +43,13 @@ RecordId = Annotated[Id, Path(description="The record's id")]
 GuidRecordId = Annotated[
     str, Path(description="The activity definition's id (a GUID)", pattern=GUID_PATTERN)
 ]
-Name = Annotated[str, Path(description="A custom reference's name (no '@'), e.g. HRMID")]
+Name = Annotated[
+    str,
+    Path(
+        description="A custom reference's name (no '@'), e.g. HRMID",
+        json_schema_extra={"pattern": f"^{CUSTOM_REFERENCE_NAME.pattern}$"},
+    ),
+]
 
 
 def _custom_name(collection: str, name: str) -> str:

@@ -32,7 +32,7 @@ from chronodelta.server.auth._access import require_scope
 from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken, snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
-from chronodelta.server.records._dated import ExternalReferencesText
+from chronodelta.server.records._dated import external_references_query
 from chronodelta.server.records._lists import add_list_and_get, page_response, position
 from chronodelta.server.records._tracked import TRACKED, TrackedCollection
 
@@ -54,7 +54,9 @@ RecordReference = Annotated[
     str,
     Path(
         description="The record's id, or with externalReferences naming this collection, "
-        "the value of that reference (e.g. a badge number with (people,@badge-number))"
+        "the value of that reference (e.g. a badge number with (people,@badge-number))",
+        # Control characters are in no id or reference value: 400 (issue 10, item 1).
+        json_schema_extra={"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},
     ),
 ]
 
@@ -86,7 +88,14 @@ def _add_collection(info: CollectionInfo) -> None:
     tracked = TRACKED[info.name]
     reader = Depends(require_scope(info.read_scope))
     # Not an Annotated alias: annotations are strings here, resolved in the module.
-    filter_query = Query(None, description=_filter_description(tracked))
+    # A collection that takes no filter does not publish one (issue 11: a client generated
+    # from /openapi.json sent an empty filter=); a filter sent anyway is still a 400.
+    filter_query = Query(
+        None,
+        description=_filter_description(tracked),
+        include_in_schema=tracked.filter_spec is not None,
+    )
+    references_query = external_references_query(info.name, with_default=True)
 
     def list_records(
         request: Request,
@@ -95,7 +104,7 @@ def _add_collection(info: CollectionInfo) -> None:
         continuationToken: Annotated[str | None, Query()] = None,
         delta: DeltaFlag = None,
         deltaToken: DeltaToken = None,
-        externalReferences: ExternalReferencesText = None,
+        externalReferences: str | None = references_query,
     ) -> Response:
         if delta is not None or deltaToken is not None:
             query = SnapshotQuery(filter, continuationToken, deltaToken, externalReferences)
@@ -128,7 +137,7 @@ def _add_collection(info: CollectionInfo) -> None:
         request: Request,
         record_id: RecordReference,
         principal: Principal = reader,
-        externalReferences: ExternalReferencesText = None,
+        externalReferences: str | None = references_query,
     ) -> Response:
         record = services(request).backend.get_reference(
             principal.tenant_id, info.name, record_id, externalReferences

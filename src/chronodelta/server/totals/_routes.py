@@ -29,7 +29,11 @@ from chronodelta.server.auth._access import require_scope
 from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken
 from chronodelta.server.records._backend import ConnectorBackend, References
-from chronodelta.server.records._dated import ExternalReferencesText, ListPage, dated_list_response
+from chronodelta.server.records._dated import (
+    ListPage,
+    dated_list_response,
+    external_references_query,
+)
 from chronodelta.server.records._lists import add_list_and_get
 from chronodelta.server.records._serialize import Wire
 from chronodelta.server.records._tracked import TRACKED
@@ -42,6 +46,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 FilterText = Annotated[
     str | None,
     Query(
+        json_schema_extra={"minLength": 1},
         description="Required: date range, e.g. date ge '2026-01-01' and date le '2026-01-31' "
         "(a start alone lists a year; with &delta: a start date, an optional end date); "
         "optionally person, also person in circle(...), org-group(...), org-tree(...) "
@@ -61,6 +66,7 @@ def _add_collection(
 ) -> None:
     """``list_page``/``get_record`` pick the backend's operations for the collection."""
     reader = Depends(require_scope(info.read_scope))
+    references_query = external_references_query(info.name, with_default=True)
 
     def list_records(
         request: Request,
@@ -69,7 +75,7 @@ def _add_collection(
         continuationToken: Annotated[str | None, Query()] = None,
         delta: DeltaFlag = None,
         deltaToken: DeltaToken = None,
-        externalReferences: ExternalReferencesText = None,
+        externalReferences: str | None = references_query,
     ) -> Response:
         return dated_list_response(
             request,
@@ -87,7 +93,7 @@ def _add_collection(
         request: Request,
         record_id: Annotated[Id, Path(description="The record's id")],
         principal: Principal = reader,
-        externalReferences: ExternalReferencesText = None,
+        externalReferences: str | None = references_query,
     ) -> Response:
         backend = services(request).backend
         record = get_record(backend)(principal.tenant_id, record_id, externalReferences)
