@@ -87,9 +87,12 @@ def test_definitions_have_guid_ids_and_the_vendors_fields(api: Api) -> None:
     assert got.status_code == 200 and got.json() == one
 
 
-def test_a_flat_get_refuses_what_is_not_a_guid_and_404s_an_unknown_one(api: Api) -> None:
-    """Seed 003: the id is a string (a GUID); an integer id of older versions is a 400."""
-    assert "record_id" in error(api.http.get(f"{FLAT}/1", headers=api.auth(*READ)), 400)
+def test_a_flat_get_of_what_is_not_a_known_guid_is_a_404(api: Api) -> None:
+    """Seed 003: the id is a string (a GUID); an integer id of older versions names no
+    definition (404, as a non-integer id of the other reference collections: without
+    externalReferences naming the collection, the path value is an id)."""
+    refused = api.http.get(f"{FLAT}/1", headers=api.auth(*READ))
+    assert "ids are GUIDs" in error(refused, 404)
     error(api.http.get(f"{FLAT}/{UNKNOWN_GUID}", headers=api.auth(*READ)), 404)
 
 

@@ -301,3 +301,42 @@ def test_only_enabled_reasons_for_clocking_can_be_a_clockings_reason(live: Live)
         400,
         [f"reason.id: absence definition {definitions['EDU']['id']} is not enabled"],
     )
+
+
+def test_an_activity_definition_is_addressed_by_its_own_reference(live: Live) -> None:
+    """Issue 11, item 7 for activity definitions, which have their own routes: GET
+    /activity-definitions/{value}?externalReferences=(activity-definitions,@...) finds
+    the definition whose reference has that value, and shows the reference."""
+    definitions = live.every("activity-definitions")
+    wanted = next(d for d in definitions if d.get("dataEntryCode"))
+    code = wanted["dataEntryCode"]
+    refs = "(activity-definitions,@data-entry-code)"
+    found = live.ok(f"activity-definitions/{code}", externalReferences=refs)
+    assert found["id"] == wanted["id"]
+    assert found["externalReferences"] == {"@data-entry-code": code}
+    # With its own pair the path is that reference's value, as for people; without, a GUID.
+    assert live.ok(f"activity-definitions/{wanted['id']}")["id"] == wanted["id"]
+    assert live.get("activity-definitions/NO-SUCH-CODE", externalReferences=refs).status_code == 404
+    assert live.get(f"activity-definitions/{code}").status_code == 404  # not a GUID: no id
+    bad = live.get(f"activity-definitions/{wanted['id']}", externalReferences="(people,@x)")
+    assert reasons(bad)
+
+
+def test_activity_definition_lists_and_levels_carry_their_references(live: Live) -> None:
+    """Contract, "Addressing by reference": reference collections accept
+    externalReferences for their own and related collections, on every page."""
+    refs = "(activity-definitions,@external-reference)"
+    listed = live.every("activity-definitions", externalReferences=refs)
+    assert len(listed) > 7  # several pages of 7
+    for d in listed:
+        assert d["externalReferences"] == {"@external-reference": d["externalReference"]}
+        if "parent" in d:
+            assert set(d["parent"]["externalReferences"]) == {"@external-reference"}
+    child = next(d for d in listed if "parent" in d)
+    level = f"activity-structure-versions/{child['structureVersion']}/levels/2/activity-definitions"
+    on_level = live.every(level, externalReferences=refs)
+    assert child["id"] in {d["id"] for d in on_level}
+    assert all("externalReferences" in d for d in on_level)
+    one = live.ok(f"{level}/{child['id']}", externalReferences=refs)
+    assert one["externalReferences"] == child["externalReferences"]
+    assert reasons(live.get("activity-definitions", externalReferences="(people,@badge-number)"))

@@ -23,6 +23,7 @@ from chronodelta.server.auth._access import require_scope
 from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken, snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
+from chronodelta.server.records._dated import external_references_query
 from chronodelta.server.records._lists import add_list_and_get, page_response, position
 from chronodelta.server.records._tracked import TRACKED
 
@@ -36,6 +37,7 @@ NAME = ACTIVITY_DEFINITIONS.name
 NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"
 NO_FILTER = ""  # the canonical "filter" of the whole collection's page tokens
 Token = Annotated[str | None, Query(description="From the previous page's nextLink")]
+References = Annotated[str | None, external_references_query(ACTIVITY_DEFINITIONS.name)]
 VersionId = Annotated[
     str,
     Path(
@@ -57,23 +59,32 @@ def list_definitions(
     continuationToken: Token = None,
     delta: DeltaFlag = None,
     deltaToken: DeltaToken = None,
+    externalReferences: References = None,
 ) -> Response:
     if delta is not None or deltaToken is not None:
-        query = SnapshotQuery(filter, continuationToken, deltaToken)
+        query = SnapshotQuery(filter, continuationToken, deltaToken, externalReferences)
         return snapshot_response(request, principal, TRACKED[NAME], query)
     if filter is not None:
         raise BadRequest(reasons=[f"The {NAME} collection does not support filter"])
-    return _page(request, principal, continuationToken, None)
+    return _page(request, principal, continuationToken, None, externalReferences)
 
 
 def get_definition(
     request: Request,
     record_id: Annotated[
-        str, Path(pattern=GUID_PATTERN, description="The activity definition's id (a GUID)")
+        str,
+        Path(
+            description="The activity definition's id (a GUID), or with externalReferences "
+            "naming this collection the value of that reference (e.g. a data entry code "
+            "with (activity-definitions,@data-entry-code))",
+            json_schema_extra={"pattern": NO_CONTROL_CHARACTERS},
+        ),
     ],
     principal: Principal = READ,
+    externalReferences: References = None,
 ) -> Response:
-    record = services(request).activities.get(principal.tenant_id, record_id)
+    activities = services(request).activities
+    record = activities.get(principal.tenant_id, record_id, externalReferences)
     return Response(orjson.dumps(record), media_type="application/json")
 
 
@@ -100,9 +111,10 @@ def list_structure_level(
     level: Level,
     principal: Principal = READ,
     continuationToken: Token = None,
+    externalReferences: References = None,
 ) -> Response:
     structure = StructureLevel(version.lower(), level)
-    return _page(request, principal, continuationToken, structure)
+    return _page(request, principal, continuationToken, structure, externalReferences)
 
 
 @router.get(
@@ -126,21 +138,28 @@ def get_in_structure_level(
         ),
     ],
     principal: Principal = READ,
+    externalReferences: References = None,
 ) -> Response:
     structure = StructureLevel(version.lower(), level)
     activities = services(request).activities
-    record = activities.get_in_structure(principal.tenant_id, structure, reference)
+    record = activities.get_in_structure(
+        principal.tenant_id, structure, reference, externalReferences
+    )
     return Response(orjson.dumps(record), media_type="application/json")
 
 
 def _page(
-    request: Request, principal: Principal, token: str | None, structure: StructureLevel | None
+    request: Request,
+    principal: Principal,
+    token: str | None,
+    structure: StructureLevel | None,
+    references: str | None,
 ) -> Response:
     found = services(request)
     canonical = NO_FILTER if structure is None else structure.canonical
     after = position(found, token, principal.tenant_id, NAME, canonical)
     limit = found.settings.page_size
-    page = found.activities.list_page(principal.tenant_id, after, limit, structure)
+    page = found.activities.list_page(principal.tenant_id, after, limit, structure, references)
     return page_response(
         found,
         path=ACTIVITY_DEFINITIONS.path if structure is None else structure.path,
@@ -150,4 +169,5 @@ def _page(
         next_key=page.next_key,
         filter_text=None,
         canonical_filter=canonical,
+        external_references=references,
     )

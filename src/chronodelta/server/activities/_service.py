@@ -22,6 +22,11 @@ from chronodelta.domain import ACTIVITY_CODE_MAX, ACTIVITY_DEFINITIONS, API_PREF
 from chronodelta.server._errors import BadRequest, NotFound
 from chronodelta.server.activities._wire import Wire
 from chronodelta.server.records._tracked import TRACKED, Page, read_page
+from chronodelta.server.references._lookup import (
+    add_external_references,
+    addressed_record,
+    checked_references,
+)
 from chronodelta.storage import read_transaction, tables
 
 definitions = tables.activity_definitions
@@ -68,26 +73,46 @@ class ActivityDefinitionService:
         after: Sequence[Any] | None,
         limit: int,
         structure: StructureLevel | None = None,
+        references: str | None = None,
     ) -> Page:
-        """A page of the tenant's definitions (of one structure level, if given)."""
-        with read_transaction(self.engine) as connection:
+        """A page of the tenant's definitions (of one structure level, if given), with
+        the ``externalReferences`` asked for (contract, "Addressing by reference":
+        reference collections accept them for their own and related collections)."""
+        with read_transaction(self.engine, snapshot=True) as connection:
+            pairs = checked_references(connection, tenant_id, _NAME, references)
             where: tuple[sa.ColumnElement[bool], ...] = ()
             if structure is not None:
                 _check_structure(connection, tenant_id, structure)
                 where = structure.conditions()
-            tracked = TRACKED[ACTIVITY_DEFINITIONS.name]
-            return read_page(connection, tracked, tenant_id, None, after, limit, where=where)
+            tracked = TRACKED[_NAME]
+            page = read_page(connection, tracked, tenant_id, None, after, limit, where=where)
+            add_external_references(connection, tenant_id, _NAME, pairs, page.records)
+            return page
 
-    def get(self, tenant_id: int, record_id: str) -> Wire:
-        """``/activity-definitions/{id}``: by GUID (400 for anything else)."""
-        if not is_guid(record_id):
-            raise BadRequest(
-                reasons=[f"{record_id!r} is not an activity definition id (ids are GUIDs)"]
-            )
-        with read_transaction(self.engine) as connection:
-            return _one(connection, tenant_id, definitions.c.guid == record_id.lower(), record_id)
+    def get(self, tenant_id: int, value: str, references: str | None = None) -> Wire:
+        """``/activity-definitions/{value}``: by GUID, or (issue 11, item 7) by the value
+        of the collection's own reference in ``references``, as the other reference
+        collections are addressed. A value that is no GUID names no definition by id:
+        404, as a non-integer id of the other reference collections."""
+        with read_transaction(self.engine, snapshot=True) as connection:
+            pairs = checked_references(connection, tenant_id, _NAME, references)
+            if any(pair.collection == _NAME for pair in pairs):
+                guid = str(addressed_record(connection, tenant_id, _NAME, value, pairs))
+            elif is_guid(value):
+                guid = value.lower()
+            else:
+                raise NotFound(f"No activity definition {value!r} (ids are GUIDs)")
+            record = _one(connection, tenant_id, definitions.c.guid == guid, value)
+            add_external_references(connection, tenant_id, _NAME, pairs, [record])
+        return record
 
-    def get_in_structure(self, tenant_id: int, structure: StructureLevel, reference: str) -> Wire:
+    def get_in_structure(
+        self,
+        tenant_id: int,
+        structure: StructureLevel,
+        reference: str,
+        references: str | None = None,
+    ) -> Wire:
         """``.../levels/{level}/activity-definitions/{ref}``: the vendor's "internal ID
         (GUID) or an external reference" (unique within the level)."""
         if _CONTROL.search(reference):
@@ -98,9 +123,15 @@ class ActivityDefinitionService:
             match = definitions.c.external_reference == reference
         else:
             match = sa.false()  # longer than any external reference can be
-        with read_transaction(self.engine) as connection:
+        with read_transaction(self.engine, snapshot=True) as connection:
+            pairs = checked_references(connection, tenant_id, _NAME, references)
             _check_structure(connection, tenant_id, structure)
-            return _one(connection, tenant_id, sa.and_(match, *structure.conditions()), reference)
+            record = _one(connection, tenant_id, sa.and_(match, *structure.conditions()), reference)
+            add_external_references(connection, tenant_id, _NAME, pairs, [record])
+        return record
+
+
+_NAME = ACTIVITY_DEFINITIONS.name
 
 
 def _one(
