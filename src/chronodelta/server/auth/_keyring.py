@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
@@ -25,8 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.engine import Engine
 
 from chronodelta.server._clock import as_utc, utc_now
-from chronodelta.server.auth._keys import ALGORITHM, SigningKey, load_or_create_signing_key
-from chronodelta.storage import plain_write_transaction, read_transaction, tables
+from chronodelta.server.auth._keys import (
+    SigningKey,
+    insert_new_signing_key,
+    load_or_create_signing_key,
+)
+from chronodelta.storage import read_transaction, tables
 
 _MARGIN = dt.timedelta(minutes=1)
 # A token with an unknown kid makes a worker read the keys again, at most this often.
@@ -75,20 +78,7 @@ def list_signing_keys(engine: Engine) -> list[KeyInfo]:
 
 def rotate_signing_key(engine: Engine) -> str:
     """Add a new signing key; returns its kid. Workers sign with it from their next read."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    kid = uuid.uuid4().hex
-    with plain_write_transaction(engine) as connection:
-        connection.execute(
-            tables.signing_keys.insert().values(
-                kid=kid, algorithm=ALGORITHM, private_key_pem=pem, created_at=utc_now()
-            )
-        )
-    return kid
+    return insert_new_signing_key(engine)
 
 
 class KeyRing:

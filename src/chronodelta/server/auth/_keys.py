@@ -54,23 +54,30 @@ def _oldest_key(engine: Engine) -> sa.Row[Any] | None:
         ).first()
 
 
-def _insert_new_key(engine: Engine) -> None:
-    # Racing workers may each insert one; all of them use the oldest row.
+def insert_new_signing_key(engine: Engine) -> str:
+    """Store a new RSA signing key; returns its kid."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+    kid = uuid.uuid4().hex
     with plain_write_transaction(engine) as connection:
         connection.execute(
             signing_keys.insert().values(
-                kid=uuid.uuid4().hex,
+                kid=kid,
                 algorithm=ALGORITHM,
                 private_key_pem=pem,
                 created_at=dt.datetime.now(dt.UTC),
             )
         )
+    return kid
+
+
+def _insert_new_key(engine: Engine) -> None:
+    # Racing workers may each insert one; all of them use the oldest row.
+    insert_new_signing_key(engine)
 
 
 def load_or_create_secret(engine: Engine, name: str) -> bytes:
