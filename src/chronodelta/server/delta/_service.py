@@ -3,9 +3,10 @@ delta) and a deltaLink's changes.
 
 Contract, "Delta": the initial response is always paged; every ``nextLink`` carries the
 filter, a ``continuationToken`` and a ``deltaToken``; the last page, always empty (seed
-000's examples), carries ``deltaLink`` instead. A deltaLink answers all changes since it in one response with a fresh
-deltaLink. A delta keeps the ``externalReferences`` it was started with (they work with
-delta as with lists): its pages and change feeds all carry them.
+000's examples), carries ``deltaLink`` instead. A deltaLink answers all changes since it
+in one response with a fresh deltaLink. A delta keeps the ``externalReferences`` it was
+started with (they work with delta as with lists): its pages and change feeds all carry
+them.
 """
 
 from __future__ import annotations

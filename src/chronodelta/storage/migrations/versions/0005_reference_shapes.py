@@ -1,4 +1,4 @@
-"""reference collections in the vendor's shapes (placeholder: filled in by the work on issue 11, items 6 and 7)
+"""reference collections in the vendor's shapes (placeholder: issue 11, items 6 and 7)
 
 Revision ID: 0005
 Revises: 0004
