@@ -24,6 +24,7 @@ from chronodelta.server.delta._tracker import DeltaTracker
 from chronodelta.server.records._backend import ConnectorBackend
 from chronodelta.server.records._paging import PageTokenCodec
 from chronodelta.server.references._store import ReferenceStore
+from chronodelta.server.webhooks._backend import WebhookBackend
 from chronodelta.storage import create_engine
 
 
@@ -39,6 +40,7 @@ class Services:
     pages: PageTokenCodec
     deltas: DeltaTracker
     delta: DeltaService
+    webhooks: WebhookBackend
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -70,6 +72,11 @@ class Services:
             pages=pages,
             deltas=tracker,
             delta=DeltaService(tracker, references, pages, settings),
+            webhooks=WebhookBackend(
+                engine,
+                lifetime_seconds=settings.webhook_lifetime_seconds,
+                allow_private=settings.webhook_allow_private,
+            ),
         )
 
 
