@@ -21,7 +21,9 @@ WRITE = (Scope.WEBHOOKS_WRITE, Scope.WEBHOOKS_READ, Scope.CLOCKINGS_READ)
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def register(api: Api, collection: str = "clockings", url: str = RECEIVER, query: str = "") -> dict[str, Any]:
+def register(
+    api: Api, collection: str = "clockings", url: str = RECEIVER, query: str = ""
+) -> dict[str, Any]:
     response = api.http.post(
         PATH + query,
         json={"destinationUrl": url, "collectionName": collection},
