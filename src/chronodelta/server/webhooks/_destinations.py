@@ -60,7 +60,7 @@ def refusal(address: IpAddress) -> str | None:
     mapped = getattr(address, "ipv4_mapped", None)
     if mapped is not None:
         address = mapped
-    if address.is_global:
+    if address.is_global and not address.is_multicast:  # 224.0.0.1 counts as "global"
         return None
     kind = next(
         (
