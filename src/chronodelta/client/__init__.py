@@ -42,6 +42,15 @@ from ._models import (
 from ._paging import Change, DeltaChanges, Page
 from ._query import date_filter, format_external_references
 from ._retry import RetryPolicy
+from ._webhooks import (
+    AsyncWebhooks,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+    Webhooks,
+    WebhookVerificationFailed,
+    verify_webhook,
+)
 
 __all__ = [
     "AbsenceDefinition",
@@ -53,6 +62,7 @@ __all__ = [
     "AsyncClockings",
     "AsyncCollection",
     "AsyncDeltaStream",
+    "AsyncWebhooks",
     "BadRequest",
     "Change",
     "ChronodeltaError",
@@ -85,6 +95,12 @@ __all__ = [
     "Terminal",
     "TransportError",
     "Unauthorized",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookVerificationFailed",
+    "Webhooks",
     "date_filter",
     "format_external_references",
+    "verify_webhook",
 ]
