@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -173,3 +175,59 @@ def test_two_workers_deliver_each_event_once_in_order(
     for webhook in (first, second):
         versions = [r.event["data"]["changeVersion"] for r in of_webhook(got, webhook["id"])]
         assert versions == sorted(versions) and len(versions) == events // 2
+
+
+def test_concurrent_writers_readers_and_registrations(engine: Engine, database_url: str) -> None:
+    # Guide, "Concurrency is correctness": clocking writers, webhook readers and a thread
+    # registering and deleting webhooks at once; no 5xx, and every acknowledged clocking
+    # reaches the webhook that stayed, once, in changeVersion order.
+    tenant = provision(engine, database_url)
+    workers = 2 if "postgresql" in database_url else 1
+    writes, writers = 30, 3
+    with Receiver() as receiver, tenant.server(workers=workers) as server:
+        with tenant.http(server) as http:
+            kept = register(http, receiver.url)
+        statuses: list[int] = []
+        versions: list[str] = []
+        done = threading.Event()
+
+        def write(offset: int) -> None:
+            with tenant.http(server) as http:
+                for n in range(writes):
+                    response = http.post(
+                        f"{API}/clockings",
+                        json={
+                            "person": {"id": 1 + offset},
+                            "date": "2026-01-16",
+                            "timeOfDayInMinutes": n,
+                            "kind": "InOut",
+                        },
+                    )
+                    statuses.append(response.status_code)
+                    if response.status_code == 201:
+                        versions.append(response.json()["changeVersion"])
+
+        def read() -> None:
+            with tenant.http(server) as http:
+                while not done.is_set():
+                    statuses.append(http.get(f"{API}/webhooks").status_code)
+                    statuses.append(http.get(f"{API}/webhooks/{kept['id']}/deliveries").status_code)
+
+        def churn() -> None:
+            with tenant.http(server) as http:
+                while not done.is_set():
+                    created = register(http, receiver.url)
+                    statuses.append(http.delete(f"{API}/webhooks/{created['id']}").status_code)
+
+        with ThreadPoolExecutor(writers + 2) as pool:
+            background = [pool.submit(read), pool.submit(churn)]
+            for future in [pool.submit(write, n) for n in range(writers)]:
+                future.result()
+            done.set()
+            for future in background:
+                future.result()
+        got = receiver.wait_for(lambda r: len(of_webhook(r, kept["id"])) >= len(versions))
+    assert not [s for s in statuses if s >= 500], statuses
+    assert len(versions) == writes * writers
+    delivered = [r.event["data"]["changeVersion"] for r in of_webhook(got, kept["id"])]
+    assert delivered == sorted(versions)
