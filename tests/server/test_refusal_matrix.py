@@ -46,7 +46,11 @@ SEED = 3
 ACTIVITY = generate_reference_data(people=0, seed=SEED, today=SEED_UNTIL).activity_definitions[0]
 ACTIVITY_PATHS = (f"{API_PREFIX}/activity-definitions/", f"{API_PREFIX}/activity-structure-")
 # Path parameters that are not ids (e.g. /delta/{collection}); any other one gets EXISTING_ID.
-PATH_VALUES = {"collection": "clockings", "name": "HRMID"}
+PATH_VALUES = {
+    "collection": "clockings",
+    "name": "HRMID",
+    "webhook_id": "a7d853ea-89eb-4735-83d1-b891c6fde398",  # the contract's example GUID
+}
 ACTIVITY_VALUES = {
     "record_id": ACTIVITY.id,
     "structureVersionId": ACTIVITY.structure_version,
@@ -119,6 +123,15 @@ class Endpoint:
             raise AssertionError(
                 f"{self}: no scope {name}; teach SCOPE_NAMES this endpoint's scope"
             ) from None
+
+    @property
+    def covering_scopes(self) -> tuple[Scope, ...]:
+        """Every scope that grants this endpoint: its own, and for webhook reads each
+        collection's read scope (contract, "Fidelity": "A collection's .read also covers
+        its webhooks' reads")."""
+        if self.method == "GET" and self.path.startswith(f"{API_PREFIX}/webhooks"):
+            return (self.required_scope, *(s for s in KNOWN_SCOPES if s.value.endswith(".read")))
+        return (self.required_scope,)
 
     def __str__(self) -> str:
         return f"{self.method} {self.template}"
@@ -308,9 +321,10 @@ CASES: dict[str, Case] = {
     "acme token at an unknown tenant's host": lambda m, e: at(
         "initech.myprotime.eu", bearer(m.acme_token(KNOWN_SCOPES))
     ),
-    # Every scope there is, except the one this endpoint needs.
+    # Every scope there is, except the ones that grant this endpoint.
     "without the scope": lambda m, e: at(
-        ACME_HOST, bearer(m.acme_token(tuple(s for s in KNOWN_SCOPES if s != e.required_scope)))
+        ACME_HOST,
+        bearer(m.acme_token(tuple(s for s in KNOWN_SCOPES if s not in e.covering_scopes))),
     ),
 }
 MISSING_SCOPE = "without the scope"

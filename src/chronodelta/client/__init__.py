@@ -51,6 +51,15 @@ from ._models import (
 from ._paging import Change, DeltaChanges, Page
 from ._query import date_filter, format_external_references
 from ._retry import RetryPolicy
+from ._webhooks import (
+    AsyncWebhooks,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+    Webhooks,
+    WebhookVerificationFailed,
+    verify_webhook,
+)
 
 __all__ = [
     "AbsenceDefinition",
@@ -64,6 +73,7 @@ __all__ = [
     "AsyncClockings",
     "AsyncCollection",
     "AsyncDeltaStream",
+    "AsyncWebhooks",
     "BadRequest",
     "CalculatedTotal",
     "Change",
@@ -99,6 +109,12 @@ __all__ = [
     "Terminal",
     "TransportError",
     "Unauthorized",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookVerificationFailed",
+    "Webhooks",
     "date_filter",
     "format_external_references",
+    "verify_webhook",
 ]

@@ -39,6 +39,7 @@ from ._protocol import (
 from ._query import ExternalReferences, collection_url, resolve
 from ._retry import RetryPolicy
 from ._stream import DEFAULT_BATCH_SIZE, DEFAULT_BUFFER_LIMIT, Batch, StreamBase
+from ._webhooks import AsyncWebhooks
 
 M = TypeVar("M")
 T = TypeVar("T")
@@ -101,6 +102,7 @@ class AsyncClient:
         self.absence_definitions = AsyncCollection(self, ABSENCE_DEFINITIONS)
         self.counter_definitions = AsyncCollection(self, COUNTER_DEFINITIONS)
         self.shift_definitions = AsyncCollection(self, SHIFT_DEFINITIONS)
+        self.webhooks = AsyncWebhooks(self)
 
     @property
     def base_url(self) -> httpx.URL:

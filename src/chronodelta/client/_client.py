@@ -39,6 +39,7 @@ from ._protocol import (
 from ._query import ExternalReferences, collection_url, resolve
 from ._retry import RetryPolicy
 from ._stream import DEFAULT_BATCH_SIZE, DEFAULT_BUFFER_LIMIT, Batch, StreamBase
+from ._webhooks import Webhooks
 
 M = TypeVar("M")
 T = TypeVar("T")
@@ -107,6 +108,7 @@ class Client:
         self.absence_definitions = Collection(self, ABSENCE_DEFINITIONS)
         self.counter_definitions = Collection(self, COUNTER_DEFINITIONS)
         self.shift_definitions = Collection(self, SHIFT_DEFINITIONS)
+        self.webhooks = Webhooks(self)
 
     @property
     def base_url(self) -> httpx.URL:

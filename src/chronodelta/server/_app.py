@@ -26,6 +26,8 @@ from chronodelta.server.records import _routes as records_routes
 from chronodelta.server.references import _external_routes as external_reference_routes
 from chronodelta.server.references import _routes as reference_routes
 from chronodelta.server.totals import _routes as totals_routes
+from chronodelta.server.webhooks import _routes as webhook_routes
+from chronodelta.server.webhooks._delivery import Deliverer
 
 DESCRIPTION = """\
 A faithful implementation of the Protime Connector API, with the vendor's filters,
@@ -41,6 +43,8 @@ paging, external references and error format:
 * **Delta synchronization**: `&delta` on any list starts a delta (always paged; the
   last page carries a `deltaLink`), `GET /delta/{collection}?deltaToken=...` returns
   every change since, in one response; deltas expire 72 hours after their last use.
+* **Webhooks**: `POST /webhooks` subscribes a URL to a collection's changes, pushed as
+  delta items signed per Standard Webhooks, retried with backoff (docs/webhooks.md).
 
 A busy database answers `503` with `Retry-After`; nothing a client sends gives a `500`.
 """
@@ -61,15 +65,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         overlap=found.deltas.overlap,
         interval=settings.retention_interval_seconds,
     )
+    deliverer = Deliverer(found.engine, settings) if settings.webhook_delivery else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         retention.start()
+        if deliverer is not None:
+            deliverer.start()
         # Everything loaded so far lives as long as the worker. Freezing it keeps the
         # cyclic GC, which the dicts of every page set off, from walking it again and
         # again (BENCHMARKS.md: list walks about a fifth faster).
         gc.freeze()
         yield
+        if deliverer is not None:
+            deliverer.stop()
         retention.stop()
 
     app = FastAPI(
@@ -91,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         activity_routes,
         external_reference_routes,
         delta_routes,
+        webhook_routes,
         _operations,
     ):
         app.include_router(module.router)

@@ -25,6 +25,7 @@ from chronodelta.server.delta._tracker import DeltaTracker
 from chronodelta.server.records._backend import ConnectorBackend
 from chronodelta.server.records._paging import PageTokenCodec
 from chronodelta.server.references._store import ReferenceStore
+from chronodelta.server.webhooks._backend import WebhookBackend
 from chronodelta.storage import create_engine
 
 
@@ -41,6 +42,7 @@ class Services:
     deltas: DeltaTracker
     delta: DeltaService
     activities: ActivityDefinitionService
+    webhooks: WebhookBackend
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -73,6 +75,11 @@ class Services:
             deltas=tracker,
             delta=DeltaService(tracker, references, pages, settings),
             activities=ActivityDefinitionService(engine),
+            webhooks=WebhookBackend(
+                engine,
+                lifetime_seconds=settings.webhook_lifetime_seconds,
+                allow_private=settings.webhook_allow_private,
+            ),
         )
 
 

@@ -29,6 +29,17 @@ def _float_env(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _bool_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 def _date_env(name: str) -> dt.date | None:
     raw = os.environ.get(name)
     if not raw:
@@ -128,6 +139,32 @@ class Settings:
     retention_interval_seconds: int = field(
         default_factory=lambda: _int_env("CHRONODELTA_RETENTION_INTERVAL_SECONDS", 600)
     )
+    # Issue 12 (docs/webhooks.md): a webhook's lifetime (validUntil); retries of one event
+    # after its first attempt and the first wait (doubling, with jitter); the time one
+    # delivery may take; webhooks delivered at once per worker; whether destinations
+    # may resolve to loopback, private or link-local addresses (turn it off on a shared
+    # back end); whether this process delivers at all (it always writes the outbox).
+    webhook_lifetime_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_WEBHOOK_LIFETIME_SECONDS", 30 * 86400)
+    )
+    webhook_retries: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_WEBHOOK_RETRIES", 10)
+    )
+    webhook_backoff_seconds: float = field(
+        default_factory=lambda: _float_env("CHRONODELTA_WEBHOOK_BACKOFF_SECONDS", 5.0)
+    )
+    webhook_timeout_seconds: float = field(
+        default_factory=lambda: _float_env("CHRONODELTA_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+    )
+    webhook_concurrency: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_WEBHOOK_CONCURRENCY", 16)
+    )
+    webhook_allow_private: bool = field(
+        default_factory=lambda: _bool_env("CHRONODELTA_WEBHOOK_ALLOW_PRIVATE", True)
+    )
+    webhook_delivery: bool = field(
+        default_factory=lambda: _bool_env("CHRONODELTA_WEBHOOK_DELIVERY", True)
+    )
 
     def today(self) -> dt.date:
         return self.today_override or dt.date.today()
@@ -150,3 +187,16 @@ class Settings:
             raise ValueError("CHRONODELTA_REQUEST_TIMEOUT_SECONDS must be between 1 and 3600")
         if not 1 <= self.keep_alive_seconds <= 3600:
             raise ValueError("CHRONODELTA_KEEP_ALIVE_SECONDS must be between 1 and 3600")
+        self._check_webhooks()
+
+    def _check_webhooks(self) -> None:
+        if self.webhook_lifetime_seconds < 1:
+            raise ValueError("CHRONODELTA_WEBHOOK_LIFETIME_SECONDS must be at least 1")
+        if not 0 <= self.webhook_retries <= 100:
+            raise ValueError("CHRONODELTA_WEBHOOK_RETRIES must be between 0 and 100")
+        if not 0 <= self.webhook_backoff_seconds <= 3600:
+            raise ValueError("CHRONODELTA_WEBHOOK_BACKOFF_SECONDS must be between 0 and 3600")
+        if not 0.1 <= self.webhook_timeout_seconds <= 300:
+            raise ValueError("CHRONODELTA_WEBHOOK_TIMEOUT_SECONDS must be between 0.1 and 300")
+        if not 1 <= self.webhook_concurrency <= 1000:
+            raise ValueError("CHRONODELTA_WEBHOOK_CONCURRENCY must be between 1 and 1000")

@@ -34,7 +34,7 @@ retriable error the server answers with 503 and ``Retry-After``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -117,6 +117,20 @@ def _unavailability_as_errors() -> Iterator[None]:
         raise kind(str(getattr(error, "orig", None) or error)) from error
 
 
+# Called inside every write transaction that versioned something, just before it
+# commits, with the versions it used (first, last): the place where a feature that
+# follows every committed change (the webhooks' outbox, issue 12) writes its rows in
+# the same transaction, whatever collection the change was to.
+VersionedWriteObserver = Callable[["WriteTransaction", int, int], None]
+_observers: list[VersionedWriteObserver] = []
+
+
+def observe_versioned_writes(observer: VersionedWriteObserver) -> None:
+    """Call ``observer`` in every versioned write transaction of this process."""
+    if observer not in _observers:
+        _observers.append(observer)
+
+
 @dataclass
 class WriteTransaction:
     """One tenant's write transaction; hands out change versions and ids."""
@@ -127,6 +141,11 @@ class WriteTransaction:
     _first_version: int = 0
     _id_counters: dict[str, int] = field(default_factory=dict)
     _dirty_ids: set[str] = field(default_factory=set)
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this transaction has committed (never if it fails)."""
+        self._after_commit.append(callback)
 
     def next_change_version(self) -> int:
         """A new version, greater than every version this tenant has committed."""
@@ -155,6 +174,8 @@ class WriteTransaction:
             _write_counter(self.connection, self.tenant_id, name, self._id_counters[name])
         if self._last_version == self._first_version:
             return  # nothing was versioned
+        for observe in _observers:
+            observe(self, self._first_version + 1, self._last_version)
         _write_counter(self.connection, self.tenant_id, CHANGE_VERSION, self._last_version)
         # When this transaction's versions became visible, for delta's overlap window.
         self.connection.execute(
@@ -174,6 +195,8 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransacti
         tx = WriteTransaction(connection, tenant_id, last, last)
         yield tx
         tx._flush_counters()
+    for callback in tx._after_commit:
+        callback()
 
 
 @contextmanager

@@ -449,6 +449,67 @@ deltas = sa.Table(
     sa.Index("ix_deltas_owner", "tenant_id", "client_id", "collection", "status"),
 )
 
+# ---- webhooks (contract, "Webhooks"; docs/webhooks.md) --------------------------------
+
+# Autoincrementing 64-bit keys (SQLite's rowid alias must be INTEGER).
+_BigSerial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# A subscription: one collection of one tenant, pushed to one URL. A deleted webhook
+# keeps its row (soft delete: its delivery log stays readable). The last four columns
+# are the delivery state of its oldest pending event (server/webhooks/_state.py).
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # a GUID, as the vendor's
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("collection", sa.String(40), nullable=False),
+    sa.Column("destination_url", sa.String(2048), nullable=False),
+    # The registration's externalReferences in canonical form ("" for none).
+    sa.Column("external_references", sa.Text, nullable=False),
+    sa.Column("signing_key", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("disabled_reason", sa.String(300), nullable=True),
+    sa.Column("valid_until", Timestamp, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("deleted_at", Timestamp, nullable=True),
+    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Timestamp, nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", Timestamp, nullable=True),
+    sa.Index("ix_webhooks_tenant_id_status", "tenant_id", "status"),
+)
+
+# The durable outbox: one row per event and webhook, written in the transaction of the
+# change itself (so a crash after commit loses none), deleted once delivered.
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    sa.Column("id", _BigSerial, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.ForeignKey("webhooks.id"), nullable=False),
+    sa.Column("event_id", sa.String(40), nullable=False),  # the webhook-id header
+    sa.Column("change_version", sa.BigInteger, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_webhook_outbox_webhook_id_id", "webhook_id", "id"),
+)
+
+# Every delivery attempt, kept after the webhook is deleted (GET .../deliveries).
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", _BigSerial, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.ForeignKey("webhooks.id"), nullable=False),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("change_version", sa.BigInteger, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("attempted_at", Timestamp, nullable=False),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("error", sa.String(500), nullable=True),
+    sa.Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+)
+
 REFERENCE_TABLES: dict[str, sa.Table] = {
     "people": people,
     "terminals": terminals,
