@@ -50,8 +50,16 @@ REFERENCE_COLLECTIONS: tuple[CollectionInfo, ...] = (
     SHIFT_DEFINITIONS,
 )
 
-# The writes this server serves: clockings, and custom external references.
-_SERVED_WRITES = frozenset({Scope.CLOCKINGS_WRITE, Scope.EXTERNAL_REFERENCES_WRITE})
+# Served besides the collections' reads: clockings and custom external references
+# written, and webhooks (issue 12).
+_SERVED_WRITES = frozenset(
+    {
+        Scope.CLOCKINGS_WRITE,
+        Scope.EXTERNAL_REFERENCES_WRITE,
+        Scope.WEBHOOKS_READ,
+        Scope.WEBHOOKS_WRITE,
+    }
+)
 SERVED_SCOPES: tuple[Scope, ...] = tuple(
     scope
     for scope in Scope

@@ -101,13 +101,13 @@ def test_a_client_registered_without_scopes_gets_the_served_ones(
                 "grant_type": "client_credentials",
                 "client_id": acme.client_id,
                 "client_secret": acme.client_secret,
-                "scope": "connector-protimeapi-webhooks.read",
+                "scope": "connector-protimeapi-absences.read",  # known, not served
             },
         )
         error = error_of(refused, 400)
         assert error["code"] == "invalid_scope"
         assert error["reasons"] == [
-            "Scope not granted to this client: connector-protimeapi-webhooks.read"
+            "Scope not granted to this client: connector-protimeapi-absences.read"
         ]
 
 

@@ -43,8 +43,22 @@ WebhookId = Annotated[uuid.UUID, Path(description="The webhook's id (a GUID)")]
 
 
 class WebhookBody(_Strict):
-    destinationUrl: Annotated[Text, Field(min_length=1, max_length=2048)]
-    collectionName: Annotated[Text, Field(min_length=1, max_length=100)]
+    # Described as the backend checks them, so that a generated client sends only what
+    # is taken (issue 11); the checks themselves stay in _backend (400, not 422).
+    destinationUrl: Annotated[
+        Text,
+        Field(
+            min_length=1,
+            max_length=2048,
+            json_schema_extra={
+                "pattern": "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$",
+                "format": "uri",
+            },
+        ),
+    ]
+    collectionName: Annotated[
+        Text, Field(min_length=1, max_length=100, json_schema_extra={"enum": sorted(TRACKED)})
+    ]
 
 
 class Webhook(BaseModel):
@@ -102,7 +116,10 @@ ExternalReferencesText = Annotated[
     Query(
         description="References to add to the events' nested objects, as on the "
         "collection's list, e.g. (people,@badge-number)",
-        json_schema_extra={"minLength": 1},
+        json_schema_extra={
+            "minLength": 1,
+            "pattern": "^(\\([a-z-]+,@?[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\))+$",
+        },
     ),
 ]
 
