@@ -22,6 +22,8 @@ from types import TracebackType
 from typing import Self
 
 READY_LINES = ("Application startup complete", "Uvicorn running on")
+_PORT_TAKEN = "address already in use"
+_PORT_ATTEMPTS = 4
 
 
 def free_port() -> int:
@@ -76,8 +78,26 @@ class ServerProcess:
         return self._process.pid
 
     def start(self) -> None:
+        """Start the server and wait until it accepts connections.
+
+        ``free_port`` closes its probe before the server binds, so another process can
+        take the port in between: on "address already in use" the start is made again
+        on a new port, a few times.
+        """
         if self._process is not None:
             raise RuntimeError("the server is already running")
+        for _ in range(_PORT_ATTEMPTS - 1):
+            try:
+                self._start_once()
+                return
+            except RuntimeError:
+                if _PORT_TAKEN not in self.output:
+                    raise
+                self.port, self._lines = free_port(), []
+                self._ready = threading.Event()
+        self._start_once()
+
+    def _start_once(self) -> None:
         command = [
             sys.executable,
             *self._launcher,
