@@ -39,7 +39,8 @@ class SigningKey:
 def load_or_create_signing_key(engine: Engine) -> SigningKey:
     row = _oldest_key(engine)
     if row is None:
-        _insert_new_key(engine)
+        # Racing first starts may each insert one; all of them use the oldest row.
+        insert_new_signing_key(engine)
         row = _oldest_key(engine)
     assert row is not None
     key = serialization.load_pem_private_key(row.private_key_pem.encode(), password=None)
@@ -73,11 +74,6 @@ def insert_new_signing_key(engine: Engine) -> str:
             )
         )
     return kid
-
-
-def _insert_new_key(engine: Engine) -> None:
-    # Racing workers may each insert one; all of them use the oldest row.
-    insert_new_signing_key(engine)
 
 
 def load_or_create_secret(engine: Engine, name: str) -> bytes:
