@@ -15,6 +15,7 @@ from ._admin import (
     seed,
     tenants_app,
 )
+from ._operators import operators_app
 from ._serve import serve
 from ._sync import sync_app
 
@@ -33,6 +34,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
+app.add_typer(operators_app, name="operators")
 app.add_typer(sync_app, name="sync")
 
 

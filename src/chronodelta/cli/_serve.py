@@ -44,7 +44,9 @@ def serve(
         bootstrap_demo,
         list_signing_keys,
         rotate_signing_key,
+        set_operator_password,
     )
+    from chronodelta.server.operators._store import DEMO_OPERATOR
 
     settings = _edge_settings()
     with engine_for(database) as engine:
@@ -60,11 +62,20 @@ def serve(
                 "[yellow]note:[/] SQLite serializes writes; use PostgreSQL to scale writers"
             )
         client = bootstrap_demo(engine, until=dt.date.today()) if demo else None
+        # A sandbox's operator (the /admin API and the console, docs/sandbox.md) gets a
+        # new password at every demo start, printed here: none is kept in clear.
+        operator = set_operator_password(engine, DEMO_OPERATOR) if demo else None
     if client is not None:
         print_walkthrough(client, host, port)
     elif demo:
         console.print(
             "demo tenant already set up; a new client: chronodelta clients create --tenant acme"
+        )
+    if operator is not None:
+        console.print(
+            f"operator (the /admin API, HTTP Basic): {operator.name} / {operator.password}",
+            markup=False,
+            highlight=False,
         )
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chronodelta-metrics-")

@@ -27,6 +27,7 @@ from .admin._tenants import (
 )
 from .auth._keyring import KeyInfo, list_signing_keys, rotate_signing_key
 from .delta._retention import RetentionReport, run_retention
+from .operators._store import NewOperatorPassword, list_operators, set_operator_password
 from .records._backend import ConnectorBackend
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "ConnectorBackend",
     "KeyInfo",
     "NewClient",
+    "NewOperatorPassword",
     "RetentionReport",
     "SeedResult",
     "Settings",
@@ -48,6 +50,7 @@ __all__ = [
     "insert_organisation",
     "insert_reference_data",
     "list_clients",
+    "list_operators",
     "list_signing_keys",
     "list_tenants",
     "place_in_org_group",
@@ -58,5 +61,6 @@ __all__ = [
     "run_retention",
     "seed_tenant",
     "set_circle_member",
+    "set_operator_password",
     "tenant_id",
 ]

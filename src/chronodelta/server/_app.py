@@ -22,6 +22,7 @@ from chronodelta.server.activities import _routes as activity_routes
 from chronodelta.server.auth import _routes as auth_routes
 from chronodelta.server.delta import _routes as delta_routes
 from chronodelta.server.delta._retention import RetentionThread
+from chronodelta.server.operators import _routes as operator_routes
 from chronodelta.server.records import _routes as records_routes
 from chronodelta.server.references import _external_routes as external_reference_routes
 from chronodelta.server.references import _routes as reference_routes
@@ -102,8 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         delta_routes,
         webhook_routes,
         _operations,
+        # Issue 13: the sandbox controls, operator-only. Feature admin routers go here,
+        # before the fallback (which answers every other /admin path).
+        operator_routes,
     ):
         app.include_router(module.router)
+    app.include_router(operator_routes.fallback_router)
     app.mount(
         _operations.SWAGGER_ASSETS_PATH,
         StaticFiles(directory=_operations.SWAGGER_ASSETS),

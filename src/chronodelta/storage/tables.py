@@ -77,6 +77,16 @@ server_secrets = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
 )
 
+# Issue 13: the people who operate the sandbox (the /admin API and the console).
+# Their passwords are kept as argon2id hashes only, as API client secrets are.
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
 # Fixed-window counters for the token endpoint's rate limit, kept in the database
 # so that the limit holds across worker processes.
 token_request_windows = sa.Table(

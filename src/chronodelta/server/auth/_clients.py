@@ -91,19 +91,19 @@ def secret_matches(client: StoredClient | None, secret: str) -> bool:
     """Whether ``secret`` is the client's: the one argon2id verification of a token
     request. An unknown client (None) costs the same, so timing does not tell it."""
     if client is None:
-        _verifies(_DUMMY_HASH, secret)
+        verifies(_DUMMY_HASH, secret)
         return False
-    if _verifies(client.secret_hash, secret):
+    if verifies(client.secret_hash, secret):
         return True
     # During a rotation's grace period a wrong secret costs a second verification: the
     # timing then tells that the client rotated recently, which is no secret worth
     # the cost of hiding it.
-    return client.previous_secret_hash is not None and _verifies(
+    return client.previous_secret_hash is not None and verifies(
         client.previous_secret_hash, secret
     )
 
 
-def _verifies(stored_hash: str, secret: str) -> bool:
+def verifies(stored_hash: str, secret: str) -> bool:
     try:
         return _hasher.verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
