@@ -39,9 +39,12 @@ Conventions, the same for every model:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 IdT = TypeVar("IdT")
 Wire = dict[str, Any]
@@ -69,10 +72,81 @@ class Geolocation:
     latitude: float
 
 
-def _ref(value: Any) -> Ref[Any] | None:
-    if value is None:
-        return None
-    return Ref(value["id"], value.get("externalReferences"))
+class _FromWire:
+    """A record type whose ``from_wire`` is derived from its own fields, once.
+
+    Each field is read from its wire name (the field name in camel case, or its
+    ``metadata["wire"]``) and converted by its type: ``dt.date`` from ISO text, ``Ref``,
+    ``LocalizedText``, ``Geolocation`` and tuples of these from their JSON; anything
+    else is taken as decoded. A field without a default whose type is not optional is
+    required (``raw[key]``: a record without it raises ``KeyError``, which the client
+    turns into ``InvalidResponse``); ``raw`` is the record itself. So adding a field to
+    a model is one line, and every model parses by the same rules.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def from_wire(cls, raw: Wire) -> Self:
+        parse = _PARSERS.get(cls) or _compile_parser(cls)
+        return parse(raw)  # type: ignore[no-any-return]
+
+
+_PARSERS: dict[type, Callable[[Wire], Any]] = {}
+
+
+def _compile_parser(cls: type) -> Callable[[Wire], Any]:
+    """``cls``'s parser as straight-line code, as ``dataclasses`` writes ``__init__``.
+
+    Generated rather than a loop over the fields: a loop made ``Clocking.from_wire``
+    1.5x and ``Person.from_wire`` 2x slower (1.8 to 2.7 µs and 1.2 to 2.4 µs), and
+    the sync's snapshot parses a million records.
+    """
+    hints = typing.get_type_hints(cls)
+    namespace: dict[str, Any] = {"cls": cls}
+    arguments = []
+    for index, item in enumerate(dataclasses.fields(cls)):
+        if item.name == "raw":
+            continue
+        key = item.metadata.get("wire") or _camel(item.name)
+        optional = type(None) in typing.get_args(hints[item.name])
+        required = not optional and item.default is dataclasses.MISSING
+        required = required and item.default_factory is dataclasses.MISSING
+        value = f"raw[{key!r}]" if required else f"get({key!r})"
+        convert = _converter(hints[item.name], optional)
+        if convert is not None:
+            namespace[f"convert_{index}"] = convert
+            value = (
+                f"(None if (v := {value}) is None else convert_{index}(v))"
+                if optional
+                else f"convert_{index}({value})"
+            )
+        arguments.append(value)
+    source = f"def parse(raw):\n    get = raw.get\n    return cls({', '.join(arguments)}, raw)\n"
+    exec(source, namespace)  # the source holds only field names and wire keys
+    _PARSERS[cls] = parser = namespace["parse"]
+    return parser  # type: ignore[no-any-return]
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _converter(hint: Any, optional: bool) -> Callable[[Any], Any] | None:
+    """How a decoded JSON value other than null becomes a field of type ``hint``
+    (None: taken as it is)."""
+    if optional:
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    origin = typing.get_origin(hint) or hint
+    if origin is tuple:
+        item = typing.get_origin(typing.get_args(hint)[0]) or typing.get_args(hint)[0]
+        if item is ActivityLevel:
+            return _levels
+        if item is Ref:
+            return lambda values: tuple(_req_ref(v) for v in values) if values else ()
+        return lambda values: tuple(values or ())
+    return _CONVERTERS.get(origin)  # the parser keeps an optional field's None
 
 
 def _req_ref(value: Any) -> Ref[Any]:
@@ -87,12 +161,8 @@ def _levels(value: Any) -> tuple[ActivityLevel[Any], ...]:
     )
 
 
-def _date(value: Any) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(value)
-
-
 @dataclass(slots=True)
-class Clocking:
+class Clocking(_FromWire):
     """A clocking (seed 001; seed 004 steps 3-5)."""
 
     change_version: str
@@ -111,29 +181,6 @@ class Clocking:
     is_open: bool | None = None
     activity_levels: tuple[ActivityLevel[str], ...] = ()
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def from_wire(cls, raw: Wire) -> Clocking:
-        get = raw.get
-        geo = get("geolocation")
-        return cls(
-            raw["changeVersion"],
-            raw["id"],
-            _req_ref(raw["person"]),
-            dt.date.fromisoformat(raw["date"]),
-            raw["timeOfDayInMinutes"],
-            raw["kind"],
-            get("status"),
-            get("calculatedTimeOfDayInMinutes"),
-            get("originalTimeOfDayInMinutes"),
-            get("isGenerated"),
-            _ref(get("terminal")),
-            None if geo is None else Geolocation(geo["longitude"], geo["latitude"]),
-            _ref(get("reason")),
-            get("isOpen"),
-            _levels(get("activityLevels")),
-            raw,
-        )
 
     @property
     def etag(self) -> str:
@@ -216,7 +263,7 @@ class CreatedClocking:
 
 
 @dataclass(slots=True)
-class PaidPresence:
+class PaidPresence(_FromWire):
     """A paid presence (seed 002; scope ``calculated-totals.read``)."""
 
     change_version: str
@@ -227,21 +274,9 @@ class PaidPresence:
     shift_definition: Ref[int] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_wire(cls, raw: Wire) -> PaidPresence:
-        return cls(
-            raw["changeVersion"],
-            raw["id"],
-            _req_ref(raw["person"]),
-            dt.date.fromisoformat(raw["date"]),
-            raw["durationInMinutes"],
-            _ref(raw.get("shiftDefinition")),
-            raw,
-        )
-
 
 @dataclass(slots=True)
-class ActivityDuration:
+class ActivityDuration(_FromWire):
     """An activity duration (seed 003). ``status``: Unknown, Auto or Manual."""
 
     change_version: str
@@ -257,28 +292,9 @@ class ActivityDuration:
     is_authorized: bool | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_wire(cls, raw: Wire) -> ActivityDuration:
-        get = raw.get
-        counters = get("counterDefinitions")
-        return cls(
-            raw["changeVersion"],
-            raw["id"],
-            _req_ref(raw["person"]),
-            dt.date.fromisoformat(raw["date"]),
-            raw["durationInMinutes"],
-            _levels(get("activityLevels")),
-            _ref(get("absenceDefinition")),
-            _ref(get("request")),
-            tuple(_req_ref(c) for c in counters) if counters else (),
-            get("status"),
-            get("isAuthorized"),
-            raw,
-        )
-
 
 @dataclass(slots=True)
-class CalculatedTotal:
+class CalculatedTotal(_FromWire):
     """One person-day's calculated totals (scope ``calculated-totals.read``); minutes.
 
     The weekly hours and pay-period hours are running sums within the ISO week and
@@ -301,29 +317,9 @@ class CalculatedTotal:
     shift_definition: Ref[int] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_wire(cls, raw: Wire) -> CalculatedTotal:
-        return cls(
-            raw["changeVersion"],
-            raw["id"],
-            _req_ref(raw["person"]),
-            dt.date.fromisoformat(raw["date"]),
-            raw["normalTimeDurationInMinutes"],
-            raw["timePresentDurationInMinutes"],
-            raw["calculatedPresenceDurationInMinutes"],
-            raw["weeklyHours1DurationInMinutes"],
-            raw["weeklyHours2DurationInMinutes"],
-            raw["weeklyHours3DurationInMinutes"],
-            raw["payPeriodHoursDurationInMinutes"],
-            raw["flextimeDurationInMinutes"],
-            raw["flextimeBalanceInMinutes"],
-            _ref(raw.get("shiftDefinition")),
-            raw,
-        )
-
 
 @dataclass(slots=True)
-class Person:
+class Person(_FromWire):
     """A person's personal information (the vendor's people pages). ``shift_definition``
     is this server's extension; ``external_references`` holds the person's own
     references when asked for (``(people,@badge-number)``)."""
@@ -344,8 +340,8 @@ class Person:
     address: str | None = None
     postal_code: str | None = None
     town: str | None = None
-    country_iso_code: str | None = None
-    nationality_iso_code: str | None = None
+    country_iso_code: str | None = field(default=None, metadata={"wire": "countryISOCode"})
+    nationality_iso_code: str | None = field(default=None, metadata={"wire": "nationalityISOCode"})
     sex: str | None = None
     birth_date: dt.date | None = None
     pay_group: str | None = None
@@ -353,39 +349,9 @@ class Person:
     external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_wire(cls, raw: Wire) -> Person:
-        get = raw.get
-        return cls(
-            get("changeVersion"),
-            raw["id"],
-            get("firstName"),
-            get("lastName"),
-            get("badgeNumber"),
-            get("employeeNumber"),
-            _date(get("inServiceDate")),
-            _date(get("outOfServiceDate")),
-            _ref(get("shiftDefinition")),
-            get("initials"),
-            get("telephone"),
-            get("mobile"),
-            get("email"),
-            get("address"),
-            get("postalCode"),
-            get("town"),
-            get("countryISOCode"),
-            get("nationalityISOCode"),
-            get("sex"),
-            _date(get("birthDate")),
-            get("payGroup"),
-            _ref(get("terminalGroup")),
-            get("externalReferences"),
-            raw,
-        )
-
 
 @dataclass(slots=True)
-class Terminal:
+class Terminal(_FromWire):
     change_version: str | None
     id: int
     name: LocalizedText | None = None
@@ -393,19 +359,6 @@ class Terminal:
     is_enabled: bool | None = None
     external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def from_wire(cls, raw: Wire) -> Terminal:
-        get = raw.get
-        return cls(
-            get("changeVersion"),
-            raw["id"],
-            _localized(get("name")),
-            get("externalCode"),
-            get("isEnabled"),
-            get("externalReferences"),
-            raw,
-        )
 
 
 @dataclass(slots=True)
@@ -416,14 +369,16 @@ class LocalizedText:
     translations: dict[str, str] = field(default_factory=dict)
 
 
-def _localized(value: Any) -> LocalizedText | None:
-    if value is None:
-        return None
-    return LocalizedText(value["default"], value.get("translations") or {})
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {
+    dt.date: dt.date.fromisoformat,
+    Ref: _req_ref,
+    LocalizedText: lambda value: LocalizedText(value["default"], value.get("translations") or {}),
+    Geolocation: lambda value: Geolocation(value["longitude"], value["latitude"]),
+}
 
 
 @dataclass(slots=True)
-class ActivityDefinition:
+class ActivityDefinition(_FromWire):
     """A node of an activity structure version (contract, "Fidelity"): ``id``,
     ``structure_version`` and ``parent`` are GUIDs; ``level`` 1 is the top."""
 
@@ -441,28 +396,9 @@ class ActivityDefinition:
     active_until: dt.date | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_wire(cls, raw: Wire) -> ActivityDefinition:
-        get = raw.get
-        return cls(
-            get("changeVersion"),
-            raw["id"],
-            get("structureVersion"),
-            get("level"),
-            _localized(get("name")),
-            _ref(get("parent")),
-            get("shortCode"),
-            get("dataEntryCode"),
-            get("externalReference"),
-            get("info"),
-            _date(get("activeFrom")),
-            _date(get("activeUntil")),
-            raw,
-        )
-
 
 @dataclass(slots=True)
-class AbsenceDefinition:
+class AbsenceDefinition(_FromWire):
     """``allowed_durations``: Unknown, FullDay, HalfDay, Interval, Duration (as ``str``)."""
 
     change_version: str | None
@@ -478,27 +414,9 @@ class AbsenceDefinition:
     external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_wire(cls, raw: Wire) -> AbsenceDefinition:
-        get = raw.get
-        return cls(
-            get("changeVersion"),
-            raw["id"],
-            _localized(get("name")),
-            get("code"),
-            _localized(get("friendlyName")),
-            _localized(get("friendlyCode")),
-            tuple(get("allowedDurations") or ()),
-            get("isEnabled"),
-            get("isReasonForClocking"),
-            _ref(get("absenceGroup")),
-            get("externalReferences"),
-            raw,
-        )
-
 
 @dataclass(slots=True)
-class CounterDefinition:
+class CounterDefinition(_FromWire):
     """``unit``: Unknown, Interval, Duration or Instance."""
 
     change_version: str | None
@@ -513,26 +431,9 @@ class CounterDefinition:
     external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_wire(cls, raw: Wire) -> CounterDefinition:
-        get = raw.get
-        return cls(
-            get("changeVersion"),
-            raw["id"],
-            _localized(get("name")),
-            get("code"),
-            _localized(get("friendlyName")),
-            _localized(get("friendlyCode")),
-            get("isEnabled"),
-            _ref(get("counterGroup")),
-            get("unit"),
-            get("externalReferences"),
-            raw,
-        )
-
 
 @dataclass(slots=True)
-class ShiftDefinition:
+class ShiftDefinition(_FromWire):
     """The vendor's fields; the three times are this server's extension."""
 
     change_version: str | None
@@ -546,20 +447,3 @@ class ShiftDefinition:
     break_in_minutes: int | None = None
     external_references: dict[str, str] | None = None
     raw: Wire = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def from_wire(cls, raw: Wire) -> ShiftDefinition:
-        get = raw.get
-        return cls(
-            get("changeVersion"),
-            raw["id"],
-            _localized(get("name")),
-            get("code"),
-            _localized(get("friendlyName")),
-            get("isEnabled"),
-            get("startTimeInMinutes"),
-            get("endTimeInMinutes"),
-            get("breakInMinutes"),
-            get("externalReferences"),
-            raw,
-        )
