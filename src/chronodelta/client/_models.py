@@ -1,6 +1,7 @@
 """Typed records of every collection, in the contract's wire fields.
 
-Why plain slotted dataclasses, built by hand from the decoded JSON dicts: the sync
+Why plain slotted dataclasses, built from the decoded JSON dicts by a parser each model
+derives from its fields (``_FromWire``) and compiles to straight-line code: the sync
 mirror parses a million records in its initial snapshot, so the parse must cost little
 next to decoding the JSON. Measured per clocking on the development machine (CPython
 3.11): orjson decodes one in 1.5 µs; ``Clocking.from_wire`` takes 3.6 µs as a slotted
