@@ -11,7 +11,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
-from ._auth import Credentials
+from ._base import ClientBase
 from ._models import ActivityDefinition, Clocking, ClockingInput, CreatedClocking
 from ._paging import DeltaChanges, Page, Pager
 from ._protocol import (
@@ -29,7 +29,6 @@ from ._protocol import (
     Flow,
     GetToken,
     Head,
-    Protocol,
     Read,
     Send,
     Sleep,
@@ -45,7 +44,7 @@ M = TypeVar("M")
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """The asyncio twin of ``Client``: same arguments, same behaviour, awaitable calls.
 
     ::
@@ -77,16 +76,17 @@ class AsyncClient:
         random: Callable[[], float] = _random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._protocol = Protocol(
-            base_url=base_url,
-            tenant=tenant,
-            credentials=Credentials(client_id, client_secret),
+        super().__init__(
+            base_url,
+            tenant,
+            client_id,
+            client_secret,
             user_agent=user_agent,
             scopes=scopes,
-            retry=retry or RetryPolicy(),
-            random=random,
+            retry=retry,
             token_url=token_url,
             refresh_margin=refresh_margin,
+            random=random,
         )
         self._sleep = sleep
         self._clock = clock
@@ -103,29 +103,6 @@ class AsyncClient:
         self.counter_definitions = AsyncCollection(self, COUNTER_DEFINITIONS)
         self.shift_definitions = AsyncCollection(self, SHIFT_DEFINITIONS)
         self.webhooks = AsyncWebhooks(self)
-
-    @property
-    def base_url(self) -> httpx.URL:
-        return self._protocol.base_url
-
-    @property
-    def tenant(self) -> str:
-        return self._protocol.tenant
-
-    @property
-    def user_agent(self) -> str:
-        return self._protocol.user_agent
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The policy this client retries with (for a caller's own retries)."""
-        return self._protocol.retry
-
-    def __repr__(self) -> str:
-        return (
-            f"<AsyncClient base_url={str(self.base_url)!r} tenant={self.tenant!r} "
-            f"client_id={self._protocol.credentials.client_id!r}>"
-        )
 
     # ---- the driver: the only place that does I/O ---------------------------------
 
@@ -221,9 +198,7 @@ class AsyncCollection(Generic[M]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._spec.name!r}>"
 
-    async def get(
-        self, record_id: int | str, *, external_references: ExternalReferences = ()
-    ) -> M:
+    async def get(self, record_id: int | str, *, external_references: ExternalReferences = ()) -> M:
         protocol = self._client._protocol
         return await self._client._run(
             protocol.get_record(self._spec, record_id, external_references)

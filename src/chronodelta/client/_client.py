@@ -11,7 +11,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
-from ._auth import Credentials
+from ._base import ClientBase
 from ._models import ActivityDefinition, Clocking, ClockingInput, CreatedClocking
 from ._paging import DeltaChanges, Page, Pager
 from ._protocol import (
@@ -29,7 +29,6 @@ from ._protocol import (
     Flow,
     GetToken,
     Head,
-    Protocol,
     Read,
     Send,
     Sleep,
@@ -45,7 +44,7 @@ M = TypeVar("M")
 T = TypeVar("T")
 
 
-class Client:
+class Client(ClientBase):
     """A blocking client of the Protime Connector API (this server's or the vendor's).
 
     ::
@@ -83,16 +82,17 @@ class Client:
         random: Callable[[], float] = _random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._protocol = Protocol(
-            base_url=base_url,
-            tenant=tenant,
-            credentials=Credentials(client_id, client_secret),
+        super().__init__(
+            base_url,
+            tenant,
+            client_id,
+            client_secret,
             user_agent=user_agent,
             scopes=scopes,
-            retry=retry or RetryPolicy(),
-            random=random,
+            retry=retry,
             token_url=token_url,
             refresh_margin=refresh_margin,
+            random=random,
         )
         self._sleep = sleep
         self._clock = clock
@@ -109,29 +109,6 @@ class Client:
         self.counter_definitions = Collection(self, COUNTER_DEFINITIONS)
         self.shift_definitions = Collection(self, SHIFT_DEFINITIONS)
         self.webhooks = Webhooks(self)
-
-    @property
-    def base_url(self) -> httpx.URL:
-        return self._protocol.base_url
-
-    @property
-    def tenant(self) -> str:
-        return self._protocol.tenant
-
-    @property
-    def user_agent(self) -> str:
-        return self._protocol.user_agent
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The policy this client retries with (for a caller's own retries)."""
-        return self._protocol.retry
-
-    def __repr__(self) -> str:
-        return (
-            f"<Client base_url={str(self.base_url)!r} tenant={self.tenant!r} "
-            f"client_id={self._protocol.credentials.client_id!r}>"
-        )
 
     # ---- the driver: the only place that does I/O ---------------------------------
 

@@ -127,7 +127,6 @@ COUNTER_DEFINITIONS = CollectionSpec("counter-definitions", CounterDefinition.fr
 SHIFT_DEFINITIONS = CollectionSpec("shift-definitions", ShiftDefinition.from_wire)
 
 
-
 def structure_level(structure_version: str, level: int) -> CollectionSpec[ActivityDefinition]:
     """The activity definitions of one level of one structure version (contract,
     "Fidelity": ``/activity-structure-versions/{id}/levels/{level}/activity-definitions``)."""
