@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -388,3 +392,46 @@ def test_a_webhook_is_renewed_an_hour_before_valid_until_or_at_half_its_life() -
     assert renewed.of("paid-presences") is not None
     assert renewed.of("paid-presences").webhook_id == "c"  # type: ignore[union-attr]
     assert set(renewed.keys) == {"k1", "k2", "k3"}
+
+
+def test_the_command_follows_by_webhook_and_deletes_them_on_sigterm(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Item 7 through the command line: `chronodelta sync ... --follow --webhook-listen
+    # HOST:PORT --webhook-url URL`; SIGTERM is a clean exit (status 0) that deletes the
+    # webhooks it registered.
+    with served(request, "sqlite", tmp_path) as source, source.client() as client:
+        port = free_port()
+        c = source.credentials
+        env = {
+            **os.environ,
+            "CHRONODELTA_BASE_URL": source.server.base_url,
+            "CHRONODELTA_TENANT": "acme",
+            "CHRONODELTA_CLIENT_ID": c["client_id"],
+            "CHRONODELTA_CLIENT_SECRET": c["client_secret"],
+        }
+        args = ["clockings", "--since", SINCE, "--target", source.target, "--follow"]
+        args += ["--interval", str(MAX_INTERVAL_SECONDS), "--webhook-listen", f"127.0.0.1:{port}"]
+        args += ["--webhook-url", f"http://127.0.0.1:{port}/hooks", "-v"]
+        command = [sys.executable, "-m", "chronodelta", "sync", *args]
+        log = tmp_path / "sync.log"
+        with open(log, "w") as output:
+            process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+        try:
+            until(lambda: bool(live_hooks(source, "clockings")), "a webhook registered")
+            until(
+                lambda: source.generation("clockings") == 1 and 1 in source.mirrored("clockings"),
+                "the first pass",
+            )
+            until(
+                lambda: "committed delta" in log.read_text() or process.poll() is not None,
+                "the first delta read",
+            )
+            clocking_id = post_clocking(client, 644)
+            until(lambda: clocking_id in source.mirrored("clockings"), "the clocking mirrored")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(WAIT_SECONDS) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert not live_hooks(source, "clockings"), log.read_text()

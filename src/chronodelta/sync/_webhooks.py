@@ -265,13 +265,19 @@ class WebhookTriggers:
             options.host, options.port, lambda: self.state.keys, self.collections
         )
         self._checked_at = now()
+        self._quiet_until = self._checked_at
 
     def __enter__(self) -> WebhookTriggers:
+        """Listen, and register a webhook per collection. A refusal (a missing scope, a
+        URL the server will not call) is raised: the command is misconfigured. A server
+        that cannot be reached is logged; the next check registers, the poll goes on."""
         self.listener.start()
         try:
             self._forget_leftovers()
             for name in self.collections:
                 self._register(name)
+        except RetriableError as exc:
+            log.warning("webhooks: %s; registering at the next check", exc)
         except BaseException:
             self.close()
             raise
@@ -303,6 +309,8 @@ class WebhookTriggers:
 
     def _maintenance_due(self) -> bool:
         now = self.now()
+        if now < self._quiet_until:  # the last attempt failed: not before the next check
+            return False
         renewal = next_renewal(self.state)
         checked = now - self._checked_at >= dt.timedelta(seconds=self.options.check_seconds)
         return checked or (renewal is not None and now >= renewal)
@@ -324,6 +332,10 @@ class WebhookTriggers:
                 disabled = self._replace_disabled()
         except RetriableError as exc:
             log.warning("webhooks: %s; trying again at the next check", exc)
+            self._quiet_until = self.now() + dt.timedelta(seconds=self.options.check_seconds)
+        except FatalError as exc:  # e.g. the webhooks scope withdrawn: the poll goes on
+            log.error("webhooks: %s; polling only, trying again at the next check", exc)
+            self._quiet_until = self.now() + dt.timedelta(seconds=self.options.check_seconds)
         return disabled
 
     def _replace_disabled(self) -> list[str]:
