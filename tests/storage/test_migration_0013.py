@@ -52,7 +52,8 @@ def test_0013_stamps_disabled_webhooks_and_goes_down_and_up(engine: Engine) -> N
     _insert_webhook(engine, "b", tenant, "Enabled")
     upgrade(engine)
     with engine.connect() as connection:
-        stamped = dict(connection.execute(sa.text("SELECT id, disabled_at FROM webhooks")).all())
+        rows = connection.execute(sa.text("SELECT id, disabled_at FROM webhooks")).all()
+    stamped: dict[str, object] = {row[0]: row[1] for row in rows}
     assert stamped["b"] is None and stamped["a"] is not None
     indexes = {i["name"] for i in sa.inspect(engine).get_indexes("webhook_deliveries")}
     assert "ix_webhook_deliveries_attempted_at" in indexes

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -292,6 +293,11 @@ def test_the_listener_triggers_only_on_a_verified_delivery() -> None:
         assert listener.take() == set() and listener.refused == 1
         assert send(right) == 204
         assert listener.take() == {"clockings"} and listener.accepted == 1
+        # A malformed request is a 400, not an error in the listener.
+        with socket.create_connection(("127.0.0.1", listener.port)) as raw:
+            raw.sendall(b"POST /hooks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+            assert raw.recv(64).startswith(b"HTTP/1.0 400")
+        assert listener.take() == set()
     finally:
         listener.close()
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -165,7 +166,8 @@ class DeliveryListener:
         self._lock = threading.Lock()
         self._triggered: set[str] = set()
         try:
-            self._server = ThreadingHTTPServer((host, port), _handler(self))
+            server = _IPv6Server if ":" in host else ThreadingHTTPServer
+            self._server = server((host, port), _handler(self))
         except OSError as exc:
             raise InvalidRequest(
                 f"--webhook-listen: cannot listen on {host}:{port}: {exc}"
@@ -211,13 +213,21 @@ class DeliveryListener:
         return taken
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def _handler(listener: DeliveryListener) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         timeout = 10  # a client that stalls mid-request does not hold a thread for long
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            if not 0 <= length <= MAX_BODY_BYTES:
+            text = self.headers.get("content-length") or "0"
+            if not text.isdigit():
+                self._answer(400)
+                return
+            length = int(text)
+            if length > MAX_BODY_BYTES:
                 self._answer(413)
                 return
             body = self.rfile.read(length)
