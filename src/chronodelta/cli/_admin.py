@@ -286,12 +286,13 @@ retention_app = typer.Typer(help="Delta retention.", no_args_is_help=True)
 
 @retention_app.command("run")
 def retention_run(database: DatabaseOption = None, json: JsonOption = False) -> None:
-    """Delete expired deltas and the change history no live delta needs (servers also do
-    this every CHRONODELTA_RETENTION_INTERVAL_SECONDS).
+    """Delete expired deltas and the change history no live delta needs, and webhook
+    delivery attempts and ended webhooks past their retention (servers also do this
+    every CHRONODELTA_RETENTION_INTERVAL_SECONDS).
 
     Example: chronodelta retention run --json
     """
-    from chronodelta.server import Settings, run_retention
+    from chronodelta.server import Settings, WebhookRetention, run_retention
 
     settings = Settings(database_url=resolve_database_url(database))
     with engine_for(database) as engine:
@@ -300,13 +301,15 @@ def retention_run(database: DatabaseOption = None, json: JsonOption = False) -> 
             ttl=dt.timedelta(seconds=settings.delta_ttl_seconds),
             overlap=dt.timedelta(seconds=settings.delta_overlap_seconds),
             now=dt.datetime.now(dt.UTC),
+            webhooks=WebhookRetention.from_settings(settings),
         )
     if json:
         print_json(report)
     else:
         console.print(
             f"removed {report.deltas} expired deltas, {report.departures} departures "
-            f"and {report.change_marks} change marks"
+            f"and {report.change_marks} change marks; {report.webhooks} ended webhooks "
+            f"and {report.webhook_deliveries} webhook delivery attempts"
         )
 
 

@@ -40,6 +40,7 @@ from chronodelta.sync import (
     RichReporter,
     SyncError,
     SyncRequest,
+    WebhookOptions,
     read_config_file,
     resolve_connection,
     run_sync,
@@ -202,6 +203,22 @@ def sync_run(
         ),
     ] = None,
     config: ConfigOption = None,
+    webhook_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-listen",
+            help="With --follow: listen for webhook deliveries on HOST:PORT and read a "
+            "collection's delta as soon as one arrives (needs --webhook-url).",
+        ),
+    ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-url",
+            help="The URL the server is to POST deliveries to (it must reach "
+            "--webhook-listen); one webhook per collection, deleted on exit.",
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every committed response.")
     ] = False,
@@ -211,6 +228,9 @@ def sync_run(
     Each API response is committed together with the link after it: kill it at any
     moment and the next run continues where it stopped. On 410 it starts a new delta
     by itself and removes what vanished meanwhile.
+
+    With --webhook-listen and --webhook-url it registers a webhook per collection and
+    reads the delta at once on each verified delivery; it still polls every --interval.
 
     Example: chronodelta sync clockings paid-presences --since 2026-01-01 --follow
     """
@@ -233,6 +253,7 @@ def sync_run(
             tuple(kind or ()),
             external_references,
         )
+        webhooks = _webhook_options(webhook_listen, webhook_url, follow)
     except SyncError as exc:  # a setting or an option: a usage error
         raise fail(str(exc), 2) from None
     chosen_target = target or settings.get("target") or DEFAULT_TARGET
@@ -259,6 +280,7 @@ def sync_run(
                 follow=follow,
                 interval=interval,
                 stop=stop,
+                webhooks=webhooks,
             )
     except KeyboardInterrupt:
         raise fail("stopped at once; run again to continue from the last commit", 130) from None
@@ -271,6 +293,16 @@ def sync_run(
     if not result.stopped:
         done = ", ".join(f"{c.collection} (+{c.upserted} -{c.deleted})" for c in result.collections)
         logging.getLogger("chronodelta.sync").info("up to date: %s", done)
+
+
+def _webhook_options(listen: str | None, url: str | None, follow: bool) -> WebhookOptions | None:
+    if listen is None and url is None:
+        return None
+    if listen is None or url is None:
+        raise fail("--webhook-listen and --webhook-url go together", 2)
+    if not follow:
+        raise fail("--webhook-listen and --webhook-url need --follow", 2)
+    return WebhookOptions.parse(listen, url)
 
 
 def _duration(seconds: float | None) -> str:

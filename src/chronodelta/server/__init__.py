@@ -29,6 +29,7 @@ from .auth._keyring import KeyInfo, list_signing_keys, rotate_signing_key
 from .delta._retention import RetentionReport, run_retention
 from .operators._store import NewOperatorPassword, list_operators, set_operator_password
 from .records._backend import ConnectorBackend
+from .webhooks._retention import WebhookRetention
 
 __all__ = [
     "AdminError",
@@ -42,6 +43,7 @@ __all__ = [
     "SeedResult",
     "Settings",
     "TenantInfo",
+    "WebhookRetention",
     "bootstrap_demo",
     "create_app",
     "create_client",

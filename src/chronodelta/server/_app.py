@@ -29,6 +29,7 @@ from chronodelta.server.references import _routes as reference_routes
 from chronodelta.server.totals import _routes as totals_routes
 from chronodelta.server.webhooks import _routes as webhook_routes
 from chronodelta.server.webhooks._delivery import Deliverer
+from chronodelta.server.webhooks._retention import WebhookRetention
 
 DESCRIPTION = """\
 A faithful implementation of the Protime Connector API, with the vendor's filters,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ttl=found.deltas.ttl,
         overlap=found.deltas.overlap,
         interval=settings.retention_interval_seconds,
+        webhooks=WebhookRetention.from_settings(settings),
     )
     deliverer = Deliverer(found.engine, settings) if settings.webhook_delivery else None
 

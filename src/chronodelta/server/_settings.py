@@ -165,6 +165,14 @@ class Settings:
     webhook_delivery: bool = field(
         default_factory=lambda: _bool_env("CHRONODELTA_WEBHOOK_DELIVERY", True)
     )
+    # Issue 12, retention (webhooks/_retention.py): how long delivery attempts and ended
+    # (deleted, disabled, expired) webhooks are kept, and the attempts kept per webhook.
+    webhook_log_retention_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_WEBHOOK_LOG_RETENTION_SECONDS", 30 * 86400)
+    )
+    webhook_log_max_attempts: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_WEBHOOK_LOG_MAX_ATTEMPTS", 1000)
+    )
 
     def today(self) -> dt.date:
         return self.today_override or dt.date.today()
@@ -200,3 +208,7 @@ class Settings:
             raise ValueError("CHRONODELTA_WEBHOOK_TIMEOUT_SECONDS must be between 0.1 and 300")
         if not 1 <= self.webhook_concurrency <= 1000:
             raise ValueError("CHRONODELTA_WEBHOOK_CONCURRENCY must be between 1 and 1000")
+        if self.webhook_log_retention_seconds < 1:
+            raise ValueError("CHRONODELTA_WEBHOOK_LOG_RETENTION_SECONDS must be at least 1")
+        if self.webhook_log_max_attempts < 1:
+            raise ValueError("CHRONODELTA_WEBHOOK_LOG_MAX_ATTEMPTS must be at least 1")

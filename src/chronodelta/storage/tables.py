@@ -487,6 +487,8 @@ webhooks = sa.Table(
     sa.Column("next_attempt_at", Timestamp, nullable=False),
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_until", Timestamp, nullable=True),
+    # When it became Disabled: retention forgets it a period after (migration 0013).
+    sa.Column("disabled_at", Timestamp, nullable=True),
     sa.Index("ix_webhooks_tenant_id_status", "tenant_id", "status"),
 )
 
@@ -504,7 +506,8 @@ webhook_outbox = sa.Table(
     sa.Index("ix_webhook_outbox_webhook_id_id", "webhook_id", "id"),
 )
 
-# Every delivery attempt, kept after the webhook is deleted (GET .../deliveries).
+# Every delivery attempt, kept after the webhook is deleted (GET .../deliveries), for
+# the retention period (server/webhooks/_retention.py).
 webhook_deliveries = sa.Table(
     "webhook_deliveries",
     metadata,
@@ -518,6 +521,7 @@ webhook_deliveries = sa.Table(
     sa.Column("latency_ms", sa.Integer, nullable=False),
     sa.Column("error", sa.String(500), nullable=True),
     sa.Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    sa.Index("ix_webhook_deliveries_attempted_at", "attempted_at"),  # retention (0013)
 )
 
 REFERENCE_TABLES: dict[str, sa.Table] = {

@@ -36,6 +36,7 @@ from ._runner import (
 )
 from ._state import SyncState, after_changes, after_page, begin_generation, new_state
 from ._tables import COLLECTIONS
+from ._webhooks import WebhookOptions
 
 __all__ = [
     "COLLECTIONS",
@@ -64,6 +65,7 @@ __all__ = [
     "SyncResult",
     "SyncState",
     "TooManyRestarts",
+    "WebhookOptions",
     "after_changes",
     "after_page",
     "begin_generation",

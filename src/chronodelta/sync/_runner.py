@@ -6,7 +6,8 @@ committed page at a time, then follows the stored ``deltaLink`` once, reading it
 response in batches into one transaction (``apply_delta``: memory stays bounded
 however many changes it holds). A 410 starts over with a new generation (the
 mirror's mark-and-sweep removes what vanished). ``run_sync`` does that for every
-collection, once or every ``interval`` seconds.
+collection, once or every ``interval`` seconds, and at once on a webhook's delivery
+(``_webhooks.py``).
 
 While the mirror commits a page, a thread already fetches the next one (the pages
 are still applied strictly in order, each with its own link), so the server's time
@@ -51,6 +52,7 @@ from ._mirror import Mirror
 from ._progress import Reporter
 from ._state import SyncState, after_page, begin_generation, matches, new_state
 from ._tables import COLLECTIONS, MirroredCollection
+from ._webhooks import WebhookOptions, WebhookTriggers
 
 log = logging.getLogger("chronodelta.sync")
 
@@ -412,23 +414,32 @@ def run_sync(
     interval: float = DEFAULT_INTERVAL_SECONDS,
     stop: threading.Event | None = None,
     client_options: dict[str, Any] | None = None,
+    webhooks: WebhookOptions | None = None,
 ) -> SyncResult:
     """Mirror ``request``'s collections: once, or (``follow``) every ``interval`` s.
 
     Returns after one pass, or when ``stop`` is set (between responses: the last
     committed one stays). While following, a server that stays unreachable after the
-    client's retries is logged and tried again at the next poll.
+    client's retries is logged and tried again at the next poll. With ``webhooks``
+    (``follow`` only), a verified delivery reads its collection's delta at once
+    (``_webhooks.py``); the poll every ``interval`` goes on.
     """
     check_references(request)
     if follow:
         check_interval(interval)
+    elif webhooks is not None:
+        raise InvalidRequest("--webhook-listen and --webhook-url need --follow")
     stop = stop or threading.Event()
     reporter = reporter or Reporter()
     outcome = SyncResult()
-    with connect(connection, **(client_options or {})) as client:
-        while True:
+    with (
+        connect(connection, **(client_options or {})) as client,
+        _triggers(client, webhooks, request) as triggers,
+    ):
+        due = request.collections
+        while due:
             outcome.collections = []
-            for name in request.collections:
+            for name in due:
                 if stop.is_set():
                     break
                 try:
@@ -448,10 +459,47 @@ def run_sync(
                     log.warning("%s: %s; trying again at the next poll", name, exc)
                     continue
                 outcome.collections.append(done)
-            if not follow or stop.is_set() or stop.wait(interval):
+            if not follow or stop.is_set():
                 break
+            due = _next_due(triggers, mirror, reporter, request, stop, interval)
     outcome.stopped = stop.is_set()
     return outcome
+
+
+@contextmanager
+def _triggers(
+    client: Client, webhooks: WebhookOptions | None, request: SyncRequest
+) -> Iterator[WebhookTriggers | None]:
+    if webhooks is None:
+        yield None
+        return
+    with WebhookTriggers(client, webhooks, request.collections) as triggers:
+        yield triggers
+
+
+def _next_due(
+    triggers: WebhookTriggers | None,
+    mirror: Mirror,
+    reporter: Reporter,
+    request: SyncRequest,
+    stop: threading.Event,
+    interval: float,
+) -> tuple[str, ...]:
+    """The collections to bring up to date next, once it is time; () when stopped."""
+    if triggers is None:
+        return () if stop.wait(interval) else request.collections
+    wakeup = triggers.wait(stop, interval)
+    for name in sorted(wakeup.disabled):
+        # The vendor's recovery for a disabled webhook: a full re-sync (a new delta and
+        # snapshot generation; the sweep removes what vanished) with a new webhook.
+        reporter.reinitializing(name, "its webhook was disabled")
+        state = mirror.state(name)
+        if state is not None:
+            mirror.save(state, begin_generation(state))
+    if wakeup.poll:
+        return request.collections
+    wanted = wakeup.triggered | wakeup.disabled
+    return tuple(name for name in request.collections if name in wanted)
 
 
 def sync_once(

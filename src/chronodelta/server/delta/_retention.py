@@ -8,7 +8,8 @@ Everything older goes. It is idempotent, so every worker process may run it.
 
 It also deletes the token endpoint's counters of past windows (issue 10, item 8):
 only the current window counts, and without this the table kept a row per key ever
-counted, across restarts.
+counted, across restarts. And, given a ``WebhookRetention``, the webhook delivery log
+and ended webhooks past their retention (``webhooks/_retention.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server.auth._limits import forget_windows_before, window_start
 from chronodelta.server.delta._tracker import recorded_use_slack
+from chronodelta.server.webhooks._retention import WebhookRetention, forget_webhook_history
 from chronodelta.storage import plain_write_transaction, tables
 
 log = logging.getLogger("chronodelta.retention")
@@ -34,10 +36,17 @@ class RetentionReport:
     departures: int
     change_marks: int
     token_windows: int = 0
+    webhooks: int = 0
+    webhook_deliveries: int = 0
 
 
 def run_retention(
-    engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta, now: dt.datetime
+    engine: Engine,
+    *,
+    ttl: dt.timedelta,
+    overlap: dt.timedelta,
+    now: dt.datetime,
+    webhooks: WebhookRetention | None = None,
 ) -> RetentionReport:
     """One pass; a transaction for the expired deltas and the token counters, then one per tenant.
 
@@ -59,7 +68,15 @@ def run_retention(
             departures, marks = _forget_tenant_history(connection, tenant_id, now - overlap)
         removed_departures += departures
         removed_marks += marks
-    return RetentionReport(expired, removed_departures, removed_marks, token_windows)
+    hooks = forget_webhook_history(engine, webhooks, now) if webhooks is not None else None
+    return RetentionReport(
+        expired,
+        removed_departures,
+        removed_marks,
+        token_windows,
+        hooks.webhooks if hooks else 0,
+        hooks.deliveries if hooks else 0,
+    )
 
 
 def _forget_tenant_history(
@@ -112,9 +129,16 @@ class RetentionThread:
     """Runs retention every ``interval`` seconds in the background of a server process."""
 
     def __init__(
-        self, engine: Engine, *, ttl: dt.timedelta, overlap: dt.timedelta, interval: float
+        self,
+        engine: Engine,
+        *,
+        ttl: dt.timedelta,
+        overlap: dt.timedelta,
+        interval: float,
+        webhooks: WebhookRetention | None = None,
     ) -> None:
         self._engine, self._ttl, self._overlap, self._interval = engine, ttl, overlap, interval
+        self._webhooks = webhooks
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -133,7 +157,11 @@ class RetentionThread:
         while not self._stop.wait(self._interval):
             try:
                 report = run_retention(
-                    self._engine, ttl=self._ttl, overlap=self._overlap, now=dt.datetime.now(dt.UTC)
+                    self._engine,
+                    ttl=self._ttl,
+                    overlap=self._overlap,
+                    now=dt.datetime.now(dt.UTC),
+                    webhooks=self._webhooks,
                 )
                 log.info("retention: %s", report)
             except Exception:  # a failed run is retried at the next interval

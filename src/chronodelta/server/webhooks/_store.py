@@ -134,7 +134,11 @@ def _disable_expired(connection: sa.Connection, now: dt.datetime) -> None:
         connection.execute(
             webhooks.update()
             .where(webhooks.c.id.in_(expired))
-            .values(status=WebhookStatus.DISABLED.value, disabled_reason="validUntil has passed")
+            .values(
+                status=WebhookStatus.DISABLED.value,
+                disabled_reason="validUntil has passed",
+                disabled_at=now,
+            )
         )
         connection.execute(outbox.delete().where(outbox.c.webhook_id.in_(expired)))
 
@@ -194,6 +198,9 @@ def record_attempt(
         lease_values: dict[str, Any] = (
             {"lease_until": now + lease} if keep else {"lease_owner": None, "lease_until": None}
         )
+        if state.status is WebhookStatus.DISABLED and row.status != state.status.value:
+            lease_values["disabled_at"] = now  # retention counts from it
+
         connection.execute(
             webhooks.update()
             .where(webhooks.c.id == claimed.id)
