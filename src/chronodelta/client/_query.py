@@ -160,6 +160,7 @@ def resolve(base: httpx.URL, link: str) -> httpx.URL:
             raise ValueError(f"refusing a link to another server: {url.scheme}://{url.host}")
         return url
     if url.is_relative_url and (url.host or url.scheme):
-        raise ValueError(f"not a link of this API: {link!r}")
+        # Only where it points: its query may hold a delta or continuation token.
+        raise ValueError(f"not a link of this API: it names a host ({url.host!r})")
     prefix = base.raw_path.split(b"?", 1)[0].rstrip(b"/")
     return base.copy_with(raw_path=prefix + b"/" + url.raw_path.lstrip(b"/"))
