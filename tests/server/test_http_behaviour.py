@@ -409,3 +409,16 @@ def test_a_tenant_host_refuses_another_tenants_token(api: Api) -> None:
         )
         error_of(response, 401, "Unauthorized")
         assert own.json()["changeVersion"] not in response.text
+
+
+def test_every_operation_that_takes_a_delta_token_documents_410(api: Api) -> None:
+    """Seed 000: a delta unused for 72 hours answers 410 Gone, on a list's deltaToken too."""
+    document = api.http.get("/openapi.json").json()
+    taking = {
+        (path, method): operation["responses"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if any(p["name"] == "deltaToken" for p in operation.get("parameters", ()))
+    }
+    assert len(taking) >= 11  # every delta collection's list, and GET /delta/{collection}
+    assert [key for key, responses in taking.items() if "410" not in responses] == []

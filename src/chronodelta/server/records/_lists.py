@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from chronodelta.domain import CollectionInfo
-from chronodelta.server._models import page_model
+from chronodelta.server._models import ErrorBody, page_model
 from chronodelta.server.records._paging import PagePosition, filter_digest
 
 if TYPE_CHECKING:  # the services import every feature, this module among them
@@ -56,6 +56,13 @@ def position(
     return found.pages.decode(token, tenant_id, collection, filter_digest(canonical_filter)).key
 
 
+# Seed 000: a delta unused for 72 hours (or of a tenant reset since) answers 410 Gone;
+# every list that takes a deltaToken documents it.
+DELTA_GONE: dict[int | str, dict[str, Any]] = {
+    410: {"model": ErrorBody, "description": "The delta expired or was reset: start a new one"}
+}
+
+
 def add_list_and_get(
     router: APIRouter,
     info: CollectionInfo,
@@ -78,5 +85,5 @@ def add_list_and_get(
             response_class=Response,
             tags=[info.name],
             operation_id=f"{kind}_{info.name}",
-            responses={200: {"model": shape}, **errors},
+            responses={200: {"model": shape}, **errors, **(DELTA_GONE if kind == "list" else {})},
         )

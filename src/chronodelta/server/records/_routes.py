@@ -24,6 +24,7 @@ from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken
 from chronodelta.server.records._clockings import etag, etag_matches
 from chronodelta.server.records._dated import dated_list_response, external_references_query
+from chronodelta.server.records._lists import DELTA_GONE
 from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter(tags=["clockings"])
@@ -39,7 +40,7 @@ FilterText = Annotated[
         json_schema_extra={"minLength": 1},
         description="Required: date range of at most a year, e.g. "
         "date ge '2026-01-01' and date le '2026-01-31' (a start alone lists a year); "
-        "optionally person (also person in circle(1, 2), org-group(...), org-tree(...)), kind"
+        "optionally person (also person in circle(1, 2), org-group(...), org-tree(...)), kind",
     ),
 ]
 Token = Annotated[str | None, Query(description="From the previous page's nextLink")]
@@ -50,7 +51,7 @@ ExternalReferencesText = Annotated[str | None, external_references_query(CLOCKIN
     CLOCKINGS.path,
     summary="Retrieve a list of clockings",
     response_class=Response,
-    responses={200: {"model": page_model(ClockingModel)}, **ERRORS},
+    responses={200: {"model": page_model(ClockingModel)}, **ERRORS, **DELTA_GONE},
 )
 def list_clockings(
     request: Request,
