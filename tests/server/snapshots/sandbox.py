@@ -91,9 +91,9 @@ def token(http: httpx.Client, client: NewClient) -> str:
     return found
 
 
-def walk(http: httpx.Client, collection: str) -> list[dict[str, Any]]:
-    """Every record of a collection, following nextLink (dated ones over ``WINDOW``)."""
-    params = {"filter": WINDOW} if collection in DATED else {}
+def walk(http: httpx.Client, collection: str, filter: str = WINDOW) -> list[dict[str, Any]]:
+    """Every record of a collection, following nextLink (dated ones in ``filter``)."""
+    params = {"filter": filter} if collection in DATED else {}
     response = http.get(f"{API}/{collection}", params=params)
     records: list[dict[str, Any]] = []
     while True:
@@ -120,7 +120,10 @@ def everything(http: httpx.Client) -> dict[str, list[dict[str, Any]]]:
 
 
 def highest_version(http: httpx.Client) -> str:
-    return max(r["changeVersion"] for name in [*DATED, *REFERENCES] for r in walk(http, name))
+    versions: list[str] = [
+        r["changeVersion"] for name in [*DATED, *REFERENCES] for r in walk(http, name)
+    ]
+    return max(versions)
 
 
 def change_the_data(http: httpx.Client) -> dict[str, Any]:

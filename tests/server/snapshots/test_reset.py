@@ -51,12 +51,16 @@ def test_a_reset_brings_back_exactly_the_seeded_records(engine: Engine, database
         assert result["changeVersions"]["first"] > before
 
 
-def test_an_open_delta_answers_410_after_a_reset(engine: Engine, database_url: str) -> None:
-    # Issue 13, item 4: "Open deltas of the tenant answer 410 afterwards".
+def test_open_deltas_answer_410_and_list_walks_409_after_a_reset(
+    engine: Engine, database_url: str
+) -> None:
+    # Issue 13, item 4: "Open deltas of the tenant answer 410 afterwards"; a list walked
+    # across the reset answers 409 (contract, "Paging": a token that cannot be used),
+    # so that no client silently mixes two states.
     sandbox = provision(engine, database_url)
     other = create_client(engine, "acme")  # one active delta per client and collection
     with (
-        sandbox.server() as server,
+        sandbox.server({"CHRONODELTA_PAGE_SIZE": "7"}) as server,
         api_client(server, sandbox.acme) as acme,
         api_client(server, other) as second,
         admin(server, sandbox) as operator,
@@ -66,11 +70,17 @@ def test_an_open_delta_answers_410_after_a_reset(engine: Engine, database_url: s
         assert mirror.delta_link is not None
         half = second.get(url, params={"filter": WINDOW, "delta": ""})  # a snapshot walk begun
         assert "nextLink" in half.json()
+        listed = acme.get(url, params={"filter": WINDOW})  # a list walk begun
+        assert "nextLink" in listed.json()
         assert operator.post("/admin/tenants/acme/reset").json()["deltasEnded"] == 2
         for http, link in ((acme, mirror.delta_link), (second, half.json()["nextLink"])):
             gone = http.get(link)
             assert gone.status_code == 410, gone.text
             assert gone.json()["error"]["message"] == "The tenant was reset"
+        conflict = acme.get(listed.json()["nextLink"])
+        assert conflict.status_code == 409, conflict.text
+        assert "reset or restored" in conflict.json()["error"]["reasons"][0]
+        assert len(walk(acme, "clockings")) > 7  # a list begun after it pages on
         again = start(acme, url, {"filter": WINDOW}, {})  # a new delta works at once
         assert len(again.records) == len(walk(acme, "clockings"))
 

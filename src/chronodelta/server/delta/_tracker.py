@@ -513,9 +513,7 @@ def end_tenant_deltas(connection: sa.Connection, tenant_id: int) -> int:
     API clients, as a delta start does (``_lock_client``): a start running meanwhile
     either committed before (and is ended here) or waits and snapshots the new state.
     """
-    clients = sa.select(tables.api_clients.c.id).where(
-        tables.api_clients.c.tenant_id == tenant_id
-    )
+    clients = sa.select(tables.api_clients.c.id).where(tables.api_clients.c.tenant_id == tenant_id)
     if is_postgresql(connection.engine):
         connection.execute(clients.order_by(tables.api_clients.c.id).with_for_update())
     ended = connection.execute(

@@ -75,7 +75,7 @@ class TableRows:
 @dataclass(frozen=True)
 class TenantState:
     tables: Mapping[str, TableRows]
-    counters: Mapping[str, int]  # id counters by collection (never change_version)
+    counters: Mapping[str, int]  # id counters by collection (not change_version)
 
     @property
     def row_count(self) -> int:
@@ -95,7 +95,8 @@ def read_id_counters(connection: sa.Connection, tenant_id: int) -> dict[str, int
     counters = tables.tenant_counters
     rows = connection.execute(
         sa.select(counters.c.name, counters.c.value).where(
-            counters.c.tenant_id == tenant_id, counters.c.name != "change_version"
+            counters.c.tenant_id == tenant_id,
+            counters.c.name.in_(sorted(tables.COLLECTION_TABLES)),
         )
     )
     return {row.name: int(row.value) for row in rows}

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from chronodelta.server._clock import utc_now
 from chronodelta.server.delta._tracker import end_tenant_deltas
 from chronodelta.server.snapshots._apply import apply_plan
+from chronodelta.server.snapshots._epoch import count_restore
 from chronodelta.server.snapshots._plan import plan_restore
 from chronodelta.server.snapshots._state import (
     STATE_TABLES,
@@ -155,6 +156,7 @@ def restore(engine: Engine, owner: int, tenant: str, name: str) -> RestoreResult
         if target is None:
             return None
         ended = end_tenant_deltas(tx.connection, owner)
+        count_restore(tx)  # lists walked across it answer 409 (_epoch.py)
         first = tx.last_change_version + 1
         plan = plan_restore(read_state(tx.connection, owner), target)
         apply_plan(tx, plan, target)
