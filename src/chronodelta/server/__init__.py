@@ -29,6 +29,17 @@ from .auth._keyring import KeyInfo, list_signing_keys, rotate_signing_key
 from .delta._retention import RetentionReport, run_retention
 from .operators._store import NewOperatorPassword, list_operators, set_operator_password
 from .records._backend import ConnectorBackend
+from .snapshots._service import (
+    SnapshotExists,
+    SnapshotNotFound,
+    TenantNotFound,
+    delete_snapshot,
+    list_snapshots,
+    reset_tenant,
+    restore_tenant,
+    snapshot_tenant,
+)
+from .snapshots._store import RestoreResult, SeedParameters, SnapshotInfo
 from .webhooks._retention import WebhookRetention
 
 __all__ = [
@@ -39,24 +50,34 @@ __all__ = [
     "KeyInfo",
     "NewClient",
     "NewOperatorPassword",
+    "RestoreResult",
     "RetentionReport",
+    "SeedParameters",
     "SeedResult",
     "Settings",
+    "SnapshotExists",
+    "SnapshotInfo",
+    "SnapshotNotFound",
     "TenantInfo",
+    "TenantNotFound",
     "WebhookRetention",
     "bootstrap_demo",
     "create_app",
     "create_client",
     "create_tenant",
+    "delete_snapshot",
     "insert_clockings",
     "insert_organisation",
     "insert_reference_data",
     "list_clients",
     "list_operators",
     "list_signing_keys",
+    "list_snapshots",
     "list_tenants",
     "place_in_org_group",
     "recalculate_tenant",
+    "reset_tenant",
+    "restore_tenant",
     "revoke_client",
     "rotate_client_secret",
     "rotate_signing_key",
@@ -64,5 +85,6 @@ __all__ = [
     "seed_tenant",
     "set_circle_member",
     "set_operator_password",
+    "snapshot_tenant",
     "tenant_id",
 ]

@@ -26,6 +26,7 @@ from chronodelta.server.operators import _routes as operator_routes
 from chronodelta.server.records import _routes as records_routes
 from chronodelta.server.references import _external_routes as external_reference_routes
 from chronodelta.server.references import _routes as reference_routes
+from chronodelta.server.snapshots import _routes as snapshot_routes
 from chronodelta.server.totals import _routes as totals_routes
 from chronodelta.server.webhooks import _routes as webhook_routes
 from chronodelta.server.webhooks._delivery import Deliverer
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _operations,
         # Issue 13: the sandbox controls, operator-only. Feature admin routers go here,
         # before the fallback (which answers every other /admin path).
+        snapshot_routes,
         operator_routes,
     ):
         app.include_router(module.router)
