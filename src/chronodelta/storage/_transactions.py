@@ -34,13 +34,15 @@ retriable error the server answers with 503 and ``Retry-After``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from . import tables
 from ._engine import SQLITE_IMMEDIATE_OPTIONS, is_postgresql, writer_queue
 from .tables import change_marks, tenant_counters
 
@@ -133,7 +135,13 @@ def observe_versioned_writes(observer: VersionedWriteObserver) -> None:
 
 @dataclass
 class WriteTransaction:
-    """One tenant's write transaction; hands out change versions and ids."""
+    """One tenant's write transaction; hands out change versions and ids.
+
+    Once it holds the tenant's version lock (``locked``), versions and ids are final.
+    Before that (a late transaction on PostgreSQL, ``late_write_transaction``) they are
+    *provisional*: negative numbers, unique among running transactions, that
+    ``lock_versions`` rewrites to the final ones in the tables that received them.
+    """
 
     connection: sa.Connection
     tenant_id: int
@@ -142,18 +150,32 @@ class WriteTransaction:
     _id_counters: dict[str, int] = field(default_factory=dict)
     _dirty_ids: set[str] = field(default_factory=set)
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
+    locked: bool = True
+    _late: bool = False
+    _provisional: _Provisional | None = None
+    _people: set[int] = field(default_factory=set)
+    _all_people: bool = False
+    _finals: dict[str, int] = field(default_factory=dict)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this transaction has committed (never if it fails)."""
         self._after_commit.append(callback)
 
-    def next_change_version(self) -> int:
-        """A new version, greater than every version this tenant has committed."""
+    def next_change_version(self, table: sa.Table | None = None) -> int:
+        """A new version, greater than every version this tenant has committed.
+
+        Provisional (negative) until ``lock_versions``: ``table`` is the table it goes
+        to, where the lock rewrites it; None for rows given to ``insert_versioned``.
+        """
+        if self._provisional is not None:
+            return self._provisional.version(table)
         self._last_version += 1
         return self._last_version
 
     def allocate_ids(self, collection: str, count: int = 1) -> range:
-        """``count`` new ids for ``collection`` in this tenant."""
+        """``count`` new ids for ``collection`` in this tenant (provisional until locked)."""
+        if self._provisional is not None:
+            return self._provisional.ids(collection, count)
         last = self._id_counters.get(collection)
         if last is None:
             last = _read_counter(self.connection, self.tenant_id, collection, lock=False)
@@ -166,25 +188,110 @@ class WriteTransaction:
 
         For rows inserted with ids chosen elsewhere (the seeder's reference data).
         """
+        if self._provisional is not None:
+            raise RuntimeError("reserve_ids_through needs the version lock")
         last = self.allocate_ids(collection, 0).start - 1
         self._id_counters[collection] = max(last, highest)
 
+    def insert_versioned(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows that only this write reads back (departures): now if the
+        versions are final, else with their final versions when they are."""
+        if self._provisional is None:
+            self.connection.execute(table.insert(), rows)
+        else:
+            self._provisional.deferred.append((table, rows))
+
+    def lock_people(self, person_ids: Iterable[int]) -> None:
+        """Serialize this tenant's writers per person (PostgreSQL; SQLite has one writer).
+
+        Taken before a recalculation reads the person's clockings and totals, and held
+        to commit: two writers of one person-day (or of one week's running sums) cannot
+        both miss the other's clocking. Lock order: the tenant's people key (shared),
+        the people sorted, all in one call; the version lock last.
+        """
+        wanted = sorted(set(person_ids) - self._people)
+        if self._all_people or not wanted or not is_postgresql(self.connection.engine):
+            return
+        if self._people or (self.locked and self._late):
+            raise RuntimeError("lock a write's people at once, before the version lock")
+        keys = [_ALL_PEOPLE, *wanted]
+        self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
+        self._people.update(wanted)
+
+    def lock_all_people(self) -> None:
+        """Every person of the tenant at once (a bulk write: seeding, recalculation).
+
+        The exclusive form of the key every ``lock_people`` takes shared, so that a
+        write of thousands of people needs one lock, not thousands.
+        """
+        if self._all_people or not is_postgresql(self.connection.engine):
+            return
+        if self._people or (self.locked and self._late):
+            raise RuntimeError("lock a write's people at once, before the version lock")
+        self.connection.execute(_LOCK_ALL_PEOPLE, {"tenant": self.tenant_id})
+        self._all_people = True
+
+    def lock_versions(self) -> None:
+        """Take the tenant's version lock and make every provisional version and id final.
+
+        Held until commit, like every version lock: versions become visible in the
+        order they are given out. Afterwards versions and ids are final at once.
+        """
+        if self.locked:
+            return
+        last = _read_counter(self.connection, self.tenant_id, CHANGE_VERSION, lock=True)
+        self._first_version = self._last_version = last
+        self.locked = True
+        provisional, self._provisional = self._provisional, None
+        if provisional is None:
+            return
+        self._last_version = last + provisional.versions
+        last_ids = _read_counters(self.connection, self.tenant_id, list(provisional.id_counts))
+        for collection, count in provisional.id_counts.items():
+            self._id_counters[collection] = last_ids[collection] + count
+            self._dirty_ids.add(collection)
+        self._finals = {"base": provisional.base, CHANGE_VERSION: last, **last_ids}
+        provisional.finish(self.connection, self.tenant_id, last, last_ids)
+
+    def final_id(self, collection: str, provisional_id: int) -> int:
+        """The id that ``provisional_id`` (from ``allocate_ids``) became at the lock."""
+        return self._final(collection, provisional_id)
+
+    def final_version(self, provisional_version: int) -> int:
+        """The version that ``provisional_version`` became at the lock."""
+        return self._final(CHANGE_VERSION, provisional_version)
+
+    def _final(self, counter: str, value: int) -> int:
+        if value >= 0:
+            return value
+        if counter not in self._finals:
+            raise RuntimeError("no final value before lock_versions")
+        return self._finals[counter] + (-value - self._finals["base"])
+
     def _flush_counters(self) -> None:
-        for name in self._dirty_ids:
-            _write_counter(self.connection, self.tenant_id, name, self._id_counters[name])
-        if self._last_version == self._first_version:
-            return  # nothing was versioned
-        for observe in _observers:
-            observe(self, self._first_version + 1, self._last_version)
-        _write_counter(self.connection, self.tenant_id, CHANGE_VERSION, self._last_version)
-        # When this transaction's versions became visible, for delta's overlap window.
-        self.connection.execute(
-            change_marks.insert().values(
-                tenant_id=self.tenant_id,
-                change_version=self._last_version,
-                committed_at=dt.datetime.now(dt.UTC),
+        counters = {name: self._id_counters[name] for name in self._dirty_ids}
+        versioned = self._last_version != self._first_version
+        if versioned:
+            for observe in _observers:
+                observe(self, self._first_version + 1, self._last_version)
+            counters[CHANGE_VERSION] = self._last_version
+        if counters:
+            self.connection.execute(
+                _SET_COUNTER,
+                [
+                    {"tenant": self.tenant_id, "counter": k, "new_value": v}
+                    for k, v in counters.items()
+                ],
             )
-        )
+        if versioned:
+            # When this transaction's versions became visible, for delta's overlap window.
+            self.connection.execute(
+                change_marks.insert().values(
+                    tenant_id=self.tenant_id,
+                    change_version=self._last_version,
+                    committed_at=dt.datetime.now(dt.UTC),
+                )
+            )
 
 
 @contextmanager
@@ -197,6 +304,95 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransacti
         tx._flush_counters()
     for callback in tx._after_commit:
         callback()
+
+
+@contextmanager
+def late_write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransaction]:
+    """A tenant's write that takes the version lock last (issue 14, item 1).
+
+    On PostgreSQL the work runs with provisional versions and ids, concurrently with
+    the tenant's other writers; ``lock_versions`` (called at the latest before commit)
+    takes the counter row's lock and stamps the final ones, so what a reader can see
+    is still a prefix of the version sequence. Rows carrying provisional values are
+    this transaction's own, invisible to everyone else until they are final.
+    SQLite's ``BEGIN IMMEDIATE`` already is the lock: there this is ``write_transaction``.
+    """
+    if not is_postgresql(engine):
+        with write_transaction(engine, tenant_id) as tx:
+            tx._late = True
+            yield tx
+        return
+    with plain_write_transaction(engine) as connection:
+        pid = int(connection.connection.dbapi_connection.info.backend_pid)  # type: ignore[union-attr]
+        provisional = _Provisional(pid << 32)
+        tx = WriteTransaction(connection, tenant_id, 0, 0, locked=False, _late=True)
+        tx._provisional = provisional
+        yield tx
+        if provisional.versions or provisional.id_counts:
+            tx.lock_versions()  # else nothing was versioned: no lock needed
+        tx._flush_counters()
+    for callback in tx._after_commit:
+        callback()
+
+
+# Tables whose ids ``allocate_ids`` may hand out provisionally (they are rewritten in
+# the same statement as the rows' versions): the rows a clocking write inserts.
+_ID_TABLES = {"clockings": tables.clockings, **tables.TOTAL_TABLES}
+
+
+@dataclass
+class _Provisional:
+    """The provisional versions and ids of a late transaction before its lock.
+
+    The k-th is ``-(base + k)``, ``base`` being the backend's process id shifted left
+    32 bits: unique among running transactions, so that two of them never meet on a
+    unique index (PostgreSQL would make the second wait for the first's commit).
+    The final value is then ``last committed + k``: one UPDATE per table rewrites all.
+    """
+
+    base: int
+    versions: int = 0
+    id_counts: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, sa.Table] = field(default_factory=dict)
+    deferred: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
+
+    def version(self, table: sa.Table | None) -> int:
+        if table is not None:
+            self.tables.setdefault(table.name, table)
+        self.versions += 1
+        return -(self.base + self.versions)
+
+    def ids(self, collection: str, count: int) -> range:
+        if collection not in _ID_TABLES:
+            raise RuntimeError(f"no provisional ids for {collection!r}; lock_versions first")
+        first = self.id_counts.get(collection, 0) + 1
+        self.id_counts[collection] = first - 1 + count
+        return range(-(self.base + first), -(self.base + first + count), -1)
+
+    def finish(
+        self, connection: sa.Connection, tenant_id: int, last: int, last_ids: dict[str, int]
+    ) -> None:
+        """Rewrite every provisional value to its final one (under the version lock)."""
+        id_collections = {table.name: name for name, table in _ID_TABLES.items()}
+        for name, table in self.tables.items():
+            values: dict[str, Any] = {"change_version": (last - self.base) - table.c.change_version}
+            collection = id_collections.get(name)
+            if collection in self.id_counts:
+                offset = last_ids[collection] - self.base
+                values["id"] = sa.case((table.c.id < 0, offset - table.c.id), else_=table.c.id)
+            connection.execute(
+                table.update()
+                .where(table.c.tenant_id == tenant_id, table.c.change_version < 0)
+                .values(values)
+            )
+        for table, rows in self.deferred:
+            final = [
+                {**row, "change_version": last - self.base - row["change_version"]}
+                if row["change_version"] < 0
+                else row
+                for row in rows
+            ]
+            connection.execute(table.insert(), final)
 
 
 @contextmanager
@@ -259,6 +455,20 @@ _COUNTER = sa.select(tenant_counters.c.value).where(
     tenant_counters.c.name == sa.bindparam("name"),
 )
 _COUNTER_FOR_UPDATE = _COUNTER.with_for_update()
+_COUNTERS = sa.select(tenant_counters.c.name, tenant_counters.c.value).where(
+    tenant_counters.c.tenant_id == sa.bindparam("tenant"),
+    tenant_counters.c.name.in_(sa.bindparam("names", expanding=True)),
+)
+# Person locks (lock_people): advisory locks (tenant, person), taken in the order of
+# the array (the tenant-wide key 0 shared, then the people sorted). The two-key form
+# keeps them apart from the one-key locks (migrations, the sync's schema).
+_ALL_PEOPLE = 0
+_LOCK_PEOPLE = sa.text(
+    "SELECT CASE WHEN p = 0 THEN pg_advisory_xact_lock_shared(CAST(:tenant AS integer), 0) "
+    "ELSE pg_advisory_xact_lock(CAST(:tenant AS integer), CAST(p % 2147483647 AS integer)) END "
+    "FROM unnest(CAST(:keys AS bigint[])) AS p"
+)
+_LOCK_ALL_PEOPLE = sa.text("SELECT pg_advisory_xact_lock(CAST(:tenant AS integer), 0)")
 _SET_COUNTER = (
     tenant_counters.update()
     .where(
@@ -282,5 +492,13 @@ def _read_counter(connection: sa.Connection, tenant_id: int, name: str, *, lock:
     return 0
 
 
-def _write_counter(connection: sa.Connection, tenant_id: int, name: str, value: int) -> None:
-    connection.execute(_SET_COUNTER, {"tenant": tenant_id, "counter": name, "new_value": value})
+def _read_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> dict[str, int]:
+    """Several id counters at once (missing ones created at zero)."""
+    if not names:
+        return {}
+    rows = connection.execute(_COUNTERS, {"tenant": tenant_id, "names": names})
+    found = {row.name: int(row.value) for row in rows}
+    for name in names:
+        if name not in found:
+            found[name] = _read_counter(connection, tenant_id, name, lock=False)
+    return found

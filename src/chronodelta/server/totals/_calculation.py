@@ -53,6 +53,9 @@ def recalculate(tx: WriteTransaction, person_days: Iterable[PersonDay]) -> None:
     ordered = sorted(set(person_days))
     if not ordered:
         return
+    # Before anything of theirs is read: a concurrent writer of the same person waits
+    # until this one commits, and then reads its clocking (issue 14, item 1).
+    tx.lock_people(person for person, _ in ordered)
     counters = load_counter_links(tx.connection, tx.tenant_id)
     for start in range(0, len(ordered), BATCH):
         _recalculate_batch(tx, ordered[start : start + BATCH], counters)
@@ -239,10 +242,10 @@ class _TotalsWriter:
         if current is None:
             (new_id,) = self.tx.allocate_ids(COLLECTION_OF[table])
             row = {**values, "tenant_id": self.tx.tenant_id, "id": new_id}
-            self.inserts.setdefault(table, []).append(_versioned(self.tx, row))
+            self.inserts.setdefault(table, []).append(_versioned(self.tx, table, row))
         elif any(getattr(current, name) != value for name, value in values.items()):
             row = {**values, "tenant_id": self.tx.tenant_id, "id": current.id}
-            self.updates.setdefault(table, []).append(_versioned(self.tx, row))
+            self.updates.setdefault(table, []).append(_versioned(self.tx, table, row))
 
     def flush(self) -> None:
         connection = self.tx.connection
@@ -258,7 +261,7 @@ class _TotalsWriter:
             departure_row(COLLECTION_OF[table], row, self.tx.next_change_version(), removed=True)
             for row in removed
         ]
-        self.tx.connection.execute(tables.departures.insert(), departures)
+        self.tx.insert_versioned(tables.departures, departures)
         self.tx.connection.execute(
             table.delete().where(
                 table.c.tenant_id == self.tx.tenant_id, table.c.id.in_([r.id for r in removed])
@@ -281,8 +284,8 @@ def duration_values(person_id: int, date: dt.date, total: ActivityDurationTotal)
     }
 
 
-def _versioned(tx: WriteTransaction, row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "change_version": tx.next_change_version()}
+def _versioned(tx: WriteTransaction, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "change_version": tx.next_change_version(table)}
 
 
 def _update_by_key(table: sa.Table, sample: dict[str, Any]) -> sa.Update:
