@@ -6,19 +6,32 @@ yet commit with. A plain sequence breaks that on PostgreSQL: writer A takes 7, w
 B takes 8 and commits, a reader sees 8 and moves its cursor past 7, then A commits 7
 and the reader never sees it.
 
-chronodelta therefore serializes the writes of one tenant on its ``change_version``
-counter row. A write transaction locks that row as its *first* statement (``SELECT ...
-FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` takes SQLite's single write lock) and
-holds it until it commits, so versions are handed out in commit order: whatever a
-reader can see is always a prefix of the version sequence. Taking the lock first
-also rules out deadlocks between it and the row locks of the data. Tenants do not
-block each other on PostgreSQL.
+chronodelta therefore serializes the *commits* of one tenant's versioned writes on
+its ``change_version`` counter row: a transaction gets its versions while it holds
+that row's lock (``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` takes
+SQLite's single write lock) and holds it until it commits, so versions become visible
+in the order they were handed out: whatever a reader can see is always a prefix of
+the version sequence. Tenants do not block each other on PostgreSQL.
 
-Every transaction anyone opens comes from this module, in one of three kinds:
+Issue 14, item 1: the lock is taken as *late* as it can be. ``late_write_transaction``
+(the clocking writes) does its work first, validation, reference resolution, row
+writes and recalculation, with *provisional* versions and ids (negative, unique among
+running transactions), overlapping the tenant's other writers; ``lock_versions`` then
+takes the counter lock and rewrites them to the final ones, one UPDATE per table, just
+before commit. Rows with provisional values are invisible to every other transaction
+(MVCC), and the webhooks' outbox is written after the rewrite, so it sees only final
+versions. ``write_transaction`` still locks first: the rare writes of reference data.
+Two writers of one person must not both miss the other's clocking when they
+recalculate, so a recalculation first takes the person's lock (``lock_people``, an
+advisory lock). Lock order, everywhere: a write's clocking row, its people (sorted,
+in one statement), then the version lock, then the id counters; no deadlock.
+
+Every transaction anyone opens comes from this module, in one of four kinds:
 
 * ``read_transaction``: reads only (deferred on SQLite, where WAL readers never wait
   for the writer; READ COMMITTED on PostgreSQL, or one REPEATABLE READ snapshot).
-* ``write_transaction``: a tenant's write, under its counter lock (above).
+* ``write_transaction``: a tenant's write, under its counter lock from the start.
+* ``late_write_transaction``: a tenant's write that takes the counter lock last.
 * ``plain_write_transaction``: a write outside any tenant's version order (API
   clients, keys, delta bookkeeping, retention, a mirror's rows). On SQLite it, too,
   starts with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes
@@ -151,7 +164,6 @@ class WriteTransaction:
     _dirty_ids: set[str] = field(default_factory=set)
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
     locked: bool = True
-    _late: bool = False
     _provisional: _Provisional | None = None
     _people: set[int] = field(default_factory=set)
     _all_people: bool = False
@@ -212,7 +224,7 @@ class WriteTransaction:
         wanted = sorted(set(person_ids) - self._people)
         if self._all_people or not wanted or not is_postgresql(self.connection.engine):
             return
-        if self._people or (self.locked and self._late):
+        if self._people or self.locked:
             raise RuntimeError("lock a write's people at once, before the version lock")
         keys = [_ALL_PEOPLE, *wanted]
         self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
@@ -226,7 +238,7 @@ class WriteTransaction:
         """
         if self._all_people or not is_postgresql(self.connection.engine):
             return
-        if self._people or (self.locked and self._late):
+        if self._people or self.locked:
             raise RuntimeError("lock a write's people at once, before the version lock")
         self.connection.execute(_LOCK_ALL_PEOPLE, {"tenant": self.tenant_id})
         self._all_people = True
@@ -319,13 +331,12 @@ def late_write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTran
     """
     if not is_postgresql(engine):
         with write_transaction(engine, tenant_id) as tx:
-            tx._late = True
             yield tx
         return
     with plain_write_transaction(engine) as connection:
         pid = int(connection.connection.dbapi_connection.info.backend_pid)  # type: ignore[union-attr]
         provisional = _Provisional(pid << 32)
-        tx = WriteTransaction(connection, tenant_id, 0, 0, locked=False, _late=True)
+        tx = WriteTransaction(connection, tenant_id, 0, 0, locked=False)
         tx._provisional = provisional
         yield tx
         if provisional.versions or provisional.id_counts:
