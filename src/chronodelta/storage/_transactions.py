@@ -251,14 +251,15 @@ class WriteTransaction:
         """
         if self.locked:
             return
-        last = _read_counter(self.connection, self.tenant_id, CHANGE_VERSION, lock=True)
+        provisional, self._provisional = self._provisional, None
+        names = list(provisional.id_counts) if provisional else []
+        last_ids = _lock_counters(self.connection, self.tenant_id, names)
+        last = last_ids.pop(CHANGE_VERSION)
         self._first_version = self._last_version = last
         self.locked = True
-        provisional, self._provisional = self._provisional, None
         if provisional is None:
             return
         self._last_version = last + provisional.versions
-        last_ids = _read_counters(self.connection, self.tenant_id, list(provisional.id_counts))
         for collection, count in provisional.id_counts.items():
             self._id_counters[collection] = last_ids[collection] + count
             self._dirty_ids.add(collection)
@@ -287,6 +288,9 @@ class WriteTransaction:
             for observe in _observers:
                 observe(self, self._first_version + 1, self._last_version)
             counters[CHANGE_VERSION] = self._last_version
+        if versioned and is_postgresql(self.connection.engine):
+            self._flush_in_one_statement(counters)
+            return
         if counters:
             self.connection.execute(
                 _SET_COUNTER,
@@ -304,6 +308,20 @@ class WriteTransaction:
                     committed_at=dt.datetime.now(dt.UTC),
                 )
             )
+
+    def _flush_in_one_statement(self, counters: dict[str, int]) -> None:
+        """The counters and the commit mark in one round trip (PostgreSQL, under the
+        version lock: every statement here is one more that the tenant's writers wait)."""
+        self.connection.execute(
+            _SET_COUNTERS_AND_MARK,
+            {
+                "tenant": self.tenant_id,
+                "version": self._last_version,
+                "at": dt.datetime.now(dt.UTC),
+                "names": list(counters),
+                "values": list(counters.values()),
+            },
+        )
 
 
 @contextmanager
@@ -385,17 +403,22 @@ class _Provisional:
     ) -> None:
         """Rewrite every provisional value to its final one (under the version lock)."""
         id_collections = {table.name: name for name, table in _ID_TABLES.items()}
+        updates = []
         for name, table in self.tables.items():
             values: dict[str, Any] = {"change_version": (last - self.base) - table.c.change_version}
             collection = id_collections.get(name)
             if collection in self.id_counts:
                 offset = last_ids[collection] - self.base
                 values["id"] = sa.case((table.c.id < 0, offset - table.c.id), else_=table.c.id)
-            connection.execute(
+            updates.append(
                 table.update()
                 .where(table.c.tenant_id == tenant_id, table.c.change_version < 0)
                 .values(values)
             )
+        if updates:  # one statement: the others as data-modifying WITH clauses
+            first, *others = updates
+            ctes = [update.cte(f"stamp_{n}") for n, update in enumerate(others)]
+            connection.execute(first.add_cte(*ctes) if ctes else first)
         for table, rows in self.deferred:
             final = [
                 {**row, "change_version": last - self.base - row["change_version"]}
@@ -466,9 +489,21 @@ _COUNTER = sa.select(tenant_counters.c.value).where(
     tenant_counters.c.name == sa.bindparam("name"),
 )
 _COUNTER_FOR_UPDATE = _COUNTER.with_for_update()
-_COUNTERS = sa.select(tenant_counters.c.name, tenant_counters.c.value).where(
-    tenant_counters.c.tenant_id == sa.bindparam("tenant"),
-    tenant_counters.c.name.in_(sa.bindparam("names", expanding=True)),
+_LOCK_COUNTERS = (
+    sa.select(tenant_counters.c.name, tenant_counters.c.value)
+    .where(
+        tenant_counters.c.tenant_id == sa.bindparam("tenant"),
+        tenant_counters.c.name.in_(sa.bindparam("names", expanding=True)),
+    )
+    .order_by(tenant_counters.c.name != CHANGE_VERSION)
+    .with_for_update()
+)
+_SET_COUNTERS_AND_MARK = sa.text(
+    "WITH mark AS (INSERT INTO change_marks (tenant_id, change_version, committed_at) "
+    "VALUES (:tenant, :version, :at)) "
+    "UPDATE tenant_counters SET value = data.value "
+    "FROM unnest(CAST(:names AS varchar[]), CAST(:values AS bigint[])) AS data(name, value) "
+    "WHERE tenant_counters.tenant_id = :tenant AND tenant_counters.name = data.name"
 )
 # Person locks (lock_people): advisory locks (tenant, person), taken in the order of
 # the array (the tenant-wide key 0 shared, then the people sorted). The two-key form
@@ -503,12 +538,20 @@ def _read_counter(connection: sa.Connection, tenant_id: int, name: str, *, lock:
     return 0
 
 
-def _read_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> dict[str, int]:
-    """Several id counters at once (missing ones created at zero)."""
-    if not names:
-        return {}
-    rows = connection.execute(_COUNTERS, {"tenant": tenant_id, "names": names})
+def _lock_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> dict[str, int]:
+    """Lock the version counter and read it with these id counters, in one statement.
+
+    The version row is locked first (the sort comes before the lock), so a writer
+    waiting for it holds no id counter row; only version-lock holders write those.
+    Missing id counters are created at zero.
+    """
+    wanted = [CHANGE_VERSION, *names]
+    if not is_postgresql(connection.engine):
+        return {name: _read_counter(connection, tenant_id, name, lock=False) for name in wanted}
+    rows = connection.execute(_LOCK_COUNTERS, {"tenant": tenant_id, "names": wanted})
     found = {row.name: int(row.value) for row in rows}
+    if CHANGE_VERSION not in found:
+        raise LookupError(f"tenant {tenant_id} has no counter {CHANGE_VERSION!r}")
     for name in names:
         if name not in found:
             found[name] = _read_counter(connection, tenant_id, name, lock=False)

@@ -67,11 +67,10 @@ class Log:
         return response
 
 
-def writer(base_url: str, client: dict[str, Any], number: int, gate: threading.Barrier,
+def writer(base_url: str, auth: dict[str, str], number: int, gate: threading.Barrier,
            log: Log) -> None:  # fmt: skip
     clockings = f"{API_PREFIX}/clockings"
     with httpx.Client(base_url=base_url, headers=USER_AGENT, timeout=120) as http:
-        auth = bearer(http, client)
         for round_ in range(ROUNDS):
             body = {
                 "person": {"id": PEOPLE[round_ % len(PEOPLE)]},
@@ -154,20 +153,19 @@ def test_writers_of_one_person_day_at_once_miss_nothing(database_url: str, serve
     readers = [Reader(collection) for collection in COLLECTIONS]
     writing, log = threading.Event(), Log()
     with httpx.Client(base_url=server, headers=USER_AGENT, timeout=120) as http:
-        auth = bearer(http, client)
+        auth = bearer(http, client)  # one token for all (the token endpoint is not tested here)
         for reader in readers:
             reader.start(http, auth)  # every delta starts before the first write
 
         def follow_while_writing() -> None:
             with httpx.Client(base_url=server, headers=USER_AGENT, timeout=120) as own:
-                own_auth = bearer(own, client)
                 while writing.is_set():
                     for reader in readers:
-                        reader.follow(own, own_auth)
+                        reader.follow(own, auth)
 
         gate = threading.Barrier(WRITERS, timeout=300)
         writers = [
-            threading.Thread(target=writer, args=(server, client, n, gate, log))
+            threading.Thread(target=writer, args=(server, auth, n, gate, log))
             for n in range(WRITERS)
         ]
         following = threading.Thread(target=follow_while_writing)
