@@ -19,8 +19,13 @@ A round writes ``--clockings`` realistic clockings of the days after the seeded 
 minute), and every fifth is deleted (soft). The report is writes per second for each
 mode (median over ``--repeat`` rounds after ``--warmup``) and their ratio (full / bare).
 
+Then (issue 14) the write-scaling table: the same kind of writes over HTTP from 1, 2, 4
+and 8 concurrent writers against ``chronodelta serve --workers W`` (``_write_scaling.py``),
+each count's rate and its ratio to one writer in the same round.
+
     python -m bench.write_throughput [--backend sqlite|postgresql|both] [--people 100]
                                      [--days 30] [--clockings 300] [--repeat 5] [--warmup 1]
+                                     [--part both|bare|scaling] [--workers 2] [--writes 160]
 
 Markdown goes to stdout, progress to stderr.
 """
@@ -52,6 +57,7 @@ from chronodelta.server.records import _backend as backend_module
 from chronodelta.storage import create_engine
 
 from ._support import BACKENDS, Backend, db_label, migrated_databases, positive
+from ._write_scaling import run_scaling, scaling_report
 
 SEEDED_UNTIL = dt.date(2025, 11, 30)
 MODES = ("full", "bare")
@@ -66,8 +72,17 @@ class UntrackedTransaction:
     ids: Iterator[int]
     versions: Iterator[int]
 
-    def next_change_version(self) -> int:
+    def next_change_version(self, table: sa.Table | None = None) -> int:
         return next(self.versions)
+
+    def insert_versioned(self, table: sa.Table, rows: list[dict[str, object]]) -> None:
+        self.connection.execute(table.insert(), rows)
+
+    def lock_versions(self) -> None:
+        pass
+
+    def final_id(self, collection: str, provisional_id: int) -> int:
+        return provisional_id
 
     def allocate_ids(self, collection: str, count: int = 1) -> range:
         first = next(self.ids)
@@ -85,12 +100,12 @@ def untracked(ids: Iterator[int], versions: Iterator[int]) -> Iterator[None]:
         with engine.begin() as connection:
             yield UntrackedTransaction(connection, tenant_id, ids, versions)
 
-    tracked = getattr(backend_module, "write_transaction")  # noqa: B009
-    setattr(backend_module, "write_transaction", plain_transaction)  # noqa: B010
+    tracked = getattr(backend_module, "late_write_transaction")  # noqa: B009
+    setattr(backend_module, "late_write_transaction", plain_transaction)  # noqa: B010
     try:
         yield
     finally:
-        setattr(backend_module, "write_transaction", tracked)  # noqa: B010
+        setattr(backend_module, "late_write_transaction", tracked)  # noqa: B010
 
 
 def seed(url: str, people: int, days: int) -> tuple[Engine, int]:
@@ -193,10 +208,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clockings", type=positive, default=300)
     parser.add_argument("--repeat", type=positive, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--part", choices=["both", "bare", "scaling"], default="both")
+    parser.add_argument("--workers", type=positive, default=2, help="serve --workers (scaling)")
+    parser.add_argument("--writes", type=positive, default=160, help="clockings per scaling run")
     args = parser.parse_args(argv)
     chosen: Sequence[Backend] = BACKENDS if args.backend == "both" else (args.backend,)
-    results = {backend: run_backend(backend, args) for backend in chosen}
-    print(report(results, args))
+    if args.part in ("both", "bare"):
+        results = {backend: run_backend(backend, args) for backend in chosen}
+        print(report(results, args))
+    if args.part in ("both", "scaling"):
+        scaling = {backend: run_scaling(backend, args) for backend in chosen}
+        print(f"\nClocking writes per second over HTTP (create + edit), serve --workers "
+              f"{args.workers}, {args.writes} clockings per run, median of {args.repeat} rounds "
+              "(ratio to one writer in the same round):\n")  # fmt: skip
+        print("\n".join(scaling_report(scaling, {b: db_label(b) for b in scaling})))
     return 0
 
 

@@ -6,19 +6,32 @@ yet commit with. A plain sequence breaks that on PostgreSQL: writer A takes 7, w
 B takes 8 and commits, a reader sees 8 and moves its cursor past 7, then A commits 7
 and the reader never sees it.
 
-chronodelta therefore serializes the writes of one tenant on its ``change_version``
-counter row. A write transaction locks that row as its *first* statement (``SELECT ...
-FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` takes SQLite's single write lock) and
-holds it until it commits, so versions are handed out in commit order: whatever a
-reader can see is always a prefix of the version sequence. Taking the lock first
-also rules out deadlocks between it and the row locks of the data. Tenants do not
-block each other on PostgreSQL.
+chronodelta therefore serializes the *commits* of one tenant's versioned writes on
+its ``change_version`` counter row: a transaction gets its versions while it holds
+that row's lock (``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` takes
+SQLite's single write lock) and holds it until it commits, so versions become visible
+in the order they were handed out: whatever a reader can see is always a prefix of
+the version sequence. Tenants do not block each other on PostgreSQL.
 
-Every transaction anyone opens comes from this module, in one of three kinds:
+Issue 14, item 1: the lock is taken as *late* as it can be. ``late_write_transaction``
+(the clocking writes) does its work first, validation, reference resolution, row
+writes and recalculation, with *provisional* versions and ids (negative, unique among
+running transactions), overlapping the tenant's other writers; ``lock_versions`` then
+takes the counter lock and rewrites them to the final ones, one UPDATE per table, just
+before commit. Rows with provisional values are invisible to every other transaction
+(MVCC), and the webhooks' outbox is written after the rewrite, so it sees only final
+versions. ``write_transaction`` still locks first: the rare writes of reference data.
+Two writers of one person must not both miss the other's clocking when they
+recalculate, so a recalculation first takes the person's lock (``lock_people``, an
+advisory lock). Lock order, everywhere: a write's clocking row, its people (sorted,
+in one statement), then the version lock, then the id counters; no deadlock.
+
+Every transaction anyone opens comes from this module, in one of four kinds:
 
 * ``read_transaction``: reads only (deferred on SQLite, where WAL readers never wait
   for the writer; READ COMMITTED on PostgreSQL, or one REPEATABLE READ snapshot).
-* ``write_transaction``: a tenant's write, under its counter lock (above).
+* ``write_transaction``: a tenant's write, under its counter lock from the start.
+* ``late_write_transaction``: a tenant's write that takes the counter lock last.
 * ``plain_write_transaction``: a write outside any tenant's version order (API
   clients, keys, delta bookkeeping, retention, a mirror's rows). On SQLite it, too,
   starts with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes
@@ -34,13 +47,15 @@ retriable error the server answers with 503 and ``Retry-After``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from . import tables
 from ._engine import SQLITE_IMMEDIATE_OPTIONS, is_postgresql, writer_queue
 from .tables import change_marks, tenant_counters
 
@@ -133,7 +148,13 @@ def observe_versioned_writes(observer: VersionedWriteObserver) -> None:
 
 @dataclass
 class WriteTransaction:
-    """One tenant's write transaction; hands out change versions and ids."""
+    """One tenant's write transaction; hands out change versions and ids.
+
+    Once it holds the tenant's version lock (``locked``), versions and ids are final.
+    Before that (a late transaction on PostgreSQL, ``late_write_transaction``) they are
+    *provisional*: negative numbers, unique among running transactions, that
+    ``lock_versions`` rewrites to the final ones in the tables that received them.
+    """
 
     connection: sa.Connection
     tenant_id: int
@@ -142,23 +163,41 @@ class WriteTransaction:
     _id_counters: dict[str, int] = field(default_factory=dict)
     _dirty_ids: set[str] = field(default_factory=set)
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
+    locked: bool = True
+    _provisional: _Provisional | None = None
+    _people: set[int] = field(default_factory=set)
+    _all_people: bool = False
+    _finals: dict[str, int] = field(default_factory=dict)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this transaction has committed (never if it fails)."""
         self._after_commit.append(callback)
 
-    def next_change_version(self) -> int:
-        """A new version, greater than every version this tenant has committed."""
+    def next_change_version(self, table: sa.Table | None = None) -> int:
+        """A new version, greater than every version this tenant has committed.
+
+        Provisional (negative) until ``lock_versions``: ``table`` is the table it goes
+        to, where the lock rewrites it; None for rows given to ``insert_versioned``.
+        """
+        if self._provisional is not None:
+            return self._provisional.version(table)
         self._last_version += 1
         return self._last_version
 
     @property
     def last_change_version(self) -> int:
-        """The highest version handed out so far (before any: the tenant's committed one)."""
+        """The highest version handed out so far (before any: the tenant's committed one).
+
+        Final versions only: a late write has none before ``lock_versions``.
+        """
+        if self._provisional is not None:
+            raise RuntimeError("last_change_version needs the version lock")
         return self._last_version
 
     def allocate_ids(self, collection: str, count: int = 1) -> range:
-        """``count`` new ids for ``collection`` in this tenant."""
+        """``count`` new ids for ``collection`` in this tenant (provisional until locked)."""
+        if self._provisional is not None:
+            return self._provisional.ids(collection, count)
         last = self._id_counters.get(collection)
         if last is None:
             last = _read_counter(self.connection, self.tenant_id, collection, lock=False)
@@ -171,6 +210,8 @@ class WriteTransaction:
 
         For rows inserted with ids chosen elsewhere (the seeder's reference data).
         """
+        if self._provisional is not None:
+            raise RuntimeError("reserve_ids_through needs the version lock")
         last = self.allocate_ids(collection, 0).start - 1
         self._id_counters[collection] = max(last, highest)
 
@@ -181,24 +222,127 @@ class WriteTransaction:
         handed out after the snapshot, so a test run started from it is repeatable.
         Only the ids of rows the restore removed come back into use; never versions.
         """
+        if self._provisional is not None:
+            raise RuntimeError("restore_id_counter needs the version lock")
         self.allocate_ids(collection, 0)
         self._id_counters[collection] = last
 
+    def insert_versioned(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows that only this write reads back (departures): now if the
+        versions are final, else with their final versions when they are."""
+        if self._provisional is None:
+            self.connection.execute(table.insert(), rows)
+        else:
+            self._provisional.deferred.append((table, rows))
+
+    def lock_people(self, person_ids: Iterable[int]) -> None:
+        """Serialize this tenant's writers per person (PostgreSQL; SQLite has one writer).
+
+        Taken before a recalculation reads the person's clockings and totals, and held
+        to commit: two writers of one person-day (or of one week's running sums) cannot
+        both miss the other's clocking. Lock order: the tenant's people key (shared),
+        the people sorted, all in one call; the version lock last.
+        """
+        wanted = sorted(set(person_ids) - self._people)
+        if self._all_people or not wanted or not is_postgresql(self.connection.engine):
+            return
+        if self._people or self.locked:
+            raise RuntimeError("lock a write's people at once, before the version lock")
+        keys = [_ALL_PEOPLE, *wanted]
+        self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
+        self._people.update(wanted)
+
+    def lock_all_people(self) -> None:
+        """Every person of the tenant at once (a bulk write: seeding, recalculation).
+
+        The exclusive form of the key every ``lock_people`` takes shared, so that a
+        write of thousands of people needs one lock, not thousands.
+        """
+        if self._all_people or not is_postgresql(self.connection.engine):
+            return
+        if self._people or self.locked:
+            raise RuntimeError("lock a write's people at once, before the version lock")
+        self.connection.execute(_LOCK_ALL_PEOPLE, {"tenant": self.tenant_id})
+        self._all_people = True
+
+    def lock_versions(self) -> None:
+        """Take the tenant's version lock and make every provisional version and id final.
+
+        Held until commit, like every version lock: versions become visible in the
+        order they are given out. Afterwards versions and ids are final at once.
+        """
+        if self.locked:
+            return
+        provisional, self._provisional = self._provisional, None
+        names = list(provisional.id_counts) if provisional else []
+        last_ids = _lock_counters(self.connection, self.tenant_id, names)
+        last = last_ids.pop(CHANGE_VERSION)
+        self._first_version = self._last_version = last
+        self.locked = True
+        if provisional is None:
+            return
+        self._last_version = last + provisional.versions
+        for collection, count in provisional.id_counts.items():
+            self._id_counters[collection] = last_ids[collection] + count
+            self._dirty_ids.add(collection)
+        self._finals = {"base": provisional.base, CHANGE_VERSION: last, **last_ids}
+        provisional.finish(self.connection, self.tenant_id, last, last_ids)
+
+    def final_id(self, collection: str, provisional_id: int) -> int:
+        """The id that ``provisional_id`` (from ``allocate_ids``) became at the lock."""
+        return self._final(collection, provisional_id)
+
+    def final_version(self, provisional_version: int) -> int:
+        """The version that ``provisional_version`` became at the lock."""
+        return self._final(CHANGE_VERSION, provisional_version)
+
+    def _final(self, counter: str, value: int) -> int:
+        if value >= 0:
+            return value
+        if counter not in self._finals:
+            raise RuntimeError("no final value before lock_versions")
+        return self._finals[counter] + (-value - self._finals["base"])
+
     def _flush_counters(self) -> None:
-        for name in self._dirty_ids:
-            _write_counter(self.connection, self.tenant_id, name, self._id_counters[name])
-        if self._last_version == self._first_version:
-            return  # nothing was versioned
-        for observe in _observers:
-            observe(self, self._first_version + 1, self._last_version)
-        _write_counter(self.connection, self.tenant_id, CHANGE_VERSION, self._last_version)
-        # When this transaction's versions became visible, for delta's overlap window.
-        self.connection.execute(
-            change_marks.insert().values(
-                tenant_id=self.tenant_id,
-                change_version=self._last_version,
-                committed_at=dt.datetime.now(dt.UTC),
+        counters = {name: self._id_counters[name] for name in self._dirty_ids}
+        versioned = self._last_version != self._first_version
+        if versioned:
+            for observe in _observers:
+                observe(self, self._first_version + 1, self._last_version)
+            counters[CHANGE_VERSION] = self._last_version
+        if versioned and is_postgresql(self.connection.engine):
+            self._flush_in_one_statement(counters)
+            return
+        if counters:
+            self.connection.execute(
+                _SET_COUNTER,
+                [
+                    {"tenant": self.tenant_id, "counter": k, "new_value": v}
+                    for k, v in counters.items()
+                ],
             )
+        if versioned:
+            # When this transaction's versions became visible, for delta's overlap window.
+            self.connection.execute(
+                change_marks.insert().values(
+                    tenant_id=self.tenant_id,
+                    change_version=self._last_version,
+                    committed_at=dt.datetime.now(dt.UTC),
+                )
+            )
+
+    def _flush_in_one_statement(self, counters: dict[str, int]) -> None:
+        """The counters and the commit mark in one round trip (PostgreSQL, under the
+        version lock: every statement here is one more that the tenant's writers wait)."""
+        self.connection.execute(
+            _SET_COUNTERS_AND_MARK,
+            {
+                "tenant": self.tenant_id,
+                "version": self._last_version,
+                "at": dt.datetime.now(dt.UTC),
+                "names": list(counters),
+                "values": list(counters.values()),
+            },
         )
 
 
@@ -212,6 +356,99 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransacti
         tx._flush_counters()
     for callback in tx._after_commit:
         callback()
+
+
+@contextmanager
+def late_write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransaction]:
+    """A tenant's write that takes the version lock last (issue 14, item 1).
+
+    On PostgreSQL the work runs with provisional versions and ids, concurrently with
+    the tenant's other writers; ``lock_versions`` (called at the latest before commit)
+    takes the counter row's lock and stamps the final ones, so what a reader can see
+    is still a prefix of the version sequence. Rows carrying provisional values are
+    this transaction's own, invisible to everyone else until they are final.
+    SQLite's ``BEGIN IMMEDIATE`` already is the lock: there this is ``write_transaction``.
+    """
+    if not is_postgresql(engine):
+        with write_transaction(engine, tenant_id) as tx:
+            yield tx
+        return
+    with plain_write_transaction(engine) as connection:
+        pid = int(connection.connection.dbapi_connection.info.backend_pid)  # type: ignore[union-attr]
+        provisional = _Provisional(pid << 32)
+        tx = WriteTransaction(connection, tenant_id, 0, 0, locked=False)
+        tx._provisional = provisional
+        yield tx
+        if provisional.versions or provisional.id_counts:
+            tx.lock_versions()  # else nothing was versioned: no lock needed
+        tx._flush_counters()
+    for callback in tx._after_commit:
+        callback()
+
+
+# Tables whose ids ``allocate_ids`` may hand out provisionally (they are rewritten in
+# the same statement as the rows' versions): the rows a clocking write inserts.
+_ID_TABLES = {"clockings": tables.clockings, **tables.TOTAL_TABLES}
+
+
+@dataclass
+class _Provisional:
+    """The provisional versions and ids of a late transaction before its lock.
+
+    The k-th is ``-(base + k)``, ``base`` being the backend's process id shifted left
+    32 bits: unique among running transactions, so that two of them never meet on a
+    unique index (PostgreSQL would make the second wait for the first's commit).
+    The final value is then ``last committed + k``: one UPDATE per table rewrites all.
+    """
+
+    base: int
+    versions: int = 0
+    id_counts: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, sa.Table] = field(default_factory=dict)
+    deferred: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
+
+    def version(self, table: sa.Table | None) -> int:
+        if table is not None:
+            self.tables.setdefault(table.name, table)
+        self.versions += 1
+        return -(self.base + self.versions)
+
+    def ids(self, collection: str, count: int) -> range:
+        if collection not in _ID_TABLES:
+            raise RuntimeError(f"no provisional ids for {collection!r}; lock_versions first")
+        first = self.id_counts.get(collection, 0) + 1
+        self.id_counts[collection] = first - 1 + count
+        return range(-(self.base + first), -(self.base + first + count), -1)
+
+    def finish(
+        self, connection: sa.Connection, tenant_id: int, last: int, last_ids: dict[str, int]
+    ) -> None:
+        """Rewrite every provisional value to its final one (under the version lock)."""
+        id_collections = {table.name: name for name, table in _ID_TABLES.items()}
+        updates = []
+        for name, table in self.tables.items():
+            values: dict[str, Any] = {"change_version": (last - self.base) - table.c.change_version}
+            collection = id_collections.get(name)
+            if collection in self.id_counts:
+                offset = last_ids[collection] - self.base
+                values["id"] = sa.case((table.c.id < 0, offset - table.c.id), else_=table.c.id)
+            updates.append(
+                table.update()
+                .where(table.c.tenant_id == tenant_id, table.c.change_version < 0)
+                .values(values)
+            )
+        if updates:  # one statement: the others as data-modifying WITH clauses
+            first, *others = updates
+            ctes = [update.cte(f"stamp_{n}") for n, update in enumerate(others)]
+            connection.execute(first.add_cte(*ctes) if ctes else first)
+        for table, rows in self.deferred:
+            final = [
+                {**row, "change_version": last - self.base - row["change_version"]}
+                if row["change_version"] < 0
+                else row
+                for row in rows
+            ]
+            connection.execute(table.insert(), final)
 
 
 @contextmanager
@@ -274,6 +511,32 @@ _COUNTER = sa.select(tenant_counters.c.value).where(
     tenant_counters.c.name == sa.bindparam("name"),
 )
 _COUNTER_FOR_UPDATE = _COUNTER.with_for_update()
+_LOCK_COUNTERS = (
+    sa.select(tenant_counters.c.name, tenant_counters.c.value)
+    .where(
+        tenant_counters.c.tenant_id == sa.bindparam("tenant"),
+        tenant_counters.c.name.in_(sa.bindparam("names", expanding=True)),
+    )
+    .order_by(tenant_counters.c.name != CHANGE_VERSION)
+    .with_for_update()
+)
+_SET_COUNTERS_AND_MARK = sa.text(
+    "WITH mark AS (INSERT INTO change_marks (tenant_id, change_version, committed_at) "
+    "VALUES (:tenant, :version, :at)) "
+    "UPDATE tenant_counters SET value = data.value "
+    "FROM unnest(CAST(:names AS varchar[]), CAST(:values AS bigint[])) AS data(name, value) "
+    "WHERE tenant_counters.tenant_id = :tenant AND tenant_counters.name = data.name"
+)
+# Person locks (lock_people): advisory locks (tenant, person), taken in the order of
+# the array (the tenant-wide key 0 shared, then the people sorted). The two-key form
+# keeps them apart from the one-key locks (migrations, the sync's schema).
+_ALL_PEOPLE = 0
+_LOCK_PEOPLE = sa.text(
+    "SELECT CASE WHEN p = 0 THEN pg_advisory_xact_lock_shared(CAST(:tenant AS integer), 0) "
+    "ELSE pg_advisory_xact_lock(CAST(:tenant AS integer), CAST(p % 2147483647 AS integer)) END "
+    "FROM unnest(CAST(:keys AS bigint[])) AS p"
+)
+_LOCK_ALL_PEOPLE = sa.text("SELECT pg_advisory_xact_lock(CAST(:tenant AS integer), 0)")
 _SET_COUNTER = (
     tenant_counters.update()
     .where(
@@ -297,5 +560,21 @@ def _read_counter(connection: sa.Connection, tenant_id: int, name: str, *, lock:
     return 0
 
 
-def _write_counter(connection: sa.Connection, tenant_id: int, name: str, value: int) -> None:
-    connection.execute(_SET_COUNTER, {"tenant": tenant_id, "counter": name, "new_value": value})
+def _lock_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> dict[str, int]:
+    """Lock the version counter and read it with these id counters, in one statement.
+
+    The version row is locked first (the sort comes before the lock), so a writer
+    waiting for it holds no id counter row; only version-lock holders write those.
+    Missing id counters are created at zero.
+    """
+    wanted = [CHANGE_VERSION, *names]
+    if not is_postgresql(connection.engine):
+        return {name: _read_counter(connection, tenant_id, name, lock=False) for name in wanted}
+    rows = connection.execute(_LOCK_COUNTERS, {"tenant": tenant_id, "names": wanted})
+    found = {row.name: int(row.value) for row in rows}
+    if CHANGE_VERSION not in found:
+        raise LookupError(f"tenant {tenant_id} has no counter {CHANGE_VERSION!r}")
+    for name in names:
+        if name not in found:
+            found[name] = _read_counter(connection, tenant_id, name, lock=False)
+    return found

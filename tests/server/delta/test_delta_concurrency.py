@@ -30,7 +30,7 @@ from chronodelta.server.delta._tracker import DeltaState, DeltaTracker, Position
 from chronodelta.server.records import _backend as backend_module
 from chronodelta.server.records._clockings import clocking_values
 from chronodelta.server.records._tracked import TRACKED
-from chronodelta.storage import tables, write_transaction
+from chronodelta.storage import late_write_transaction, tables, write_transaction
 
 pytestmark = pytest.mark.postgresql
 FILTER = "date ge '2026-01-01'"
@@ -47,7 +47,7 @@ class PlainSequenceTransaction:
     tenant_id: int
     highest: int = 0
 
-    def next_change_version(self) -> int:
+    def next_change_version(self, table: sa.Table | None = None) -> int:
         value = int(self.connection.scalar(sa.text("SELECT nextval('plain_versions')")) or 0)
         self.highest = max(self.highest, value)
         return value
@@ -55,6 +55,16 @@ class PlainSequenceTransaction:
     def allocate_ids(self, collection: str, count: int = 1) -> range:
         first = int(self.connection.scalar(sa.text("SELECT nextval('plain_ids')")) or 0)
         return range(first * 1000, first * 1000 + count)
+
+    # The rest of a late write transaction's interface: versions are final at once.
+    def insert_versioned(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        self.connection.execute(table.insert(), rows)
+
+    def lock_versions(self) -> None:
+        pass
+
+    def final_id(self, collection: str, provisional_id: int) -> int:
+        return provisional_id
 
 
 @contextmanager
@@ -132,7 +142,7 @@ Factory = Callable[[Engine, int], AbstractContextManager[Any]]
 
 
 def run_scenario(
-    engine: Engine, factory: Factory, *, calculate_totals: bool = True
+    engine: Engine, factory: Factory, *, calculate_totals: bool = True, lock_held: bool = True
 ) -> tuple[dict[int, str], dict[int, str]]:
     tenant_id = create_tenant(engine, "acme").id
     seed_tenant(engine, "acme", people=4, days=5, seed=9, until=dt.date(2026, 1, 20))
@@ -168,11 +178,13 @@ def run_scenario(
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
     with factory(engine, tenant_id) as held:
-        version = held.next_change_version()
+        version = held.next_change_version(tables.clockings)
         (held_id,) = held.allocate_ids("clockings")
         held.connection.execute(
             tables.clockings.insert().values(clocking_values(draft, tenant_id, held_id, version))
         )
+        if lock_held:
+            held.lock_versions()  # a late write held while it stamps (or the control's no-op)
         for thread in threads:
             thread.start()
         held_pid = int(held.connection.scalar(sa.text("SELECT pg_backend_pid()")) or 0)
@@ -216,13 +228,23 @@ def test_the_reader_ends_with_exactly_the_servers_data(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("lock_held", [True, False], ids=["stamping", "provisional"])
+def test_a_late_write_held_open_loses_nothing(engine: Engine, lock_held: bool) -> None:
+    """Issue 14, item 1: the held write takes its version lock last. Held while it
+    stamps, it keeps the writers (and so the reader) waiting; held before, with its
+    provisional rows, it lets them pass and later commits above every one of them."""
+    copy, server = run_scenario(engine, late_write_transaction, lock_held=lock_held)
+    assert copy == server
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_plain_sequence_loses_the_held_change(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with engine.begin() as connection:
         connection.execute(sa.text("CREATE SEQUENCE plain_versions START 1000000"))
         connection.execute(sa.text("CREATE SEQUENCE plain_ids START 1000"))
-    monkeypatch.setattr(backend_module, "write_transaction", plain_sequence_transaction)
+    monkeypatch.setattr(backend_module, "late_write_transaction", plain_sequence_transaction)
     # Without the tenant lock, concurrent recalculations of one person-day would
     # collide on its totals; the control is about change versions, so it skips them.
     copy, server = run_scenario(engine, plain_sequence_transaction, calculate_totals=False)

@@ -33,6 +33,7 @@ from chronodelta.server.snapshots._store import SEEDED, SeedParameters, capture
 from chronodelta.server.totals._calculation import PersonDay, person_days_of, recalculate
 from chronodelta.storage import (
     ensure_tenant_counters,
+    late_write_transaction,
     plain_write_transaction,
     read_transaction,
     tables,
@@ -267,7 +268,11 @@ def insert_clockings(
     """
     total = 0
     while batch := list(itertools.islice(drafts, SEED_BATCH)):
-        with write_transaction(engine, owner) as tx:
+        with late_write_transaction(engine, owner) as tx:
+            # A bulk write: its people first, then the version lock (the lock order of
+            # every write, _transactions.py), then final ids and versions at once.
+            tx.lock_all_people()
+            tx.lock_versions()
             ids = tx.allocate_ids("clockings", len(batch))
             rows = [
                 clocking_values(d, owner, i, tx.next_change_version())
@@ -294,7 +299,9 @@ def recalculate_tenant(engine: Engine, tenant: str) -> int:
             days.update((row.person_id, row.date) for row in connection.execute(query.distinct()))
     ordered = sorted(days)
     for start in range(0, len(ordered), SEED_BATCH):
-        with write_transaction(engine, owner) as tx:
+        with late_write_transaction(engine, owner) as tx:
+            tx.lock_all_people()
+            tx.lock_versions()
             recalculate(tx, ordered[start : start + SEED_BATCH])
     return len(ordered)
 

@@ -29,10 +29,11 @@ from chronodelta.server.records._clockings import (
     draft_from_body,
     etag_matches,
 )
+from chronodelta.server.records._reference_facts import ReferenceFacts
 from chronodelta.server.records._serialize import (
     Wire,
 )
-from chronodelta.server.records._tracked import TRACKED, Page, read_page, record_departure
+from chronodelta.server.records._tracked import TRACKED, Page, departure_row, read_page
 from chronodelta.server.references._lookup import (
     add_external_references,
     addressed_record,
@@ -42,15 +43,16 @@ from chronodelta.server.totals._calculation import PersonDay, recalculate
 from chronodelta.storage import (
     WriteTransaction,
     is_postgresql,
+    late_write_transaction,
     read_transaction,
     tables,
-    write_transaction,
 )
 
 clockings = tables.clockings
 # A write names its records by id (a draft: the seeder, the benchmarks), or as the API
 # body does, by id or by one external reference each.
 ClockingWrite = ClockingDraft | ClockingBody
+Facts = ReferenceFacts | None  # the tenant's reference facts a write checked against
 # The references to add to the records read: checked pairs, or a request's
 # ``externalReferences`` text, checked in the read's own transaction (400 if bad).
 References = Sequence[ExternalReference] | str | None
@@ -162,53 +164,54 @@ class ConnectorBackend:
 
     def create_clocking(self, tenant_id: int, write: ClockingWrite) -> Wire:
         """A new clocking (POST); a body's references are resolved in the same transaction."""
-        with write_transaction(self.engine, tenant_id) as tx:
+        with late_write_transaction(self.engine, tenant_id) as tx:
             draft = _as_draft(tx.connection, tenant_id, write)
-            check_clocking_references(tx.connection, tenant_id, draft)
+            facts = check_clocking_references(tx.connection, tenant_id, draft)
             (clocking_id,) = tx.allocate_ids("clockings")
-            values = clocking_values(draft, tenant_id, clocking_id, tx.next_change_version())
+            version = tx.next_change_version(clockings)
+            values = clocking_values(draft, tenant_id, clocking_id, version)
             tx.connection.execute(clockings.insert().values(values))
-            self._recalculate(tx, [(draft.person_id, draft.date)])
-            return _written(tx.connection, tenant_id, clocking_id)
+            self._recalculate(tx, [(draft.person_id, draft.date)], facts)
+            return _stamped(tx, clocking_id)
 
     def update_clocking(
         self, tenant_id: int, clocking_id: int, write: ClockingWrite, if_match: str | None
     ) -> Wire:
         """Replace the writable fields (PUT); the first edit of the time keeps the original."""
-        with write_transaction(self.engine, tenant_id) as tx:
+        with late_write_transaction(self.engine, tenant_id) as tx:
             draft = _as_draft(tx.connection, tenant_id, write)
             current = self._lock_clocking(tx.connection, tenant_id, clocking_id, if_match)
             if current.status == ClockingStatus.DELETED:
                 raise Conflict(reasons=[f"Clocking {clocking_id} is deleted and cannot be changed"])
-            check_clocking_references(tx.connection, tenant_id, draft)
+            facts = check_clocking_references(tx.connection, tenant_id, draft)
             original = current.original_time_of_day
             if original is None and draft.time_of_day != current.time_of_day:
                 original = current.time_of_day
-            version = tx.next_change_version()
+            version = tx.next_change_version(clockings)
             values = clocking_values(draft, tenant_id, clocking_id, version)
             values.update(original_time_of_day=original, is_generated=current.is_generated)
             if (current.date, current.kind) != (draft.date, draft.kind.value):
-                record_departure(tx.connection, "clockings", current, version, removed=False)
+                departure = departure_row("clockings", current, version, removed=False)
+                tx.insert_versioned(tables.departures, [departure])
             tx.connection.execute(
                 clockings.update().where(*_clocking_key(tenant_id, clocking_id)).values(values)
             )
             self._recalculate(
-                tx, [(current.person_id, current.date), (draft.person_id, draft.date)]
+                tx, [(current.person_id, current.date), (draft.person_id, draft.date)], facts
             )
-            return _written(tx.connection, tenant_id, clocking_id)
+            return _stamped(tx, clocking_id)
 
     def delete_clocking(self, tenant_id: int, clocking_id: int, if_match: str | None) -> None:
         """Soft delete (contract: the clocking stays, with status Deleted)."""
-        with write_transaction(self.engine, tenant_id) as tx:
+        with late_write_transaction(self.engine, tenant_id) as tx:
             current = self._lock_clocking(tx.connection, tenant_id, clocking_id, if_match)
             if current.status == ClockingStatus.DELETED:
                 return  # deleting twice changes nothing, so it takes no new version
+            version = tx.next_change_version(clockings)
             tx.connection.execute(
                 clockings.update()
                 .where(*_clocking_key(tenant_id, clocking_id))
-                .values(
-                    status=ClockingStatus.DELETED.value, change_version=tx.next_change_version()
-                )
+                .values(status=ClockingStatus.DELETED.value, change_version=version)
             )
             self._recalculate(tx, [(current.person_id, current.date)])
 
@@ -218,16 +221,19 @@ class ConnectorBackend:
         Not an API operation: retention and the calculation use it. Its new version
         goes to the departure row, so that open deltas still report the removal.
         """
-        with write_transaction(self.engine, tenant_id) as tx:
+        with late_write_transaction(self.engine, tenant_id) as tx:
             current = self._lock_clocking(tx.connection, tenant_id, clocking_id, None)
-            version = tx.next_change_version()
-            record_departure(tx.connection, "clockings", current, version, removed=True)
+            version = tx.next_change_version()  # the departure's (insert_versioned)
+            departure = departure_row("clockings", current, version, removed=True)
+            tx.insert_versioned(tables.departures, [departure])
             tx.connection.execute(clockings.delete().where(*_clocking_key(tenant_id, clocking_id)))
             self._recalculate(tx, [(current.person_id, current.date)])
 
-    def _recalculate(self, tx: WriteTransaction, person_days: list[PersonDay]) -> None:
+    def _recalculate(
+        self, tx: WriteTransaction, person_days: list[PersonDay], facts: Facts = None
+    ) -> None:
         if self.calculate_totals:
-            recalculate(tx, person_days)
+            recalculate(tx, person_days, facts)
 
     def _lock_clocking(
         self, connection: sa.Connection, tenant_id: int, clocking_id: int, if_match: str | None
@@ -296,9 +302,12 @@ def _read_record(
     return None if row is None else tracked.to_wire(row)
 
 
-def _written(connection: sa.Connection, tenant_id: int, clocking_id: int) -> Wire:
-    """The clocking a write just stored, as the response shows it."""
-    record = _read_record(connection, "clockings", tenant_id, clocking_id)
+def _stamped(tx: WriteTransaction, clocking_id: int) -> Wire:
+    """The write's versions made final (the version lock, held to commit), and the
+    clocking it stored as the response shows it, with its final id and version."""
+    tx.lock_versions()
+    final_id = tx.final_id("clockings", clocking_id)
+    record = _read_record(tx.connection, "clockings", tx.tenant_id, final_id)
     assert record is not None  # written in this transaction
     return record
 

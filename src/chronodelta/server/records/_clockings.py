@@ -21,9 +21,9 @@ from chronodelta.domain import (
 )
 from chronodelta.server._errors import BadRequest
 from chronodelta.server._models import ActivityDefinitionRef, ClockingBody, RecordRef
+from chronodelta.server.records._reference_facts import ReferenceFacts, reference_facts
 from chronodelta.server.records._serialize import dump_activity_levels
 from chronodelta.server.references._store import ReferenceLookup, resolve_lookups
-from chronodelta.storage import tables
 
 AnyRef = RecordRef | ActivityDefinitionRef
 
@@ -125,39 +125,32 @@ def clocking_values(
 
 def check_clocking_references(
     connection: sa.Connection, tenant_id: int, draft: ClockingDraft
-) -> None:
-    """400 unless the kind's fields fit and every record pointed at exists in the tenant."""
+) -> ReferenceFacts:
+    """400 unless the kind's fields fit and every record pointed at exists in the tenant.
+
+    Returns the tenant's reference facts it checked against (the write's recalculation
+    uses them too): one query while they are unchanged (``_reference_facts.py``)."""
+    facts = reference_facts(connection, tenant_id)
     reasons = validate_kind_fields(draft)
-    for label, table, record_id in (
-        ("person", tables.people, draft.person_id),
-        ("terminal", tables.terminals, draft.terminal_id),
-        ("reason", tables.absence_definitions, draft.reason_id),
+    for label, known, record_id in (
+        ("person", facts.shifts, draft.person_id),
+        ("terminal", facts.terminals, draft.terminal_id),
+        ("reason", facts.absences, draft.reason_id),
     ):
-        if record_id is not None and not _exists(connection, table, tenant_id, record_id):
+        if record_id is not None and record_id not in known:
             reasons.append(f"{label}.id: {record_id} does not exist")
-    reasons += _reason_problems(connection, tenant_id, draft.reason_id)
-    reasons += _activity_level_problems(connection, tenant_id, draft)
+    reasons += _reason_problems(facts, draft.reason_id)
+    reasons += _activity_level_problems(facts, draft)
     if reasons:
         raise BadRequest(reasons=reasons)
+    return facts
 
 
-def _exists(connection: sa.Connection, table: sa.Table, tenant_id: int, record_id: int) -> bool:
-    query = sa.select(table.c.id).where(table.c.tenant_id == tenant_id, table.c.id == record_id)
-    return connection.execute(query).first() is not None
-
-
-def _reason_problems(connection: sa.Connection, tenant_id: int, reason_id: int | None) -> list[str]:
+def _reason_problems(facts: ReferenceFacts, reason_id: int | None) -> list[str]:
     """The vendor's absence definitions: "isReasonForClocking: Indicates if this absence
     can be used as a reason for clockings"; a disabled one cannot be used either."""
-    if reason_id is None:
-        return []
-    table = tables.absence_definitions
-    row = connection.execute(
-        sa.select(table.c.is_reason_for_clocking, table.c.is_enabled).where(
-            table.c.tenant_id == tenant_id, table.c.id == reason_id
-        )
-    ).first()
-    if row is None:  # reported as missing above
+    row = None if reason_id is None else facts.absences.get(reason_id)
+    if row is None:  # none, or reported as missing above
         return []
     if not row.is_enabled:
         return [f"reason.id: absence definition {reason_id} is not enabled"]
@@ -166,9 +159,7 @@ def _reason_problems(connection: sa.Connection, tenant_id: int, reason_id: int |
     return []
 
 
-def _activity_level_problems(
-    connection: sa.Connection, tenant_id: int, draft: ClockingDraft
-) -> list[str]:
+def _activity_level_problems(facts: ReferenceFacts, draft: ClockingDraft) -> list[str]:
     """Levels must be 1..n, each definition of its level, each a child of the one above
     (so all of one structure version), each active on the clocking's date."""
     levels = draft.activity_levels
@@ -176,18 +167,9 @@ def _activity_level_problems(
         return []
     if [lv.level for lv in levels] != list(range(1, len(levels) + 1)):
         return ["activityLevels: levels must be 1, 2, ... in order, each once"]
-    table = tables.activity_definitions
-    guids = [lv.activity_definition_id for lv in levels]
-    rows = connection.execute(
-        sa.select(
-            table.c.guid, table.c.level, table.c.parent_guid, table.c.active_from,
-            table.c.active_until,
-        ).where(table.c.tenant_id == tenant_id, table.c.guid.in_(guids))
-    ).all()  # fmt: skip
-    found = {row.guid: row for row in rows}
     problems = []
     for index, lv in enumerate(levels):
-        row = found.get(lv.activity_definition_id)
+        row = facts.activities.get(lv.activity_definition_id)
         where = f"activityLevels[{index}].activityDefinition.id"
         if row is None:
             problems.append(f"{where}: {lv.activity_definition_id} does not exist")

@@ -34,6 +34,7 @@ from chronodelta.domain import (
     day_figures,
     paid_presence,
 )
+from chronodelta.server.records._reference_facts import ReferenceFacts
 from chronodelta.server.records._serialize import dump_activity_levels, parse_activity_levels
 from chronodelta.server.records._tracked import departure_row
 from chronodelta.server.totals._calculated import calculated_changes
@@ -48,20 +49,39 @@ activity_durations_table = tables.activity_durations
 COLLECTION_OF = {table: name for name, table in tables.TOTAL_TABLES.items()}
 
 
-def recalculate(tx: WriteTransaction, person_days: Iterable[PersonDay]) -> None:
-    """Bring the totals of these person-days in line with their clockings."""
+def recalculate(
+    tx: WriteTransaction, person_days: Iterable[PersonDay], facts: ReferenceFacts | None = None
+) -> None:
+    """Bring the totals of these person-days in line with their clockings.
+
+    ``facts``: the tenant's reference data a clocking write already checked against
+    (cached, ``records/_reference_facts.py``); without them (an operator's bulk
+    recalculation) shifts and counter links are read afresh."""
     ordered = sorted(set(person_days))
     if not ordered:
         return
-    counters = load_counter_links(tx.connection, tx.tenant_id)
+    # Before anything of theirs is read: a concurrent writer of the same person waits
+    # until this one commits, and then reads its clocking (issue 14, item 1).
+    tx.lock_people(person for person, _ in ordered)
+    connection, tenant_id = tx.connection, tx.tenant_id
+    counters = load_counter_links(connection, tenant_id) if facts is None else facts.counters
     for start in range(0, len(ordered), BATCH):
-        _recalculate_batch(tx, ordered[start : start + BATCH], counters)
+        _recalculate_batch(tx, ordered[start : start + BATCH], counters, facts)
 
 
-def _recalculate_batch(tx: WriteTransaction, days: list[PersonDay], counters: CounterLinks) -> None:
+def _recalculate_batch(
+    tx: WriteTransaction,
+    days: list[PersonDay],
+    counters: CounterLinks,
+    references: ReferenceFacts | None,
+) -> None:
     connection, tenant_id = tx.connection, tx.tenant_id
     facts = load_day_clockings(connection, tenant_id, days)
-    shifts = load_shift_windows(connection, tenant_id, {person for person, _ in days})
+    people = {person for person, _ in days}
+    if references is None:
+        shifts = load_shift_windows(connection, tenant_id, people)
+    else:
+        shifts = {p: s for p in people if (s := references.shifts.get(p)) is not None}
     writer = _TotalsWriter(tx)
     existing_presences = writer.existing(paid_presences, days)
     existing_durations = writer.existing(activity_durations_table, days)
@@ -239,10 +259,10 @@ class _TotalsWriter:
         if current is None:
             (new_id,) = self.tx.allocate_ids(COLLECTION_OF[table])
             row = {**values, "tenant_id": self.tx.tenant_id, "id": new_id}
-            self.inserts.setdefault(table, []).append(_versioned(self.tx, row))
+            self.inserts.setdefault(table, []).append(_versioned(self.tx, table, row))
         elif any(getattr(current, name) != value for name, value in values.items()):
             row = {**values, "tenant_id": self.tx.tenant_id, "id": current.id}
-            self.updates.setdefault(table, []).append(_versioned(self.tx, row))
+            self.updates.setdefault(table, []).append(_versioned(self.tx, table, row))
 
     def flush(self) -> None:
         connection = self.tx.connection
@@ -258,7 +278,7 @@ class _TotalsWriter:
             departure_row(COLLECTION_OF[table], row, self.tx.next_change_version(), removed=True)
             for row in removed
         ]
-        self.tx.connection.execute(tables.departures.insert(), departures)
+        self.tx.insert_versioned(tables.departures, departures)
         self.tx.connection.execute(
             table.delete().where(
                 table.c.tenant_id == self.tx.tenant_id, table.c.id.in_([r.id for r in removed])
@@ -281,8 +301,8 @@ def duration_values(person_id: int, date: dt.date, total: ActivityDurationTotal)
     }
 
 
-def _versioned(tx: WriteTransaction, row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "change_version": tx.next_change_version()}
+def _versioned(tx: WriteTransaction, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "change_version": tx.next_change_version(table)}
 
 
 def _update_by_key(table: sa.Table, sample: dict[str, Any]) -> sa.Update:

@@ -1,0 +1,162 @@
+"""What a clocking write needs of a tenant's reference data, cached per process.
+
+Issue 14, item 1: "Cut the statements a write runs (cache per tenant what rarely
+changes, with invalidation)". A clocking write checks that its person, terminal,
+reason and activity definitions exist (``_clockings.check_clocking_references``) and
+its recalculation reads the person's shift and the counter links (``totals``): five
+queries or more, on data that changes only when an operator seeds or edits reference
+data. Each write now runs one query instead, the *signature*: the highest change
+version and the row count of each reference table the facts come from, for the
+tenant. Every write to those rows takes a new change version (a reference write is
+versioned like any change), and a removal changes the count, so an unchanged signature
+means unchanged facts, in every worker, with no message between them. The signature
+is read in the write's own transaction, so the facts are those of its snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from chronodelta.domain import CounterLinks, ShiftWindow
+from chronodelta.storage import tables
+
+_SOURCES = (
+    tables.people,
+    tables.terminals,
+    tables.shift_definitions,
+    tables.absence_definitions,
+    tables.activity_definitions,
+)
+
+
+def _signature_query() -> sa.Select[Any]:
+    columns = []
+    for table in _SOURCES:
+        of_tenant = table.c.tenant_id == sa.bindparam("tenant")
+        columns.append(sa.select(sa.func.max(table.c.change_version)).where(of_tenant))
+        columns.append(sa.select(sa.func.count()).select_from(table).where(of_tenant))
+    return sa.select(*(c.scalar_subquery() for c in columns))
+
+
+_SIGNATURE = _signature_query()  # built once: every write runs it
+
+
+@dataclass(frozen=True)
+class AbsenceFacts:
+    is_reason_for_clocking: bool
+    is_enabled: bool
+
+
+@dataclass(frozen=True)
+class ActivityFacts:
+    guid: str
+    level: int
+    parent_guid: str | None
+    active_from: dt.date | None
+    active_until: dt.date | None
+
+
+@dataclass(frozen=True)
+class ReferenceFacts:
+    """A tenant's reference data as clocking writes use it, at one signature."""
+
+    signature: tuple[int, ...]
+    shifts: dict[int, ShiftWindow | None]  # every person, and their shift (if any)
+    terminals: frozenset[int]
+    absences: dict[int, AbsenceFacts]
+    activities: dict[str, ActivityFacts]  # by GUID
+    counters: CounterLinks
+
+
+class _Cache:
+    """The facts by engine and tenant; the newest signature wins."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_engine: weakref.WeakKeyDictionary[Engine, dict[int, ReferenceFacts]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, engine: Engine, tenant_id: int) -> ReferenceFacts | None:
+        with self._lock:
+            return self._by_engine.get(engine, {}).get(tenant_id)
+
+    def put(self, engine: Engine, facts: ReferenceFacts, tenant_id: int) -> None:
+        with self._lock:
+            self._by_engine.setdefault(engine, {})[tenant_id] = facts
+
+
+_cache = _Cache()
+
+
+def reference_facts(connection: sa.Connection, tenant_id: int) -> ReferenceFacts:
+    """The tenant's facts as of this transaction: cached unless the signature moved."""
+    row = connection.execute(_SIGNATURE, {"tenant": tenant_id}).one()
+    signature = tuple(int(value or 0) for value in row)
+    cached = _cache.get(connection.engine, tenant_id)
+    if cached is not None and cached.signature == signature:
+        return cached
+    facts = _load(connection, tenant_id, signature)
+    _cache.put(connection.engine, facts, tenant_id)
+    return facts
+
+
+def _load(connection: sa.Connection, tenant_id: int, signature: tuple[int, ...]) -> ReferenceFacts:
+    person, shift = tables.people, tables.shift_definitions
+    shift_rows = connection.execute(
+        sa.select(person.c.id, shift.c.id.label("shift_id"), shift.c.start_minutes,
+                  shift.c.end_minutes, shift.c.break_minutes)
+        .outerjoin(shift, sa.and_(shift.c.tenant_id == person.c.tenant_id,
+                                  shift.c.id == person.c.shift_definition_id))
+        .where(person.c.tenant_id == tenant_id)
+    )  # fmt: skip
+    shifts = {
+        row.id: None
+        if row.shift_id is None
+        else ShiftWindow(row.shift_id, row.start_minutes, row.end_minutes, row.break_minutes)
+        for row in shift_rows
+    }
+    terminal = tables.terminals
+    terminals = frozenset(
+        connection.scalars(sa.select(terminal.c.id).where(terminal.c.tenant_id == tenant_id))
+    )
+    absence, activity = tables.absence_definitions, tables.activity_definitions
+    absence_rows = connection.execute(
+        sa.select(absence.c.id, absence.c.is_reason_for_clocking, absence.c.is_enabled,
+                  absence.c.counter_definition_ids).where(absence.c.tenant_id == tenant_id)
+    ).all()  # fmt: skip
+    activity_rows = connection.execute(
+        sa.select(activity.c.guid, activity.c.level, activity.c.parent_guid,
+                  activity.c.active_from, activity.c.active_until,
+                  activity.c.counter_definition_ids).where(activity.c.tenant_id == tenant_id)
+    ).all()  # fmt: skip
+    return ReferenceFacts(
+        signature=signature,
+        shifts=shifts,
+        terminals=terminals,
+        absences={
+            r.id: AbsenceFacts(bool(r.is_reason_for_clocking), bool(r.is_enabled))
+            for r in absence_rows
+        },
+        activities={
+            r.guid: ActivityFacts(r.guid, r.level, r.parent_guid, r.active_from, r.active_until)
+            for r in activity_rows
+        },
+        counters=CounterLinks(
+            activities=_links((r.guid, r.counter_definition_ids) for r in activity_rows),
+            absences=_links((r.id, r.counter_definition_ids) for r in absence_rows),
+        ),
+    )
+
+
+def _links(pairs: Any) -> dict[Any, tuple[int, ...]]:
+    """The counter links stored as JSON text (null when none)."""
+    return {key: tuple(orjson.loads(ids)) for key, ids in pairs if ids is not None}

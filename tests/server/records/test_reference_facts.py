@@ -1,0 +1,77 @@
+"""The reference facts a clocking write checks against are cached, and a change to the
+reference data made anywhere (here through another engine, as another worker would)
+is seen by the next write.
+
+Issue 14, item 1: "cache per tenant what rarely changes, with invalidation". The
+cache revalidates with a signature (each reference table's highest change version and
+row count), so a versioned insert and a removal must both invalidate it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from chronodelta.domain import ClockingDraft, ClockingKind
+from chronodelta.server import ConnectorBackend, create_tenant, seed_tenant
+from chronodelta.server._errors import BadRequest
+from chronodelta.server.records._reference_facts import reference_facts
+from chronodelta.storage import create_engine, read_transaction, tables, write_transaction
+
+DAY = dt.date(2026, 1, 15)
+
+
+def draft(person: int, terminal: int | None = None) -> ClockingDraft:
+    return ClockingDraft(
+        person_id=person, date=DAY, time_of_day=480, kind=ClockingKind.IN_OUT,
+        terminal_id=terminal,
+    )  # fmt: skip
+
+
+def copy_row(engine: Engine, table: sa.Table, tenant_id: int, source: int, new_id: int) -> None:
+    """Another process adds a record (a versioned write, as every reference write is)."""
+    with write_transaction(engine, tenant_id) as tx:
+        row = tx.connection.execute(
+            sa.select(table).where(table.c.tenant_id == tenant_id, table.c.id == source)
+        ).one()
+        values = {**row._asdict(), "id": new_id, "change_version": tx.next_change_version()}
+        if "badge_number" in values:
+            values["badge_number"] = f"B{new_id}"  # unique per tenant
+        tx.connection.execute(table.insert().values(values))
+
+
+def test_a_new_person_and_a_removed_terminal_are_seen_at_once(
+    engine: Engine, database_url: str
+) -> None:
+    tenant_id = create_tenant(engine, "acme").id
+    seed_tenant(engine, "acme", people=3, days=2, seed=1, until=dt.date(2026, 1, 10))
+    backend = ConnectorBackend(engine)
+    backend.create_clocking(tenant_id, draft(1))  # the facts are cached now
+    with read_transaction(engine) as connection:
+        cached = reference_facts(connection, tenant_id)
+    with read_transaction(engine) as connection:
+        assert reference_facts(connection, tenant_id) is cached  # unchanged: no reload
+    with pytest.raises(BadRequest) as refused:
+        backend.create_clocking(tenant_id, draft(99))
+    assert refused.value.reasons == ["person.id: 99 does not exist"]
+
+    other = create_engine(database_url)  # another worker's engine, its own cache
+    try:
+        copy_row(other, tables.people, tenant_id, 1, 99)
+        terminal = max(cached.terminals) + 1
+        copy_row(other, tables.terminals, tenant_id, min(cached.terminals), terminal)
+        backend.create_clocking(tenant_id, draft(99))  # seen by this worker's next write
+        with other.begin() as connection:
+            connection.execute(
+                tables.terminals.delete().where(
+                    tables.terminals.c.tenant_id == tenant_id, tables.terminals.c.id == terminal
+                )
+            )  # a removal takes no version: the count tells
+    finally:
+        other.dispose()
+    with pytest.raises(BadRequest) as refused:
+        backend.create_clocking(tenant_id, draft(1, terminal))
+    assert refused.value.reasons == [f"terminal.id: {terminal} does not exist"]
