@@ -6,6 +6,7 @@ delta"), and the admin paths' refusals, over real HTTP on both databases.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_expiring_one_delta_makes_exactly_that_one_410(sandbox: Sandbox, how: st
 
 def test_admin_refusals_are_400_and_404_in_the_error_format(sandbox: Sandbox) -> None:
     clock = f"/tenants/{sandbox.tenant}/clock"
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any], int, str | None]] = [
         ("POST", f"{clock}/advance", {"json": {"by": "-5h"}}, 400, "negative"),
         ("POST", f"{clock}/advance", {"json": {"by": "soon"}}, 400, "duration"),
         ("POST", f"{clock}/advance", {"content": b"{not json"}, 400, None),
