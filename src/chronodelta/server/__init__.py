@@ -26,6 +26,9 @@ from .admin._tenants import (
     tenant_id,
 )
 from .auth._keyring import KeyInfo, list_signing_keys, rotate_signing_key
+from .clock._model import TenantClock, parse_duration, parse_moment
+from .clock._store import ClockInfo, advance_clock, reset_clock, set_clock, show_clocks
+from .delta._admin import DeltaInfo, expire_delta, list_deltas
 from .delta._retention import RetentionReport, run_retention
 from .operators._store import NewOperatorPassword, list_operators, set_operator_password
 from .records._backend import ConnectorBackend
@@ -46,7 +49,9 @@ __all__ = [
     "AdminError",
     "ApiError",
     "ClientInfo",
+    "ClockInfo",
     "ConnectorBackend",
+    "DeltaInfo",
     "KeyInfo",
     "NewClient",
     "NewOperatorPassword",
@@ -58,24 +63,31 @@ __all__ = [
     "SnapshotExists",
     "SnapshotInfo",
     "SnapshotNotFound",
+    "TenantClock",
     "TenantInfo",
     "TenantNotFound",
     "WebhookRetention",
+    "advance_clock",
     "bootstrap_demo",
     "create_app",
     "create_client",
     "create_tenant",
     "delete_snapshot",
+    "expire_delta",
     "insert_clockings",
     "insert_organisation",
     "insert_reference_data",
     "list_clients",
+    "list_deltas",
     "list_operators",
     "list_signing_keys",
     "list_snapshots",
     "list_tenants",
+    "parse_duration",
+    "parse_moment",
     "place_in_org_group",
     "recalculate_tenant",
+    "reset_clock",
     "reset_tenant",
     "restore_tenant",
     "revoke_client",
@@ -84,7 +96,9 @@ __all__ = [
     "run_retention",
     "seed_tenant",
     "set_circle_member",
+    "set_clock",
     "set_operator_password",
+    "show_clocks",
     "snapshot_tenant",
     "tenant_id",
 ]

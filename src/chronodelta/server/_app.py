@@ -20,6 +20,8 @@ from chronodelta.server._services import Services
 from chronodelta.server._settings import Settings
 from chronodelta.server.activities import _routes as activity_routes
 from chronodelta.server.auth import _routes as auth_routes
+from chronodelta.server.clock import _routes as clock_routes
+from chronodelta.server.delta import _admin_routes as delta_admin_routes
 from chronodelta.server.delta import _routes as delta_routes
 from chronodelta.server.delta._retention import RetentionThread
 from chronodelta.server.operators import _routes as operator_routes
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Issue 13: the sandbox controls, operator-only. Feature admin routers go here,
         # before the fallback (which answers every other /admin path).
         snapshot_routes,
+        clock_routes,
+        delta_admin_routes,
         operator_routes,
     ):
         app.include_router(module.router)
