@@ -27,22 +27,40 @@ from .admin._tenants import (
 )
 from .auth._keyring import KeyInfo, list_signing_keys, rotate_signing_key
 from .delta._retention import RetentionReport, run_retention
+from .faults._rules import (
+    FaultRule,
+    FaultRuleError,
+    FaultSpec,
+    add_fault_rule,
+    clear_fault_rules,
+    list_fault_rules,
+)
 from .operators._store import NewOperatorPassword, list_operators, set_operator_password
 from .records._backend import ConnectorBackend
+from .request_log._entry import LoggedRequest
+from .request_log._store import RequestLogQuery, TrimReport, query_request_log, trim_request_log
 
 __all__ = [
     "AdminError",
     "ApiError",
     "ClientInfo",
     "ConnectorBackend",
+    "FaultRule",
+    "FaultRuleError",
+    "FaultSpec",
     "KeyInfo",
+    "LoggedRequest",
     "NewClient",
     "NewOperatorPassword",
+    "RequestLogQuery",
     "RetentionReport",
     "SeedResult",
     "Settings",
     "TenantInfo",
+    "TrimReport",
+    "add_fault_rule",
     "bootstrap_demo",
+    "clear_fault_rules",
     "create_app",
     "create_client",
     "create_tenant",
@@ -50,10 +68,12 @@ __all__ = [
     "insert_organisation",
     "insert_reference_data",
     "list_clients",
+    "list_fault_rules",
     "list_operators",
     "list_signing_keys",
     "list_tenants",
     "place_in_org_group",
+    "query_request_log",
     "recalculate_tenant",
     "revoke_client",
     "rotate_client_secret",
@@ -63,4 +83,5 @@ __all__ = [
     "set_circle_member",
     "set_operator_password",
     "tenant_id",
+    "trim_request_log",
 ]

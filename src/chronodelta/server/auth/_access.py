@@ -11,6 +11,7 @@ from chronodelta.domain import Scope
 from chronodelta.server._errors import Unauthorized
 from chronodelta.server._services import services
 from chronodelta.server.auth._tokens import INVALID_TOKEN, Principal
+from chronodelta.server.request_log._call import caller_admitted, caller_identified
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -56,6 +57,7 @@ def check_access(
     # Contract, "Hosts and paths": a tenant host refuses other tenants' tokens.
     if named is not None and named != principal.tenant:
         raise Unauthorized(INVALID_TOKEN)
+    caller_identified(request, principal)  # issue 13, item 3: the request log's caller
     # Issue 10, item 9: a revoked client's tokens are refused, cached ones included,
     # within CHRONODELTA_REVOCATION_REFRESH_SECONDS in every worker.
     if found.revoked.is_revoked(principal.client_id):
@@ -65,6 +67,7 @@ def check_access(
             "The access token does not grant the required scope",
             reasons=[f"This operation requires the scope {scope.value}"],
         )
+    caller_admitted(request)  # issue 13, item 2: the tenant's fault rules may fire
     return principal
 
 
