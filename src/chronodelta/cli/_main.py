@@ -15,7 +15,9 @@ from ._admin import (
     seed,
     tenants_app,
 )
+from ._faults import faults_app
 from ._operators import operators_app
+from ._requests import requests
 from ._serve import serve
 from ._sync import sync_app
 
@@ -35,6 +37,8 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
 app.add_typer(operators_app, name="operators")
+app.add_typer(faults_app, name="faults")
+app.command("requests")(requests)
 app.add_typer(sync_app, name="sync")
 
 
