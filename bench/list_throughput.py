@@ -17,7 +17,13 @@ Markdown table on stdout; progress goes to stderr.
 
     python -m bench.list_throughput [--records 100000] [--backend sqlite|postgresql|both]
                                     [--page-size 1000] [--repeat 3] [--warmup 1]
-                                    [--profile DIR]
+                                    [--profile DIR] [--sandbox on|off|compare]
+
+``--sandbox`` (issue 13, BENCHMARKS.md "Sandbox overhead"): ``on`` (the default) serves
+with the fault rules and the request log as configured by default; ``off`` with both
+turned off (``CHRONODELTA_FAULTS=false``, ``CHRONODELTA_REQUEST_LOG=false``);
+``compare`` runs an ``off`` server as the HTTP walk above and an ``on`` server beside
+it, walked right after it in every round, and reports the ratio on / off.
 
 The timed rounds follow ``--warmup`` untimed ones (caches, the server's first
 requests). The notes under the table split the HTTP walk's time: what
@@ -40,6 +46,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +103,8 @@ class Result:
     page_size: int
     in_process: tuple[Walk, ...]
     http: tuple[Walk, ...]
+    # --sandbox compare: the walks of the server with the fault rules and log on.
+    sandbox_http: tuple[Walk, ...] = ()
 
     @property
     def in_process_rate(self) -> float:
@@ -108,6 +117,10 @@ class Result:
     @property
     def ratio(self) -> float:
         return self.http_rate / self.in_process_rate
+
+    @property
+    def sandbox_ratio(self) -> float:
+        return statistics.median(w.rate for w in self.sandbox_http) / self.http_rate
 
 
 def log(message: str) -> None:
@@ -182,6 +195,7 @@ def run_backend(
     repeat: int,
     warmup: int,
     profile_dir: Path | None,
+    sandbox: str = "on",
 ) -> Result:
     with migrated_database(backend) as url:
         started = time.perf_counter()
@@ -199,13 +213,23 @@ def run_backend(
         server_profile = profile_dir / f"{backend}-server.prof" if profile_dir else None
         in_process: list[Walk] = []
         over_http: list[Walk] = []
+        with_sandbox: list[Walk] = []
+        base_env = {} if sandbox == "on" else SANDBOX_OFF
         try:
             with (
-                bench_server(url, page_size=page_size, profile_to=server_profile) as server,
+                bench_server(
+                    url, page_size=page_size, env=base_env, profile_to=server_profile
+                ) as server,
                 http_client(server.base_url) as http,
+                ExitStack() as stack,
             ):
                 token = fetch_token(http, tenant, [Scope.CLOCKINGS_READ])
                 http.headers["Authorization"] = f"Bearer {token}"
+                sandboxed = (
+                    _sandboxed_client(stack, url, page_size, tenant)
+                    if sandbox == "compare"
+                    else None
+                )
                 for run in range(warmup + repeat):
                     label = "warm-up" if run < warmup else f"run {run - warmup + 1}/{repeat}"
                     if profiler is not None:
@@ -214,18 +238,37 @@ def run_backend(
                     if profiler is not None:
                         profiler.disable()
                     remote = walk_http(http, tenant)
+                    on = walk_http(sandboxed, tenant) if sandboxed is not None else None
                     log(
                         f"[{backend}] {label}: in-process {local.rate:,.0f} records/s, "
                         f"HTTP {remote.rate:,.0f} records/s"
+                        + (f", HTTP with the sandbox on {on.rate:,.0f}" if on else "")
                     )
                     if run >= warmup:
                         in_process.append(local)
                         over_http.append(remote)
+                        with_sandbox.extend([on] if on else [])
         finally:
             found.engine.dispose()
         if profiler is not None and profile_dir is not None:
             profiler.dump_stats(profile_dir / f"{backend}-in-process.prof")
-        return Result(backend, records, page_size, tuple(in_process), tuple(over_http))
+        return Result(
+            backend, records, page_size, tuple(in_process), tuple(over_http), tuple(with_sandbox)
+        )
+
+
+SANDBOX_OFF = {"CHRONODELTA_FAULTS": "false", "CHRONODELTA_REQUEST_LOG": "false"}
+
+
+def _sandboxed_client(
+    stack: ExitStack, url: str, page_size: int, tenant: SeededTenant
+) -> httpx.Client:
+    """A second server on the same database with the fault rules and the log on, and a
+    client of it with its own token."""
+    server = stack.enter_context(bench_server(url, page_size=page_size))
+    http = stack.enter_context(http_client(server.base_url))
+    http.headers["Authorization"] = "Bearer " + fetch_token(http, tenant, [Scope.CLOCKINGS_READ])
+    return http
 
 
 # --- report -----------------------------------------------------------------------------
@@ -259,6 +302,16 @@ def report(results: Sequence[Result]) -> str:
             f"middleware measured {server:.0%} on the route, the client spent {parsing:.0%} "
             f"parsing; the other {1 - server - parsing:.0%} is uvicorn, httpx and the socket."
         )
+        if r.sandbox_http:
+            on = ", ".join(f"{w.rate:,.0f}" for w in r.sandbox_http)
+            paired = ", ".join(
+                f"{s.rate / h.rate:.3f}" for h, s in zip(r.http, r.sandbox_http, strict=True)
+            )
+            lines.append(
+                f"- {db_label(r.backend)}, sandbox: HTTP with fault rules and request log on "
+                f"{on} (records/s), off as above; on / off within each round {paired}; "
+                f"**on / off of the medians {r.sandbox_ratio:.3f}**."
+            )
     return "\n".join(lines)
 
 
@@ -271,6 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=positive, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="untimed walks first (default 1)")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="write cProfile data here")
+    parser.add_argument(
+        "--sandbox",
+        choices=["on", "off", "compare"],
+        default="on",
+        help="fault rules and request log: on (default), off, or both servers (compare)",
+    )
     args = parser.parse_args(argv)
     backends: list[Backend] = list(BACKENDS) if args.backend == "both" else [args.backend]
     if args.profile is not None:
@@ -283,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             repeat=args.repeat,
             warmup=max(args.warmup, 0),
             profile_dir=args.profile,
+            sandbox=args.sandbox,
         )
         for backend in backends
     ]

@@ -81,7 +81,8 @@ def test_a_fired_rule_is_named_in_the_log(clean: Sandbox) -> None:
         assert http.get(PEOPLE_PATH, headers=bearer(token)).status_code == 503
     (_, row) = clean.logged(client, lambda rows: len(rows) == 2)
     assert (row.status, row.fault_rule_id, row.fault) == (503, rule.id, "status 503")
-    assert row.error_code == "ServiceUnavailable" and f"rule {rule.id}" in row.error_reasons[0]
+    assert row.error_code == "ServiceUnavailable" and row.error_reasons
+    assert f"rule {rule.id}" in row.error_reasons[0]
 
 
 def test_no_secret_or_token_is_ever_stored(clean: Sandbox) -> None:
