@@ -23,7 +23,8 @@ Markdown table on stdout; progress goes to stderr.
 with the fault rules and the request log as configured by default; ``off`` with both
 turned off (``CHRONODELTA_FAULTS=false``, ``CHRONODELTA_REQUEST_LOG=false``);
 ``compare`` runs an ``off`` server as the HTTP walk above and an ``on`` server beside
-it, walked right after it in every round, and reports the ratio on / off. On a busy
+it, walked right after it (before it in odd rounds, as the order alone changed the
+figures), and reports the ratio on / off. On a busy
 machine that ratio is mostly noise (one page is a few ms), so ``compare`` also walks
 in-process a third time with the sandbox's per-call work added to every page (the
 tenant's fault-rule read and a request-log row handed to a running batch writer, which
@@ -277,8 +278,12 @@ def run_backend(
                     local = walk_in_process(found, tenant, criteria)
                     if profiler is not None:
                         profiler.disable()
+                    on: Walk | None = None
+                    if sandboxed is not None and run % 2:
+                        on = walk_http(sandboxed, tenant)  # odd rounds: on first (order bias)
                     remote = walk_http(http, tenant)
-                    on = walk_http(sandboxed, tenant) if sandboxed is not None else None
+                    if sandboxed is not None and not run % 2:
+                        on = walk_http(sandboxed, tenant)
                     added = None
                     if sandboxed is not None:
                         sandbox_work.start()
