@@ -23,6 +23,7 @@ from chronodelta.server.request_log._entry import LogEntry
 from chronodelta.server.request_log._store import write_entries
 from chronodelta.server.request_log._writer import RequestLogWriter
 from chronodelta.storage import create_engine
+from chronodelta.testing import free_port
 from tests.server.sandbox_server import (
     CLOCKINGS_PATH,
     JANUARY,
@@ -92,18 +93,26 @@ def test_buffered_rows_are_written_when_the_server_stops(slow_flushing: Sandbox)
 
 def test_a_full_buffer_drops_rows_and_counts_them(tmp_path: Path) -> None:
     """The writer holds at most max_pending rows; what does not fit is dropped and
-    counted, and what was kept is written by the next flush."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'unused.db'}")
-    writer = RequestLogWriter(engine, max_pending=3, flush_interval=60)
+    counted. A batch the database could not take (away) is put back, as far as there is
+    room; a batch that fails otherwise is dropped and counted, so it blocks nothing."""
+    away = create_engine(f"postgresql://nobody@127.0.0.1:{free_port()}/none")
+    writer = RequestLogWriter(away, max_pending=3, flush_interval=60)
     now = dt.datetime.now(dt.UTC)
     for n in range(5):
         writer.add(entry(now, f"/{n}"))
     assert writer.dropped == 2
-    writer.flush()  # no tables in this database: the batch fails, is put back
+    assert writer.flush() == 0  # connection refused: put back
     assert writer.dropped == 2
     writer.add(entry(now, "/5"))
     assert writer.dropped == 3
-    engine.dispose()
+    away.dispose()
+    no_tables = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    broken = RequestLogWriter(no_tables, max_pending=10, flush_interval=60)
+    broken.add(entry(now, "/x"))
+    assert broken.flush() == 0 and broken.dropped == 1
+    broken.add(entry(now, "/y"))
+    assert broken.dropped == 1  # the next row is taken: nothing stays stuck
+    no_tables.dispose()
 
 
 def test_the_requests_command_prints_json_lines_and_follows(clean: Sandbox) -> None:

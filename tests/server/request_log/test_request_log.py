@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from chronodelta.server import FaultSpec, add_fault_rule
+from chronodelta.server import FaultSpec, RequestLogQuery, add_fault_rule, query_request_log
 from chronodelta.storage import read_transaction, tables
 from tests.server.sandbox_server import (
     CLOCKINGS_PATH,
@@ -127,6 +127,22 @@ def _delta_link(http: httpx.Client, token: str) -> str:
             return link
         url = body.get("nextLink")
     raise AssertionError("no deltaLink")
+
+
+def test_a_nul_in_what_a_call_names_is_logged_and_blocks_no_batch(clean: Sandbox) -> None:
+    """PostgreSQL refuses NUL in text: a token request naming "cd-\\x001" (400) was
+    a batch that could never be written, and every row after it waited behind it."""
+    client = clean.new_client()
+    with clean.http() as http:
+        odd = http.post(
+            TOKEN_PATH, data={"grant_type": "client_credentials", "client_id": "cd-\x001",
+                              "client_secret": "x"},
+        )  # fmt: skip
+        assert odd.status_code == 400
+        assert request_token(http, client).status_code == 200
+    clean.logged(client, lambda rows: len(rows) == 1)
+    odd_rows = query_request_log(clean.engine, "acme", RequestLogQuery(client="cd-\ufffd1"))
+    assert [(r.status, r.error_code) for r in odd_rows] == [(400, "BadRequest")]
 
 
 def test_request_bodies_of_writes_are_capped(clean: Sandbox) -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import orjson
 import sqlalchemy as sa
@@ -149,24 +150,38 @@ def trim_request_log(
 
 
 def _row(entry: LogEntry, tenant: int) -> dict[str, object]:
+    """The row of ``entry``: every text storable as it is on both databases (a NUL,
+    which PostgreSQL refuses in text, becomes U+FFFD; what has a width is cut to it),
+    so that no call, however odd, can make a batch fail."""
     reasons = entry.error_reasons
     return {
         "tenant_id": tenant,
         "logged_at": entry.logged_at,
-        "client_id": entry.client_id,
-        "method": entry.method,
-        "path": entry.path,
-        "query": entry.query,
+        "client_id": _text(entry.client_id, 64),
+        "method": _text(entry.method, 10),
+        "path": _text(entry.path),
+        "query": _text(entry.query),
         "status": entry.status,
         "duration_ms": entry.duration_ms,
         "response_bytes": entry.response_bytes,
-        "error_code": entry.error_code,
-        "error_reasons": orjson.dumps(list(reasons)).decode() if reasons is not None else None,
+        "error_code": _text(entry.error_code, 64),
+        "error_reasons": _text(orjson.dumps(list(reasons)).decode()) if reasons else None,
         "fault_rule_id": entry.fault_rule_id,
-        "fault": entry.fault,
-        "request_body": entry.request_body,
+        "fault": _text(entry.fault, 100),
+        "request_body": _text(entry.request_body),
         "request_body_truncated": entry.request_body_truncated,
     }
+
+
+@overload
+def _text(value: str, width: int | None = None) -> str: ...
+@overload
+def _text(value: None, width: int | None = None) -> None: ...
+def _text(value: str | None, width: int | None = None) -> str | None:
+    if value is None:
+        return None
+    value = value.replace("\x00", "\ufffd")
+    return value[:width] if width is not None else value
 
 
 def _logged(row: sa.Row[tuple[object, ...]], tenant: str) -> LoggedRequest:

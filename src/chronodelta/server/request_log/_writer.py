@@ -9,7 +9,9 @@ in one transaction. ``stop`` writes the rest (the app's shutdown).
 Memory is bounded: with ``max_pending`` rows waiting (the database slow or away), new
 rows are dropped and counted (``dropped``, and the metric
 ``chronodelta_request_log_dropped_total``); a batch that fails to be written is put
-back as far as there is room, and the rest counted as dropped. docs/sandbox.md.
+back as far as there is room (the database busy or away), and the rest counted as
+dropped; a batch that fails for any other reason is dropped and counted, so that it
+cannot block the ones after it. docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server.request_log._entry import LogEntry
 from chronodelta.server.request_log._store import write_entries
+from chronodelta.storage import DatabaseUnavailable
 
 log = logging.getLogger("chronodelta.request_log")
 DROPPED = Counter(
@@ -89,12 +92,15 @@ class RequestLogWriter:
                 return written
             try:
                 write_entries(self._engine, batch)
-            except Exception:  # the database is busy or away: keep what fits, retry later
-                log.warning(
-                    "request log: a batch of %d rows was not written", len(batch), exc_info=True
-                )
+            except DatabaseUnavailable as exc:  # busy or away: keep what fits, retry later
+                log.warning("request log: %d rows wait for the database: %s", len(batch), exc)
                 self._put_back(batch)
                 return written
+            except Exception:  # a bug: never let one batch block the ones after it
+                log.exception("request log: a batch of %d rows was dropped", len(batch))
+                with self._lock:
+                    self._count_dropped(len(batch))
+                continue
             written += len(batch)
 
     def _run(self) -> None:
