@@ -86,12 +86,15 @@ class Sandbox:
         until: Callable[[list[LoggedRequest]], bool],
         **query: Any,
     ) -> list[LoggedRequest]:
-        """``client``'s logged calls (oldest first) once ``until`` holds for them; the
-        rows arrive within a flush interval, so this polls, up to a deadline."""
+        """``client``'s logged calls in the order they came (their start times) once
+        ``until`` holds for them. The rows arrive within a flush interval, so this polls,
+        up to a deadline; each worker writes its own batches, so ids follow the order of
+        writing, which may differ from the calls' order across workers."""
         deadline = time.monotonic() + LOG_DEADLINE_SECONDS
         wanted = RequestLogQuery(client=client.client_id, limit=1000, oldest_first=True, **query)
         while True:
             rows = query_request_log(self.engine, "acme", wanted)
+            rows.sort(key=lambda row: (row.logged_at, row.id))
             if until(rows):
                 return rows
             if time.monotonic() > deadline:
