@@ -30,8 +30,18 @@ from .clock._model import TenantClock, parse_duration, parse_moment
 from .clock._store import ClockInfo, advance_clock, reset_clock, set_clock, show_clocks
 from .delta._admin import DeltaInfo, expire_delta, list_deltas
 from .delta._retention import RetentionReport, run_retention
+from .faults._rules import (
+    FaultRule,
+    FaultRuleError,
+    FaultSpec,
+    add_fault_rule,
+    clear_fault_rules,
+    list_fault_rules,
+)
 from .operators._store import NewOperatorPassword, list_operators, set_operator_password
 from .records._backend import ConnectorBackend
+from .request_log._entry import LoggedRequest
+from .request_log._store import RequestLogQuery, TrimReport, query_request_log, trim_request_log
 from .snapshots._service import (
     SnapshotExists,
     SnapshotNotFound,
@@ -52,9 +62,14 @@ __all__ = [
     "ClockInfo",
     "ConnectorBackend",
     "DeltaInfo",
+    "FaultRule",
+    "FaultRuleError",
+    "FaultSpec",
     "KeyInfo",
+    "LoggedRequest",
     "NewClient",
     "NewOperatorPassword",
+    "RequestLogQuery",
     "RestoreResult",
     "RetentionReport",
     "SeedParameters",
@@ -66,9 +81,12 @@ __all__ = [
     "TenantClock",
     "TenantInfo",
     "TenantNotFound",
+    "TrimReport",
     "WebhookRetention",
+    "add_fault_rule",
     "advance_clock",
     "bootstrap_demo",
+    "clear_fault_rules",
     "create_app",
     "create_client",
     "create_tenant",
@@ -79,6 +97,7 @@ __all__ = [
     "insert_reference_data",
     "list_clients",
     "list_deltas",
+    "list_fault_rules",
     "list_operators",
     "list_signing_keys",
     "list_snapshots",
@@ -86,6 +105,7 @@ __all__ = [
     "parse_duration",
     "parse_moment",
     "place_in_org_group",
+    "query_request_log",
     "recalculate_tenant",
     "reset_clock",
     "reset_tenant",
@@ -101,4 +121,5 @@ __all__ = [
     "show_clocks",
     "snapshot_tenant",
     "tenant_id",
+    "trim_request_log",
 ]

@@ -27,6 +27,7 @@ from ._transactions import (
     late_write_transaction,
     observe_versioned_writes,
     plain_write_transaction,
+    read_statement,
     read_transaction,
     write_transaction,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "late_write_transaction",
     "observe_versioned_writes",
     "plain_write_transaction",
+    "read_statement",
     "read_transaction",
     "resolve_database_url",
     "upgrade",
