@@ -30,7 +30,12 @@ from chronodelta.server.snapshots._state import (
     encode_parts,
     read_state,
 )
-from chronodelta.storage import plain_write_transaction, read_transaction, tables, write_transaction
+from chronodelta.storage import (
+    late_write_transaction,
+    plain_write_transaction,
+    read_transaction,
+    tables,
+)
 
 snapshots = tables.tenant_snapshots
 parts = tables.tenant_snapshot_parts
@@ -151,7 +156,13 @@ def delete_stored(engine: Engine, owner: int, name: str) -> bool:
 def restore(engine: Engine, owner: int, tenant: str, name: str) -> RestoreResult | None:
     """Bring the tenant back to snapshot ``name`` in one write transaction; None when
     there is no such snapshot (nothing was changed)."""
-    with write_transaction(engine, owner) as tx:
+    with late_write_transaction(engine, owner) as tx:
+        # The lock order of every write (storage/_transactions.py): the tenant's people,
+        # then the version lock. Clocking writers lock the totals rows they recalculate
+        # before they take the version lock; a restore that held the version lock first
+        # and then rewrote those rows deadlocked with them.
+        tx.lock_all_people()
+        tx.lock_versions()
         target = _load(tx.connection, owner, name)
         if target is None:
             return None
