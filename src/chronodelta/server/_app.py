@@ -20,6 +20,7 @@ from chronodelta.server._services import Services
 from chronodelta.server._settings import Settings
 from chronodelta.server.activities import _routes as activity_routes
 from chronodelta.server.auth import _routes as auth_routes
+from chronodelta.server.console._routes import install_console
 from chronodelta.server.delta import _routes as delta_routes
 from chronodelta.server.delta._retention import RetentionThread
 from chronodelta.server.operators import _routes as operator_routes
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.include_router(operator_routes.fallback_router)
+    if settings.console:
+        install_console(app)  # issue 13, item 5: the operator console at /console
     app.mount(
         _operations.SWAGGER_ASSETS_PATH,
         StaticFiles(directory=_operations.SWAGGER_ASSETS),

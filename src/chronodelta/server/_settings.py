@@ -165,6 +165,9 @@ class Settings:
     webhook_delivery: bool = field(
         default_factory=lambda: _bool_env("CHRONODELTA_WEBHOOK_DELIVERY", True)
     )
+    # Issue 13, item 5 (docs/sandbox.md, "Console"): serve the operator console at
+    # /console; false (or `serve --no-console`) and every /console path is a 404.
+    console: bool = field(default_factory=lambda: _bool_env("CHRONODELTA_CONSOLE", True))
 
     def today(self) -> dt.date:
         return self.today_override or dt.date.today()
