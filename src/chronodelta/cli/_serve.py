@@ -75,20 +75,22 @@ def serve(
         # A sandbox's operator (the /admin API and the console, docs/sandbox.md) gets a
         # new password at every demo start, printed here: none is kept in clear.
         operator = set_operator_password(engine, DEMO_OPERATOR) if demo else None
-    if client is not None:
-        print_walkthrough(client, host, port)
-    elif demo:
-        console.print(
-            "demo tenant already set up; a new client: chronodelta clients create --tenant acme"
-        )
     base = f"http://{host}:{port}"
     if operator is not None:
+        # Before the walk-through, whose lines up to "serving on" are commands to paste
+        # into bash (tests/cli/test_walkthrough.py runs them).
         pages = f", and the console at {base}/console" if settings.console else ""
         console.print(
             f"operator (the /admin API as HTTP Basic{pages}): "
             f"{operator.name} / {operator.password}",
             markup=False,
             highlight=False,
+        )
+    if client is not None:
+        print_walkthrough(client, host, port)
+    elif demo:
+        console.print(
+            "demo tenant already set up; a new client: chronodelta clients create --tenant acme"
         )
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chronodelta-metrics-")
