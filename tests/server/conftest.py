@@ -54,6 +54,10 @@ class Api:
             self._tokens[key] = response.json()["access_token"]
         return self._tokens[key]
 
+    def forget_tokens(self) -> None:
+        """Ask for new tokens from now on (after the tenant's clock moved past them)."""
+        self._tokens.clear()
+
     def auth(self, *scopes: Scope) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(*scopes)}"}
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from chronodelta.domain import Scope
+from chronodelta.server import advance_clock
 from chronodelta.storage import is_postgresql, tables
 from tests.server.conftest import Api, make_api
 from tests.server.delta_client import follow, start
@@ -88,8 +89,7 @@ def test_a_delta_read_behind_a_held_lock_gets_503_and_its_link_still_works(
     link = mirror.delta_link
     # Two minutes on: past the slack within which a use is not recorded again, so
     # this read must write its use, and wait for the lock.
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
-    busy_api.services.deltas.clock = lambda: later
+    advance_clock(busy_api.engine, busy_api.tenant, dt.timedelta(minutes=2))
     with database_locked(busy_api):
         assert_busy(busy_api.http.get(str(link), headers=busy_api.auth(*RW)))
     created = busy_api.http.post(PATH, json=CLOCKING, headers=busy_api.auth(*RW)).json()

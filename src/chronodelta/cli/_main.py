@@ -15,6 +15,8 @@ from ._admin import (
     seed,
     tenants_app,
 )
+from ._clock import clock_app
+from ._deltas import deltas_app
 from ._operators import operators_app
 from ._serve import serve
 from ._sync import sync_app
@@ -35,6 +37,8 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
 app.add_typer(operators_app, name="operators")
+app.add_typer(clock_app, name="clock")
+app.add_typer(deltas_app, name="deltas")
 app.add_typer(sync_app, name="sync")
 
 

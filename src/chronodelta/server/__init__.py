@@ -26,6 +26,9 @@ from .admin._tenants import (
     tenant_id,
 )
 from .auth._keyring import KeyInfo, list_signing_keys, rotate_signing_key
+from .clock._model import TenantClock, parse_duration, parse_moment
+from .clock._store import ClockInfo, advance_clock, reset_clock, set_clock, show_clocks
+from .delta._admin import DeltaInfo, expire_delta, list_deltas
 from .delta._retention import RetentionReport, run_retention
 from .operators._store import NewOperatorPassword, list_operators, set_operator_password
 from .records._backend import ConnectorBackend
@@ -34,33 +37,44 @@ __all__ = [
     "AdminError",
     "ApiError",
     "ClientInfo",
+    "ClockInfo",
     "ConnectorBackend",
+    "DeltaInfo",
     "KeyInfo",
     "NewClient",
     "NewOperatorPassword",
     "RetentionReport",
     "SeedResult",
     "Settings",
+    "TenantClock",
     "TenantInfo",
+    "advance_clock",
     "bootstrap_demo",
     "create_app",
     "create_client",
     "create_tenant",
+    "expire_delta",
     "insert_clockings",
     "insert_organisation",
     "insert_reference_data",
     "list_clients",
+    "list_deltas",
     "list_operators",
     "list_signing_keys",
     "list_tenants",
+    "parse_duration",
+    "parse_moment",
     "place_in_org_group",
     "recalculate_tenant",
+    "reset_clock",
     "revoke_client",
     "rotate_client_secret",
     "rotate_signing_key",
     "run_retention",
     "seed_tenant",
     "set_circle_member",
+    "set_clock",
     "set_operator_password",
+    "show_clocks",
     "tenant_id",
 ]

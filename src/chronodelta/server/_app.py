@@ -20,7 +20,9 @@ from chronodelta.server._services import Services
 from chronodelta.server._settings import Settings
 from chronodelta.server.activities import _routes as activity_routes
 from chronodelta.server.auth import _routes as auth_routes
+from chronodelta.server.clock import _routes as clock_routes
 from chronodelta.server.console._routes import install_console
+from chronodelta.server.delta import _admin_routes as delta_admin_routes
 from chronodelta.server.delta import _routes as delta_routes
 from chronodelta.server.delta._retention import RetentionThread
 from chronodelta.server.operators import _routes as operator_routes
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _operations,
         # Issue 13: the sandbox controls, operator-only. Feature admin routers go here,
         # before the fallback (which answers every other /admin path).
+        clock_routes,
+        delta_admin_routes,
         operator_routes,
     ):
         app.include_router(module.router)

@@ -20,6 +20,7 @@ from chronodelta.server.auth._keys import load_or_create_secret
 from chronodelta.server.auth._revocations import RevokedClients
 from chronodelta.server.auth._service import AuthService
 from chronodelta.server.auth._tokens import TokenService
+from chronodelta.server.clock._store import TenantClocks
 from chronodelta.server.delta._service import DeltaService
 from chronodelta.server.delta._tracker import DeltaTracker
 from chronodelta.server.records._backend import ConnectorBackend
@@ -43,6 +44,7 @@ class Services:
     delta: DeltaService
     activities: ActivityDefinitionService
     webhooks: WebhookBackend
+    clocks: TenantClocks
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -56,6 +58,7 @@ class Services:
             public_url=settings.public_url,
         )
         references = ReferenceStore(engine)
+        clocks = TenantClocks(engine, settings.today_override)
         pages = PageTokenCodec(signer)
         tracker = DeltaTracker(
             engine,
@@ -70,7 +73,7 @@ class Services:
             references=references,
             tokens=tokens,
             revoked=RevokedClients(engine, settings.revocation_refresh_seconds),
-            auth=AuthService(engine, tokens, settings),
+            auth=AuthService(engine, tokens, settings, clocks),
             pages=pages,
             deltas=tracker,
             delta=DeltaService(tracker, references, pages, settings),
@@ -80,6 +83,7 @@ class Services:
                 lifetime_seconds=settings.webhook_lifetime_seconds,
                 allow_private=settings.webhook_allow_private,
             ),
+            clocks=clocks,
         )
 
 

@@ -42,6 +42,19 @@ tenant_counters = sa.Table(
     sa.Column("value", sa.BigInteger, nullable=False),
 )
 
+# Issue 13, item 1: a tenant's sandbox clock. No row: the wall clock. Otherwise the
+# tenant's time is the wall clock moved by ``offset_microseconds``, or ``frozen_at``
+# when set; ``anchored`` when an operator set it to a time (docs/sandbox.md, "Time").
+tenant_clocks = sa.Table(
+    "tenant_clocks",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("offset_microseconds", sa.BigInteger, nullable=False),
+    sa.Column("frozen_at", Timestamp, nullable=True),
+    sa.Column("anchored", sa.Boolean, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
 api_clients = sa.Table(
     "api_clients",
     metadata,

@@ -1,6 +1,7 @@
 """Delta lifecycle: expiry 72 hours after the last request, and retention.
 
-Time is moved by replacing the tracker's clock, never by sleeping.
+Time is moved with the tenant's clock (issue 13, item 1), frozen at the moment a test
+names, never by sleeping.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from chronodelta.domain import Scope
-from chronodelta.server import run_retention
+from chronodelta.server import run_retention, set_clock
 from chronodelta.storage import read_transaction, tables
 from tests.server.conftest import Api
 from tests.server.delta_client import follow, start
@@ -21,7 +22,9 @@ HOURS = dt.timedelta(hours=1)
 
 
 def at(api: Api, moment: dt.datetime) -> None:
-    api.services.deltas.clock = lambda: moment
+    """The tenant's time stands at ``moment``; tokens are asked for anew at that time."""
+    set_clock(api.engine, api.tenant, moment, frozen=True)
+    api.forget_tokens()
 
 
 def test_a_delta_lives_72_hours_after_its_last_request(api: Api) -> None:

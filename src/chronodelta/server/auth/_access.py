@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -10,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from chronodelta.domain import Scope
 from chronodelta.server._errors import Unauthorized
 from chronodelta.server._services import services
-from chronodelta.server.auth._tokens import INVALID_TOKEN, Principal
+from chronodelta.server.auth._tokens import INVALID_TOKEN, Principal, is_current
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -65,7 +66,12 @@ def check_access(
             "The access token does not grant the required scope",
             reasons=[f"This operation requires the scope {scope.value}"],
         )
-    return principal
+    # Issue 13, item 1: the tenant's clock, read fresh with every request (one key
+    # lookup), decides the token's expiry and is the request's "now" from here on.
+    clock = found.clocks.read(principal.tenant_id)
+    if not is_current(principal, clock.now()):
+        raise Unauthorized(INVALID_TOKEN)
+    return replace(principal, clock=clock)
 
 
 def require_scope(scope: Scope) -> Callable[..., Principal]:

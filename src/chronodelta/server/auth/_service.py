@@ -30,6 +30,7 @@ from chronodelta.server.auth._limits import (
     window_start,
 )
 from chronodelta.server.auth._tokens import TokenService
+from chronodelta.server.clock._store import TenantClocks
 from chronodelta.storage import read_transaction
 
 TOO_MANY_FAILURES = "Too many failed token requests from this address; retry after the given delay"
@@ -49,10 +50,13 @@ class TokenRequest:
 
 
 class AuthService:
-    def __init__(self, engine: Engine, tokens: TokenService, settings: Settings) -> None:
+    def __init__(
+        self, engine: Engine, tokens: TokenService, settings: Settings, clocks: TenantClocks
+    ) -> None:
         self._engine = engine
         self._tokens = tokens
         self._settings = settings
+        self._clocks = clocks
         self._verifier = SecretVerifier(
             settings.token_verify_concurrency, settings.token_verify_wait_ms / 1000
         )
@@ -110,8 +114,10 @@ class AuthService:
         key = issue_key(registered.tenant, registered.client_id)
         if bump_window(self._engine, key, window) > self._settings.token_requests_per_minute:
             raise too_many(window, TOO_MANY_TOKENS)
+        # Issue 13, item 1: issued at the tenant's time, so it expires 1,800 s later in it.
+        now = self._clocks.read(registered.tenant_id).now()
         return {
-            "access_token": self._tokens.issue(registered, wanted, request.issuer),
+            "access_token": self._tokens.issue(registered, wanted, request.issuer, now),
             "expires_in": self._tokens.lifetime_seconds,
             "token_type": "Bearer",
             "scope": format_scopes(wanted),

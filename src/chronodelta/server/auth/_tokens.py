@@ -5,6 +5,12 @@ the granted scopes; a missing, invalid or expired token, a token of another tena
 or a missing scope all give 401. Every refusal says the same few words, so that a
 caller learns nothing about other tenants or clients.
 
+Issue 13, item 1: a token's times are its tenant's (``server/clock``). It is issued
+at the tenant's time t (``iat``, ``nbf``) and expires at t + 1,800 s of that time, so
+``clock advance 73h`` expires it at once; ``verify`` checks the signature and claims,
+and the request's access check compares the times with the tenant's clock as read for
+that request (``is_current``), never the wall clock.
+
 Issue 10, item 10: the issuer (``iss``) is ``<base>/tenants/<tenant>``. With
 ``CHRONODELTA_PUBLIC_URL`` the base is that URL, and a token must carry exactly that
 issuer. Without it the base is the URL the request reached the server at, and any
@@ -15,6 +21,7 @@ a server restarted on another port keeps accepting the tokens it issued before.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections import OrderedDict
@@ -30,6 +37,7 @@ from chronodelta.server._errors import Unauthorized
 from chronodelta.server.auth._clients import RegisteredClient
 from chronodelta.server.auth._keyring import KeyRing
 from chronodelta.server.auth._keys import ALGORITHM
+from chronodelta.server.clock._model import WALL_CLOCK, TenantClock
 
 AUDIENCE = "connector-protimeapi"
 INVALID_TOKEN = "The access token is missing, invalid or expired"
@@ -44,6 +52,16 @@ class Principal:
     client_id: str
     scopes: frozenset[str]
     expires_at: int
+    not_before: int = 0
+    # The tenant's clock as this request read it (auth._access.check_access).
+    clock: TenantClock = WALL_CLOCK
+
+
+def is_current(principal: Principal, moment: dt.datetime) -> bool:
+    """Whether the token is valid at ``moment`` (its tenant's time): nbf <= moment < exp,
+    as PyJWT checks them with no leeway. A token from the tenant's future (issued before
+    ``clock reset``) is not valid yet."""
+    return principal.not_before <= moment.timestamp() < principal.expires_at
 
 
 class TokenService:
@@ -85,8 +103,15 @@ class TokenService:
     def jwks(self) -> dict[str, Any]:
         return self._keys.jwks()
 
-    def issue(self, client: RegisteredClient, scopes: tuple[Scope, ...], issuer: str) -> str:
-        now = int(time.time())
+    def issue(
+        self,
+        client: RegisteredClient,
+        scopes: tuple[Scope, ...],
+        issuer: str,
+        now: dt.datetime | None = None,
+    ) -> str:
+        """A token issued at ``now``, the client's tenant's time (default: the wall clock)."""
+        moment = int(now.timestamp() if now is not None else time.time())
         claims = {
             "iss": issuer,
             "aud": AUDIENCE,
@@ -95,16 +120,19 @@ class TokenService:
             "tenant": client.tenant,
             "tid": client.tenant_id,
             "scope": format_scopes(scopes),
-            "iat": now,
-            "nbf": now,
-            "exp": now + self.lifetime_seconds,
+            "iat": moment,
+            "nbf": moment,
+            "exp": moment + self.lifetime_seconds,
             "jti": uuid.uuid4().hex,
         }
         key = self._keys.signing_key()
         return jwt.encode(claims, key.private_key, ALGORITHM, headers={"kid": key.kid})
 
     def verify(self, token: str) -> Principal:
-        """The token's principal, or Unauthorized. Never any other exception."""
+        """The token's principal, or Unauthorized. Never any other exception.
+
+        Its times are not checked here: they are the tenant's (``is_current``).
+        """
         cached = self._cache_get(token)
         if cached is not None:
             return cached
@@ -118,7 +146,13 @@ class TokenService:
                 public_key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
-                options={"require": ["exp", "iat", "iss", "tenant", "tid", "scope", "client_id"]},
+                options={
+                    "require": ["exp", "iat", "iss", "tenant", "tid", "scope", "client_id"],
+                    # The tenant's clock decides (is_current), not this process's.
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
             if not self._issued_here(claims["iss"], str(claims["tenant"])):
                 raise Unauthorized(INVALID_TOKEN)
@@ -128,6 +162,7 @@ class TokenService:
                 client_id=str(claims["client_id"]),
                 scopes=frozenset(str(claims["scope"]).split()),
                 expires_at=int(claims["exp"]),
+                not_before=int(claims.get("nbf", claims["iat"])),
             )
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthorized(INVALID_TOKEN) from None
@@ -138,9 +173,6 @@ class TokenService:
         with self._lock:
             principal = self._cache.get(token)
             if principal is None:
-                return None
-            if principal.expires_at <= time.time():
-                del self._cache[token]
                 return None
             self._cache.move_to_end(token)
             return principal

@@ -9,6 +9,10 @@ Everything older goes. It is idempotent, so every worker process may run it.
 It also deletes the token endpoint's counters of past windows (issue 10, item 8):
 only the current window counts, and without this the table kept a row per key ever
 counted, across restarts.
+
+Issue 13, item 1: a delta expires in its tenant's time (``server/clock``): ``now`` is
+the wall clock, and each tenant's deltas are judged at that tenant's time then. The
+change history's window is wall time, as the commit marks are.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from chronodelta.server.auth._limits import forget_windows_before, window_start
+from chronodelta.server.clock._store import read_clock
 from chronodelta.server.delta._tracker import recorded_use_slack
 from chronodelta.storage import plain_write_transaction, tables
 
@@ -45,12 +50,18 @@ def run_retention(
     a pass over all tenants in one transaction would keep API writers waiting.
     """
     deltas = tables.deltas
+    expired = 0
     with plain_write_transaction(engine) as connection:
-        expired = connection.execute(
-            # The recorded last use may lag the real one by the slack (_tracker._touch).
-            deltas.delete().where(deltas.c.last_used_at < now - ttl - recorded_use_slack(ttl))
-        ).rowcount
         tenant_ids = list(connection.scalars(sa.select(tables.tenants.c.id)))
+        for tenant_id in tenant_ids:
+            tenant_now = read_clock(connection, tenant_id).at(now)
+            expired += connection.execute(
+                # The recorded last use may lag the real one by the slack (_tracker._touch).
+                deltas.delete().where(
+                    deltas.c.tenant_id == tenant_id,
+                    deltas.c.last_used_at < tenant_now - ttl - recorded_use_slack(ttl),
+                )
+            ).rowcount
     with plain_write_transaction(engine) as connection:
         token_windows = forget_windows_before(connection, window_start(now.timestamp()))
     removed_departures = removed_marks = 0

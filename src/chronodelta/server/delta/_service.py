@@ -99,7 +99,7 @@ class DeltaService:
     def _start(
         self, principal: Principal, tracked: TrackedCollection, query: SnapshotQuery
     ) -> tuple[DeltaState, FilterCriteria | None, tuple[ExternalReference, ...]]:
-        today = self._settings.today()
+        today = principal.clock.today()  # the tenant's (issue 13, item 1)
         criteria = delta_filter(tracked, query.filter_text, today)
         canonical = criteria.canonical() if criteria is not None else ""
         references = self._references.check(

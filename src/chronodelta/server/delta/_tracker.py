@@ -19,6 +19,13 @@ The rules (contract, "Delta"):
   since K are not reported. The new deltaLink's cursor (and K) is H. Because writes
   commit in version order (``storage/_transactions.py``), no version <= H can appear
   later, so nothing is ever missed.
+
+Issue 13, item 1: expiry counts in the tenant's time (``server/clock``), the clock the
+request read (``principal.clock``): a delta's uses are stamped with it, and it expires
+72 hours of that time after its last one, so ``clock advance 73h`` expires it at once.
+An expired delta is deleted when a request finds it so, as an operator's ``deltas
+expire`` deletes it: its data is gone (contract), and turning the clock back later
+does not bring it back. The overlap window compares commit marks, which are wall time.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -153,13 +160,11 @@ class DeltaTracker:
         *,
         ttl_seconds: int,
         overlap_seconds: int,
-        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.engine = engine
         self._signer = signer
         self.ttl = dt.timedelta(seconds=ttl_seconds)
         self.overlap = dt.timedelta(seconds=overlap_seconds)
-        self.clock = clock
 
     # ---- tokens ---------------------------------------------------------------------
 
@@ -170,7 +175,7 @@ class DeltaTracker:
         """A deltaLink's token: changes after ``cursor`` to a client whose copy is at ``known``."""
         # The issue time makes every deltaLink new, even when nothing changed (the
         # vendor's token carries a TimeStamp too).
-        issued = self.clock().isoformat(timespec="microseconds")
+        issued = utc_now().isoformat(timespec="microseconds")
         return self._signer.sign(
             CHANGES_PURPOSE,
             {"d": state.id, "t": state.tenant_id, "c": cursor, "k": known, "i": issued},
@@ -191,12 +196,14 @@ class DeltaTracker:
         today: dt.date,
     ) -> DeltaState:
         """A new active delta; the client's previous one for the collection is superseded."""
-        now = self.clock()
+        now = principal.clock.now()
         with plain_write_transaction(self.engine) as connection:
             _lock_client(connection, principal.client_id)
             snapshot = committed_version(connection, principal.tenant_id)
+            # Commit marks carry wall time (storage), so the overlap counts in it.
+            window_start = utc_now() - self.overlap
             first_cursor = min(
-                snapshot, self._cursor_at(connection, principal.tenant_id, now - self.overlap)
+                snapshot, self._cursor_at(connection, principal.tenant_id, window_start)
             )
             connection.execute(
                 tables.deltas.update()
@@ -249,7 +256,7 @@ class DeltaTracker:
         if not all(isinstance(v, int) for v in (delta_id, cursor, known)):
             raise BadRequest(reasons=[INVALID_TOKEN])
         assert isinstance(delta_id, int)
-        row = self._touch(delta_id)
+        row = self._touch(delta_id, principal.tenant_id, principal.clock.now())
         if row is None:
             raise Gone(
                 "The delta has expired",
@@ -270,7 +277,7 @@ class DeltaTracker:
             )
         return _state(row), Position(cursor, known)
 
-    def _touch(self, delta_id: int) -> sa.Row[Any] | None:
+    def _touch(self, delta_id: int, tenant_id: int, now: dt.datetime) -> sa.Row[Any] | None:
         """Load the delta and record this request (which keeps it alive), unless expired.
 
         Seed 004: every call counts towards the 72 hours. Recording a use is a write,
@@ -279,16 +286,18 @@ class DeltaTracker:
         0.67 of the writers' rate). So a use is written only when the stored one is
         older than ``recorded_use_slack``, and expiry allows for that slack: a delta
         expires between 72 hours and 72 hours plus the slack (at most a minute) after
-        its last request, never earlier.
+        its last request, never earlier. ``now`` is the tenant's time.
         """
-        now = self.clock()
         table = tables.deltas
         with read_transaction(self.engine) as connection:
-            row = connection.execute(sa.select(table).where(table.c.id == delta_id)).first()
+            row = connection.execute(
+                sa.select(table).where(table.c.id == delta_id, table.c.tenant_id == tenant_id)
+            ).first()
         if row is None:
             return None
         last_used = as_utc(row.last_used_at)
         if now - last_used > self.ttl + recorded_use_slack(self.ttl):
+            forget_delta(self.engine, delta_id)
             hours = self.ttl.total_seconds() / 3600
             raise Gone(
                 "The delta has expired",
@@ -483,6 +492,13 @@ def _delete(version: int, record_id: int) -> bytes:
             "data": {"changeVersion": format_change_version(version), "id": record_id},
         }
     )
+
+
+def forget_delta(engine: Engine, delta_id: int) -> bool:
+    """Delete an expired delta (contract: "its data is deleted"); whether it was there."""
+    with plain_write_transaction(engine) as connection:
+        removed = connection.execute(tables.deltas.delete().where(tables.deltas.c.id == delta_id))
+    return removed.rowcount > 0
 
 
 def committed_version(connection: sa.Connection, tenant_id: int) -> int:

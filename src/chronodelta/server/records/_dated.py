@@ -6,7 +6,6 @@ a get by id, and both take ``externalReferences`` (seeds 001-003).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -66,7 +65,7 @@ def dated_list_response(
     assert tracked.filter_spec is not None
     try:
         criteria = compile_filter(
-            filter_text, tracked.filter_spec, mode="list", today=dt.date.today()
+            filter_text, tracked.filter_spec, mode="list", today=principal.clock.today()
         )
     except FilterError as exc:
         raise BadRequest(reasons=exc.reasons) from None

@@ -71,14 +71,16 @@ def _filter_description(tracked: TrackedCollection) -> str:
     )
 
 
-def list_criteria(tracked: TrackedCollection, text: str | None) -> FilterCriteria | None:
+def list_criteria(
+    tracked: TrackedCollection, text: str | None, today: dt.date
+) -> FilterCriteria | None:
     """A reference list's filter (400 with reasons if bad); None for no filter."""
     if tracked.filter_spec is None:
         if text is not None:
             raise BadRequest(reasons=[f"The {tracked.name} collection does not support filter"])
         return None
     try:
-        return compile_filter(text, tracked.filter_spec, mode="list", today=dt.date.today())
+        return compile_filter(text, tracked.filter_spec, mode="list", today=today)
     except FilterError as exc:
         raise BadRequest(reasons=exc.reasons) from None
 
@@ -109,7 +111,7 @@ def _add_collection(info: CollectionInfo) -> None:
         if delta is not None or deltaToken is not None:
             query = SnapshotQuery(filter, continuationToken, deltaToken, externalReferences)
             return snapshot_response(request, principal, tracked, query)
-        criteria = list_criteria(tracked, filter)
+        criteria = list_criteria(tracked, filter, principal.clock.today())
         canonical = NO_FILTER if criteria is None else criteria.canonical()
         found = services(request)
         after = position(found, continuationToken, principal.tenant_id, info.name, canonical)

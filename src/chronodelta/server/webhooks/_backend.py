@@ -7,6 +7,10 @@ disabled webhook is never enabled again. Every operation takes the caller's tena
 and filters on it. Registration and deletion take the tenant's write lock
 (``write_transaction``), so every change committed after a 201 has its events, and
 none is added after a DELETE's answer.
+
+Issue 13, item 1: ``validUntil`` is the tenant's time (``server/clock``): given at
+registration as the tenant's now plus the lifetime, and past once the tenant's clock
+is, so ``clock advance`` past it shows the webhook ``Disabled``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from chronodelta.domain import (
 )
 from chronodelta.server._clock import as_utc, utc_now
 from chronodelta.server._errors import BadRequest, NotFound
+from chronodelta.server.clock._store import read_clock
 from chronodelta.server.references._lookup import checked_references
 from chronodelta.server.webhooks._destinations import DestinationRefused, check_registration
 from chronodelta.server.webhooks._outbox import subscribable_collections
@@ -96,7 +101,6 @@ class WebhookBackend:
             check_registration(destination_url, allow_private=self.allow_private)
         except DestinationRefused as exc:
             raise BadRequest(INVALID, [str(exc)]) from None
-        now = utc_now()
         row = {
             "id": str(uuid.uuid4()),
             "tenant_id": tenant_id,
@@ -105,12 +109,13 @@ class WebhookBackend:
             "destination_url": destination_url,
             "signing_key": new_signing_key(),
             "status": WebhookStatus.ENABLED.value,
-            "valid_until": now + self.lifetime,
-            "created_at": now,
+            "created_at": utc_now(),
             "failed_attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": utc_now(),
         }
         with write_transaction(self.engine, tenant_id) as tx:
+            now = read_clock(tx.connection, tenant_id).now()
+            row["valid_until"] = now + self.lifetime
             pairs = checked_references(tx.connection, tenant_id, collection, references)
             row["external_references"] = format_external_references(pairs)
             tx.connection.execute(webhooks.insert().values(row))
@@ -123,8 +128,8 @@ class WebhookBackend:
         self, tenant_id: int, criteria: FilterCriteria, readable: Collection[str]
     ) -> list[Wire]:
         """The tenant's webhooks (not deleted) of the ``readable`` collections."""
-        now = utc_now()
         with read_transaction(self.engine) as connection:
+            now = read_clock(connection, tenant_id).now()
             rows = connection.execute(
                 sa.select(webhooks)
                 .where(*_live(tenant_id), webhooks.c.collection.in_(sorted(readable)))
@@ -143,7 +148,8 @@ class WebhookBackend:
     def get(self, tenant_id: int, webhook_id: str, readable: Collection[str]) -> Wire:
         with read_transaction(self.engine) as connection:
             row = _find(connection, tenant_id, webhook_id, readable, deleted=False)
-        return _to_wire(row, utc_now())
+            now = read_clock(connection, tenant_id).now()
+        return _to_wire(row, now)
 
     def delete(self, tenant_id: int, webhook_id: str, readable: Collection[str]) -> None:
         """Soft delete: no more events or deliveries; the log stays."""

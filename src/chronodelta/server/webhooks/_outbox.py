@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from chronodelta.domain import format_change_version, parse_external_references
 from chronodelta.server._clock import utc_now
+from chronodelta.server.clock._store import read_clock
 from chronodelta.server.records._serialize import Wire
 from chronodelta.server.records._tracked import TRACKED, TrackedCollection
 from chronodelta.server.references._lookup import add_external_references
@@ -41,6 +42,12 @@ _LIVE = sa.select(webhooks.c.id, webhooks.c.collection, webhooks.c.external_refe
     webhooks.c.status == WebhookStatus.ENABLED.value,
     webhooks.c.deleted_at.is_(None),
     webhooks.c.valid_until > sa.bindparam("now"),
+)
+# Whether the tenant has any, before its clock is read (most writes have none).
+_ANY = sa.select(webhooks.c.id).where(
+    webhooks.c.tenant_id == sa.bindparam("tenant"),
+    webhooks.c.status == WebhookStatus.ENABLED.value,
+    webhooks.c.deleted_at.is_(None),
 )
 _wakers: list[Callable[[], None]] = []
 
@@ -63,7 +70,11 @@ def stop_waking(wake: Callable[[], None]) -> None:
 def write_events(tx: WriteTransaction, first: int, last: int) -> None:
     """Add to the outbox one event per subscribed change with a version in [first, last]."""
     connection = tx.connection
-    live = connection.execute(_LIVE, {"tenant": tx.tenant_id, "now": utc_now()}).all()
+    if connection.execute(_ANY.limit(1), {"tenant": tx.tenant_id}).first() is None:
+        return
+    # validUntil is the tenant's time (issue 13, item 1).
+    tenant_now = read_clock(connection, tx.tenant_id).now()
+    live = connection.execute(_LIVE, {"tenant": tx.tenant_id, "now": tenant_now}).all()
     if not live:
         return
     rows: list[dict[str, Any]] = []

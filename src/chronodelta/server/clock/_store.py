@@ -1,0 +1,193 @@
+"""Tenant clocks in the database: read one per request, change them for the operator.
+
+The CLI (``chronodelta clock``) and the admin API call the same functions here; both
+write the database, and every worker reads the tenant's row with each request
+(``TenantClocks.read``), so a change holds in every worker from the next request on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from chronodelta.server._clock import as_utc, utc_now
+from chronodelta.server.admin._tenants import AdminError
+from chronodelta.server.clock._model import (
+    WALL_CLOCK,
+    TenantClock,
+    advanced,
+    reset,
+    set_to,
+)
+from chronodelta.storage import is_postgresql, plain_write_transaction, read_transaction, tables
+
+clocks = tables.tenant_clocks
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+class UnknownResource(AdminError):
+    """What an operator's request names does not exist (the admin API answers 404)."""
+
+
+class UnknownTenant(UnknownResource):
+    """No tenant of that name."""
+
+
+@dataclass(frozen=True)
+class ClockInfo:
+    """A tenant's clock as an operator sees it."""
+
+    tenant: str
+    now: dt.datetime
+    today: dt.date
+    offset_seconds: float
+    frozen: bool
+    anchored: bool
+
+
+def read_clock(connection: sa.Connection, tenant_id: int) -> TenantClock:
+    """The tenant's stored clock (the wall clock when it has no row): one key lookup."""
+    row = connection.execute(
+        sa.select(clocks.c.offset_microseconds, clocks.c.frozen_at, clocks.c.anchored).where(
+            clocks.c.tenant_id == tenant_id
+        )
+    ).first()
+    if row is None:
+        return WALL_CLOCK
+    frozen = as_utc(row.frozen_at) if row.frozen_at is not None else None
+    return TenantClock(row.offset_microseconds * MICROSECOND, frozen, bool(row.anchored))
+
+
+class TenantClocks:
+    """A worker's way to a tenant's clock: read fresh, never cached (issue 13: a change
+    must hold on every worker at once; a copy would have to be waited out)."""
+
+    def __init__(self, engine: Engine, pinned_today: dt.date | None) -> None:
+        self._engine = engine
+        self._pinned_today = pinned_today
+
+    def read(self, tenant_id: int) -> TenantClock:
+        with read_transaction(self._engine) as connection:
+            return self.reading(connection, tenant_id)
+
+    def reading(self, connection: sa.Connection, tenant_id: int) -> TenantClock:
+        """``read`` inside a transaction the caller already has open."""
+        return _pinned(read_clock(connection, tenant_id), self._pinned_today)
+
+    def read_all(self) -> dict[int, TenantClock]:
+        """Every tenant's clock, by tenant id (retention's pass)."""
+        with read_transaction(self._engine) as connection:
+            ids = list(connection.scalars(sa.select(tables.tenants.c.id)))
+            return {tenant_id: self.reading(connection, tenant_id) for tenant_id in ids}
+
+
+def _pinned(clock: TenantClock, pinned_today: dt.date | None) -> TenantClock:
+    if pinned_today is None:
+        return clock
+    return TenantClock(clock.offset, clock.frozen_at, clock.anchored, pinned_today)
+
+
+def advance_clock(
+    engine: Engine, tenant: str, by: dt.timedelta, *, pinned_today: dt.date | None = None
+) -> ClockInfo:
+    """Move ``tenant``'s time ``by`` forward (ValueError for a negative duration).
+
+    ``pinned_today`` (``CHRONODELTA_TODAY``) only shapes the answer's ``today``.
+    """
+    return _change(engine, tenant, lambda clock: advanced(clock, by), pinned_today)
+
+
+def set_clock(
+    engine: Engine,
+    tenant: str,
+    moment: dt.datetime,
+    *,
+    frozen: bool = False,
+    pinned_today: dt.date | None = None,
+) -> ClockInfo:
+    """Make ``tenant``'s time ``moment`` now, running on from there (or standing still)."""
+    wall_now = utc_now()
+    return _change(
+        engine, tenant, lambda clock: set_to(clock, moment, wall_now, frozen=frozen), pinned_today
+    )
+
+
+def reset_clock(engine: Engine, tenant: str, *, pinned_today: dt.date | None = None) -> ClockInfo:
+    """``tenant`` on the wall clock again."""
+    return _change(engine, tenant, reset, pinned_today)
+
+
+def show_clocks(
+    engine: Engine, tenant: str | None = None, *, pinned_today: dt.date | None = None
+) -> list[ClockInfo]:
+    """The clocks of every tenant (or of ``tenant``), by tenant name."""
+    tenants = tables.tenants
+    with read_transaction(engine) as connection:
+        query = sa.select(tenants.c.id, tenants.c.name).order_by(tenants.c.name)
+        if tenant is not None:
+            query = query.where(tenants.c.name == tenant)
+        rows = connection.execute(query).all()
+        if tenant is not None and not rows:
+            raise _unknown(tenant)
+        found = [(row.name, read_clock(connection, row.id)) for row in rows]
+    return [clock_info(name, _pinned(clock, pinned_today)) for name, clock in found]
+
+
+def clock_info(tenant: str, clock: TenantClock) -> ClockInfo:
+    wall_now = utc_now()
+    return ClockInfo(
+        tenant=tenant,
+        now=clock.at(wall_now),
+        today=clock.today(lambda: wall_now),
+        offset_seconds=(clock.at(wall_now) - wall_now).total_seconds(),
+        frozen=clock.frozen_at is not None,
+        anchored=clock.anchored,
+    )
+
+
+def _change(
+    engine: Engine,
+    tenant: str,
+    change: Callable[[TenantClock], TenantClock],
+    pinned_today: dt.date | None,
+) -> ClockInfo:
+    with plain_write_transaction(engine) as connection:
+        tenant_id = tenant_id_of(connection, tenant, lock=True)
+        clock = change(read_clock(connection, tenant_id))
+        try:
+            clock.now()  # a time past year 9999 cannot be shown or stored
+        except OverflowError:
+            raise ValueError("that would move the clock past the year 9999") from None
+        connection.execute(clocks.delete().where(clocks.c.tenant_id == tenant_id))
+        if clock.moved:
+            connection.execute(
+                clocks.insert().values(
+                    tenant_id=tenant_id,
+                    offset_microseconds=clock.offset // MICROSECOND,
+                    frozen_at=clock.frozen_at,
+                    anchored=clock.anchored,
+                    updated_at=utc_now(),
+                )
+            )
+    return clock_info(tenant, _pinned(clock, pinned_today))
+
+
+def tenant_id_of(connection: sa.Connection, tenant: str, *, lock: bool = False) -> int:
+    """The tenant's id (UnknownTenant otherwise); with ``lock``, its row locked on
+    PostgreSQL so that clock changes queue (SQLite's write transaction holds the
+    database's write lock already)."""
+    query = sa.select(tables.tenants.c.id).where(tables.tenants.c.name == tenant)
+    if lock and is_postgresql(connection.engine):
+        query = query.with_for_update()
+    found = connection.scalar(query)
+    if found is None:
+        raise _unknown(tenant)
+    return int(found)
+
+
+def _unknown(tenant: str) -> UnknownTenant:
+    return UnknownTenant(f"no tenant named {tenant!r} (see: chronodelta tenants list)")
