@@ -17,7 +17,9 @@ from ._admin import (
 )
 from ._clock import clock_app
 from ._deltas import deltas_app
+from ._faults import faults_app
 from ._operators import operators_app
+from ._requests import requests
 from ._serve import serve
 from ._sync import sync_app
 
@@ -39,6 +41,8 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(operators_app, name="operators")
 app.add_typer(clock_app, name="clock")
 app.add_typer(deltas_app, name="deltas")
+app.add_typer(faults_app, name="faults")
+app.command("requests")(requests)
 app.add_typer(sync_app, name="sync")
 
 

@@ -30,8 +30,18 @@ from .clock._model import TenantClock, parse_duration, parse_moment
 from .clock._store import ClockInfo, advance_clock, reset_clock, set_clock, show_clocks
 from .delta._admin import DeltaInfo, expire_delta, list_deltas
 from .delta._retention import RetentionReport, run_retention
+from .faults._rules import (
+    FaultRule,
+    FaultRuleError,
+    FaultSpec,
+    add_fault_rule,
+    clear_fault_rules,
+    list_fault_rules,
+)
 from .operators._store import NewOperatorPassword, list_operators, set_operator_password
 from .records._backend import ConnectorBackend
+from .request_log._entry import LoggedRequest
+from .request_log._store import RequestLogQuery, TrimReport, query_request_log, trim_request_log
 
 __all__ = [
     "AdminError",
@@ -40,16 +50,24 @@ __all__ = [
     "ClockInfo",
     "ConnectorBackend",
     "DeltaInfo",
+    "FaultRule",
+    "FaultRuleError",
+    "FaultSpec",
     "KeyInfo",
+    "LoggedRequest",
     "NewClient",
     "NewOperatorPassword",
+    "RequestLogQuery",
     "RetentionReport",
     "SeedResult",
     "Settings",
     "TenantClock",
     "TenantInfo",
+    "TrimReport",
+    "add_fault_rule",
     "advance_clock",
     "bootstrap_demo",
+    "clear_fault_rules",
     "create_app",
     "create_client",
     "create_tenant",
@@ -59,12 +77,14 @@ __all__ = [
     "insert_reference_data",
     "list_clients",
     "list_deltas",
+    "list_fault_rules",
     "list_operators",
     "list_signing_keys",
     "list_tenants",
     "parse_duration",
     "parse_moment",
     "place_in_org_group",
+    "query_request_log",
     "recalculate_tenant",
     "reset_clock",
     "revoke_client",
@@ -77,4 +97,5 @@ __all__ = [
     "set_operator_password",
     "show_clocks",
     "tenant_id",
+    "trim_request_log",
 ]

@@ -25,10 +25,13 @@ from chronodelta.server.console._routes import install_console
 from chronodelta.server.delta import _admin_routes as delta_admin_routes
 from chronodelta.server.delta import _routes as delta_routes
 from chronodelta.server.delta._retention import RetentionThread
+from chronodelta.server.faults import _routes as fault_routes
 from chronodelta.server.operators import _routes as operator_routes
 from chronodelta.server.records import _routes as records_routes
 from chronodelta.server.references import _external_routes as external_reference_routes
 from chronodelta.server.references import _routes as reference_routes
+from chronodelta.server.request_log import _routes as request_log_routes
+from chronodelta.server.request_log._sandbox import RequestSandbox
 from chronodelta.server.totals import _routes as totals_routes
 from chronodelta.server.webhooks import _routes as webhook_routes
 from chronodelta.server.webhooks._delivery import Deliverer
@@ -70,10 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         interval=settings.retention_interval_seconds,
     )
     deliverer = Deliverer(found.engine, settings) if settings.webhook_delivery else None
+    sandbox = RequestSandbox.build(found.engine, settings)  # issue 13: faults, request log
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         retention.start()
+        sandbox.start()
         if deliverer is not None:
             deliverer.start()
         # Everything loaded so far lives as long as the worker. Freezing it keeps the
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if deliverer is not None:
             deliverer.stop()
+        sandbox.stop()  # after the last request: writes the log rows still buffered
         retention.stop()
 
     app = FastAPI(
@@ -110,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # before the fallback (which answers every other /admin path).
         clock_routes,
         delta_admin_routes,
+        fault_routes,
+        request_log_routes,
         operator_routes,
     ):
         app.include_router(module.router)
@@ -121,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         StaticFiles(directory=_operations.SWAGGER_ASSETS),
         name="swagger-assets",
     )
+    sandbox.install(app)  # inside RequestGuard: what it refuses never reaches a route
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     logging.getLogger("chronodelta").setLevel(logging.INFO)
     return app

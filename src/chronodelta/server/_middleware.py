@@ -55,6 +55,9 @@ USER_AGENT_PREFIXES = ("/connector/", "/tenants/")
 # The scope extension by which EdgeHttpProtocol hands a request's deadline (its
 # first byte's loop time plus the request timeout) to RequestGuard.
 DEADLINE_EXTENSION = "chronodelta.request_deadline"
+# The scope extension by which it lets the app close the connection mid-response
+# (issue 13, item 2: a fault rule's --drop; request_log/_middleware.py).
+ABORT_EXTENSION = "chronodelta.abort"
 
 # RFC 9112, 3.2: Host = uri-host [":" port]. Accepted: a DNS name (labels of letters,
 # digits, "-" and "_", one trailing dot allowed), an IPv4 address (which that covers)
@@ -359,9 +362,11 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._heads_done += 1
         self._head_bytes = 0
         self._use_absolute_form_authority()
+        extensions: dict[str, Any] = {ABORT_EXTENSION: {"abort": self._abort_response}}
         if deadline is not None:
             # The body must arrive by the same deadline; RequestGuard reads it.
-            self.scope["extensions"] = {DEADLINE_EXTENSION: {"deadline": deadline}}
+            extensions[DEADLINE_EXTENSION] = {"deadline": deadline}
+        self.scope["extensions"] = extensions
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -388,6 +393,13 @@ class EdgeHttpProtocol(HttpToolsProtocol):
             authority += b":%d" % parsed.port
         self.headers[:] = [(n, v) for n, v in self.headers if n != b"host"]
         self.headers.append((b"host", authority))
+
+    def _abort_response(self) -> None:
+        """Close the connection mid-response, on purpose: marked disconnected first, so
+        that uvicorn does not log the unfinished response as an application error."""
+        if self.cycle is not None:
+            self.cycle.disconnected = True
+        self.transport.close()
 
     # -- the deadline -------------------------------------------------------------
 

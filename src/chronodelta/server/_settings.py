@@ -168,6 +168,29 @@ class Settings:
     # Issue 13, item 5 (docs/sandbox.md, "Console"): serve the operator console at
     # /console; false (or `serve --no-console`) and every /console path is a 404.
     console: bool = field(default_factory=lambda: _bool_env("CHRONODELTA_CONSOLE", True))
+    # Issue 13, items 2 and 3 (docs/sandbox.md): whether API calls meet the tenant's
+    # fault rules (one indexed read per call) and are written to the request log; the
+    # request bodies of writes are kept up to request_log_body_bytes; each worker writes
+    # its rows every request_log_flush_ms and holds at most request_log_buffer_rows
+    # unwritten (more are dropped and counted); retention keeps at most
+    # request_log_max_rows rows per tenant, none older than request_log_max_age_seconds.
+    faults: bool = field(default_factory=lambda: _bool_env("CHRONODELTA_FAULTS", True))
+    request_log: bool = field(default_factory=lambda: _bool_env("CHRONODELTA_REQUEST_LOG", True))
+    request_log_body_bytes: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_REQUEST_LOG_BODY_BYTES", 4096)
+    )
+    request_log_flush_ms: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_REQUEST_LOG_FLUSH_MS", 200)
+    )
+    request_log_buffer_rows: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_REQUEST_LOG_BUFFER_ROWS", 10_000)
+    )
+    request_log_max_rows: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_REQUEST_LOG_MAX_ROWS", 10_000)
+    )
+    request_log_max_age_seconds: int = field(
+        default_factory=lambda: _int_env("CHRONODELTA_REQUEST_LOG_MAX_AGE_SECONDS", 7 * 86400)
+    )
 
     def today(self) -> dt.date:
         return self.today_override or dt.date.today()
@@ -191,6 +214,7 @@ class Settings:
         if not 1 <= self.keep_alive_seconds <= 3600:
             raise ValueError("CHRONODELTA_KEEP_ALIVE_SECONDS must be between 1 and 3600")
         self._check_webhooks()
+        self._check_request_log()
 
     def _check_webhooks(self) -> None:
         if self.webhook_lifetime_seconds < 1:
@@ -203,3 +227,15 @@ class Settings:
             raise ValueError("CHRONODELTA_WEBHOOK_TIMEOUT_SECONDS must be between 0.1 and 300")
         if not 1 <= self.webhook_concurrency <= 1000:
             raise ValueError("CHRONODELTA_WEBHOOK_CONCURRENCY must be between 1 and 1000")
+
+    def _check_request_log(self) -> None:
+        if not 0 <= self.request_log_body_bytes <= 1024 * 1024:
+            raise ValueError("CHRONODELTA_REQUEST_LOG_BODY_BYTES must be between 0 and 1048576")
+        if not 10 <= self.request_log_flush_ms <= 60_000:
+            raise ValueError("CHRONODELTA_REQUEST_LOG_FLUSH_MS must be between 10 and 60000")
+        if not 1 <= self.request_log_buffer_rows <= 1_000_000:
+            raise ValueError("CHRONODELTA_REQUEST_LOG_BUFFER_ROWS must be between 1 and 1000000")
+        if self.request_log_max_rows < 1:
+            raise ValueError("CHRONODELTA_REQUEST_LOG_MAX_ROWS must be at least 1")
+        if self.request_log_max_age_seconds < 1:
+            raise ValueError("CHRONODELTA_REQUEST_LOG_MAX_AGE_SECONDS must be at least 1")

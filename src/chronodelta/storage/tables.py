@@ -533,6 +533,57 @@ webhook_deliveries = sa.Table(
     sa.Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
 )
 
+# ---- the sandbox (issue 13; docs/sandbox.md) -----------------------------------------
+
+# Injected failures of a tenant's API calls ("Faults"). A rule matches by client,
+# method and path glob (NULL: any) and does one thing: answer ``status_code``, add
+# ``latency_ms`` or cut the response (``action``). ``remaining`` is what is left of
+# ``--count`` (NULL: unlimited, then ``probability`` may thin it out).
+fault_rules = sa.Table(
+    "fault_rules",
+    metadata,
+    sa.Column("id", _BigSerial, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=True),
+    sa.Column("method", sa.String(10), nullable=True),
+    sa.Column("path_glob", sa.String(500), nullable=True),
+    sa.Column("action", sa.String(10), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("retry_after", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=True),
+    sa.Column("remaining", sa.Integer, nullable=True),
+    sa.Column("probability", sa.Float, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    # Read on every API call of the tenant.
+    sa.Index("ix_fault_rules_tenant_id_id", "tenant_id", "id"),
+)
+
+# One row per API call of a tenant ("Request log"), written in batches by each worker.
+# Never a secret or a token: the token endpoint's form is logged without its secret,
+# token query values are replaced by a digest, headers are not kept.
+request_log = sa.Table(
+    "request_log",
+    metadata,
+    sa.Column("id", _BigSerial, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("logged_at", Timestamp, nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=True),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("response_bytes", sa.BigInteger, nullable=False),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Column("error_reasons", sa.Text, nullable=True),  # a JSON list
+    sa.Column("fault_rule_id", sa.BigInteger, nullable=True),  # no key: rules get cleared
+    sa.Column("fault", sa.String(100), nullable=True),
+    sa.Column("request_body", sa.Text, nullable=True),
+    sa.Column("request_body_truncated", sa.Boolean, nullable=False),
+    # The log is read newest first per tenant, and trimmed by count per tenant.
+    sa.Index("ix_request_log_tenant_id_id", "tenant_id", "id"),
+)
+
 REFERENCE_TABLES: dict[str, sa.Table] = {
     "people": people,
     "terminals": terminals,

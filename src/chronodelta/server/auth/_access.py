@@ -12,6 +12,7 @@ from chronodelta.domain import Scope
 from chronodelta.server._errors import Unauthorized
 from chronodelta.server._services import services
 from chronodelta.server.auth._tokens import INVALID_TOKEN, Principal, is_current
+from chronodelta.server.request_log._call import caller_admitted, caller_identified
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -57,6 +58,7 @@ def check_access(
     # Contract, "Hosts and paths": a tenant host refuses other tenants' tokens.
     if named is not None and named != principal.tenant:
         raise Unauthorized(INVALID_TOKEN)
+    caller_identified(request, principal)  # issue 13, item 3: the request log's caller
     # Issue 10, item 9: a revoked client's tokens are refused, cached ones included,
     # within CHRONODELTA_REVOCATION_REFRESH_SECONDS in every worker.
     if found.revoked.is_revoked(principal.client_id):
@@ -71,6 +73,7 @@ def check_access(
     clock = found.clocks.read(principal.tenant_id)
     if not is_current(principal, clock.now()):
         raise Unauthorized(INVALID_TOKEN)
+    caller_admitted(request)  # issue 13, item 2: the tenant's fault rules may fire
     return replace(principal, clock=clock)
 
 

@@ -1,0 +1,6 @@
+"""Faults: make a tenant's API calls fail on purpose (issue 13, item 2; docs/sandbox.md).
+
+Rules live in the database (``fault_rules``), so a rule added by the CLI applies to
+the next call in every worker; each API call reads its tenant's rules once. A rule
+answers a status in the API's error format, adds latency, or cuts the response.
+"""
