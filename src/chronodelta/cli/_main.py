@@ -6,6 +6,7 @@ import typer
 
 import chronodelta
 
+from . import _snapshots as _snapshots  # adds reset, snapshot, restore... to tenants
 from ._admin import (
     clients_app,
     db_app,

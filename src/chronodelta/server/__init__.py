@@ -42,6 +42,17 @@ from .operators._store import NewOperatorPassword, list_operators, set_operator_
 from .records._backend import ConnectorBackend
 from .request_log._entry import LoggedRequest
 from .request_log._store import RequestLogQuery, TrimReport, query_request_log, trim_request_log
+from .snapshots._service import (
+    SnapshotExists,
+    SnapshotNotFound,
+    TenantNotFound,
+    delete_snapshot,
+    list_snapshots,
+    reset_tenant,
+    restore_tenant,
+    snapshot_tenant,
+)
+from .snapshots._store import RestoreResult, SeedParameters, SnapshotInfo
 
 __all__ = [
     "AdminError",
@@ -58,11 +69,17 @@ __all__ = [
     "NewClient",
     "NewOperatorPassword",
     "RequestLogQuery",
+    "RestoreResult",
     "RetentionReport",
+    "SeedParameters",
     "SeedResult",
     "Settings",
+    "SnapshotExists",
+    "SnapshotInfo",
+    "SnapshotNotFound",
     "TenantClock",
     "TenantInfo",
+    "TenantNotFound",
     "TrimReport",
     "add_fault_rule",
     "advance_clock",
@@ -71,6 +88,7 @@ __all__ = [
     "create_app",
     "create_client",
     "create_tenant",
+    "delete_snapshot",
     "expire_delta",
     "insert_clockings",
     "insert_organisation",
@@ -80,6 +98,7 @@ __all__ = [
     "list_fault_rules",
     "list_operators",
     "list_signing_keys",
+    "list_snapshots",
     "list_tenants",
     "parse_duration",
     "parse_moment",
@@ -87,6 +106,8 @@ __all__ = [
     "query_request_log",
     "recalculate_tenant",
     "reset_clock",
+    "reset_tenant",
+    "restore_tenant",
     "revoke_client",
     "rotate_client_secret",
     "rotate_signing_key",
@@ -96,6 +117,7 @@ __all__ = [
     "set_clock",
     "set_operator_password",
     "show_clocks",
+    "snapshot_tenant",
     "tenant_id",
     "trim_request_log",
 ]

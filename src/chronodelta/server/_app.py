@@ -32,6 +32,7 @@ from chronodelta.server.references import _external_routes as external_reference
 from chronodelta.server.references import _routes as reference_routes
 from chronodelta.server.request_log import _routes as request_log_routes
 from chronodelta.server.request_log._sandbox import RequestSandbox
+from chronodelta.server.snapshots import _routes as snapshot_routes
 from chronodelta.server.totals import _routes as totals_routes
 from chronodelta.server.webhooks import _routes as webhook_routes
 from chronodelta.server.webhooks._delivery import Deliverer
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         delta_admin_routes,
         fault_routes,
         request_log_routes,
+        snapshot_routes,
         operator_routes,
     ):
         app.include_router(module.router)

@@ -584,6 +584,35 @@ request_log = sa.Table(
     sa.Index("ix_request_log_tenant_id_id", "tenant_id", "id"),
 )
 
+# ---- tenant snapshots (issue 13, item 4; docs/sandbox.md, "Reset and snapshots") --------
+
+# A named copy of one tenant's state: its collections, custom references, org tree and
+# circles, and its id counters (``counters``, a JSON object). ``seed`` holds the seed
+# parameters of the ``seeded`` snapshot that seeding takes (JSON, null for others).
+tenant_snapshots = sa.Table(
+    "tenant_snapshots",
+    metadata,
+    sa.Column("id", _BigSerial, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("counters", sa.Text, nullable=False),
+    sa.Column("seed", sa.Text, nullable=True),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
+)
+
+# The rows of a snapshot, per table in parts of a few thousand rows: a JSON object
+# {"columns": [...], "rows": [[...], ...]} (server/snapshots/_state.py).
+tenant_snapshot_parts = sa.Table(
+    "tenant_snapshot_parts",
+    metadata,
+    sa.Column("snapshot_id", sa.ForeignKey("tenant_snapshots.id"), primary_key=True),
+    sa.Column("table_name", sa.String(40), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
 REFERENCE_TABLES: dict[str, sa.Table] = {
     "people": people,
     "terminals": terminals,

@@ -157,11 +157,12 @@ def _page(
 ) -> Response:
     found = services(request)
     canonical = NO_FILTER if structure is None else structure.canonical
-    after = position(found, token, principal.tenant_id, NAME, canonical)
+    start = position(found, token, principal.tenant_id, NAME, canonical)
     limit = found.settings.page_size
-    page = found.activities.list_page(principal.tenant_id, after, limit, structure, references)
+    page = found.activities.list_page(principal.tenant_id, start.key, limit, structure, references)
     return page_response(
         found,
+        start=start,
         path=ACTIVITY_DEFINITIONS.path if structure is None else structure.path,
         tenant_id=principal.tenant_id,
         collection=NAME,

@@ -29,6 +29,7 @@ from chronodelta.server._clock import utc_now
 from chronodelta.server.activities._wire import dump_translations
 from chronodelta.server.auth._clients import hash_secret, new_client_credentials
 from chronodelta.server.records._clockings import clocking_values
+from chronodelta.server.snapshots._store import SEEDED, SeedParameters, capture
 from chronodelta.server.totals._calculation import PersonDay, person_days_of, recalculate
 from chronodelta.storage import (
     ensure_tenant_counters,
@@ -143,7 +144,12 @@ class SeedResult:
 def seed_tenant(
     engine: Engine, tenant: str, *, people: int, days: int, seed: int, until: dt.date
 ) -> SeedResult:
-    """Fill an empty tenant with realistic, reproducible reference data and clockings."""
+    """Fill an empty tenant with realistic, reproducible reference data and clockings.
+
+    The state it leaves is kept as the tenant's ``seeded`` snapshot, with these
+    parameters (``until`` included: it fixes the dates), which ``tenants reset``
+    restores (issue 13, item 4).
+    """
     owner = tenant_id(engine, tenant)
     with read_transaction(engine) as connection:
         existing = connection.scalar(
@@ -157,7 +163,10 @@ def seed_tenant(
     insert_reference_data(engine, owner, reference)
     insert_organisation(engine, owner, generate_organisation(reference.people, seed=seed))
     drafts = generate_clockings(reference, days=days, until=until, seed=seed)
-    return SeedResult(len(reference.people), insert_clockings(engine, owner, drafts))
+    result = SeedResult(len(reference.people), insert_clockings(engine, owner, drafts))
+    parameters = SeedParameters(people=people, days=days, seed=seed, until=until)
+    capture(engine, owner, tenant, SEEDED, seed=parameters, replace=True)
+    return result
 
 
 def insert_reference_data(engine: Engine, owner: int, reference: ReferenceData) -> None:
@@ -228,9 +237,7 @@ def _reference_row(record: Any, owner: int) -> dict[str, Any]:
     return row
 
 
-def activity_definition_row(
-    record: ActivityDefinition, owner: int, key: int
-) -> dict[str, Any]:
+def activity_definition_row(record: ActivityDefinition, owner: int, key: int) -> dict[str, Any]:
     """The row of an activity definition: its GUID is the id the API shows, ``key`` the
     surrogate the tables share (``storage/tables.py``)."""
     row = _reference_row(record, owner)

@@ -64,6 +64,8 @@ from chronodelta.storage import (
 SNAPSHOT_PURPOSE = "delta-snapshot"
 CHANGES_PURPOSE = "delta"
 ACTIVE, SUPERSEDED = "active", "superseded"
+# Issue 13, item 4: "Open deltas of the tenant answer 410" after a reset or restore.
+ENDED_BY_RESET = "reset"
 CHUNK = 1000
 # A change feed is read whole before its response starts; up to this many bytes stay
 # in memory, the rest goes to a temporary file (a 415,000-change body is ~150 MB).
@@ -273,6 +275,14 @@ class DeltaTracker:
                 reasons=[
                     "A newer delta was started for this collection by this API client; "
                     "only one delta per collection is active: use the newest deltaLink"
+                ],
+            )
+        if row.status == ENDED_BY_RESET:
+            raise Gone(
+                "The tenant was reset",
+                reasons=[
+                    "An operator reset or restored this tenant's data after the delta "
+                    "started; start a new delta from the list endpoint with &delta"
                 ],
             )
         return _state(row), Position(cursor, known)
@@ -510,6 +520,24 @@ def committed_version(connection: sa.Connection, tenant_id: int) -> int:
         )
     )
     return int(value or 0)
+
+
+def end_tenant_deltas(connection: sa.Connection, tenant_id: int) -> int:
+    """End every active delta of the tenant (a reset: they answer 410 from now on).
+
+    Called in the reset's own transaction. On PostgreSQL it first locks the tenant's
+    API clients, as a delta start does (``_lock_client``): a start running meanwhile
+    either committed before (and is ended here) or waits and snapshots the new state.
+    """
+    clients = sa.select(tables.api_clients.c.id).where(tables.api_clients.c.tenant_id == tenant_id)
+    if is_postgresql(connection.engine):
+        connection.execute(clients.order_by(tables.api_clients.c.id).with_for_update())
+    ended = connection.execute(
+        tables.deltas.update()
+        .where(tables.deltas.c.tenant_id == tenant_id, tables.deltas.c.status == ACTIVE)
+        .values(status=ENDED_BY_RESET)
+    )
+    return int(ended.rowcount)
 
 
 def _lock_client(connection: sa.Connection, client_id: str) -> None:

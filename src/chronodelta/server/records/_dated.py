@@ -70,12 +70,13 @@ def dated_list_response(
     except FilterError as exc:
         raise BadRequest(reasons=exc.reasons) from None
     canonical = criteria.canonical()
-    after = position(found, continuation, principal.tenant_id, tracked.name, canonical)
+    start = position(found, continuation, principal.tenant_id, tracked.name, canonical)
     page = list_page(
-        principal.tenant_id, criteria, after, found.settings.page_size, external_references
+        principal.tenant_id, criteria, start.key, found.settings.page_size, external_references
     )
     return page_response(
         found,
+        start=start,
         path=tracked.info.path,
         tenant_id=principal.tenant_id,
         collection=tracked.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from chronodelta.domain import CollectionInfo
 from chronodelta.server._models import page_model
 from chronodelta.server.records._paging import PagePosition, filter_digest
+from chronodelta.server.snapshots._epoch import restores_of
 
 if TYPE_CHECKING:  # the services import every feature, this module among them
     from chronodelta.server._services import Services
@@ -23,9 +25,20 @@ if TYPE_CHECKING:  # the services import every feature, this module among them
 FILTER_SAFE = "'(),@:"
 
 
+@dataclass(frozen=True, slots=True)
+class ListStart:
+    """Where a list page starts (None: at the beginning), and the tenant's restore
+    count read before the page: the next page's token carries it, so that a list
+    walked across a reset answers 409 rather than mix two states (issue 13, item 4)."""
+
+    key: tuple[Any, ...] | None
+    restores: int
+
+
 def page_response(
     found: Services,
     *,
+    start: ListStart,
     path: str,
     tenant_id: int,
     collection: str,
@@ -38,7 +51,10 @@ def page_response(
     body: dict[str, Any] = {"value": records}
     if next_key is not None:
         token = found.pages.encode(
-            tenant_id, collection, filter_digest(canonical_filter), PagePosition(next_key)
+            tenant_id,
+            collection,
+            filter_digest(canonical_filter),
+            PagePosition(next_key, start.restores),
         )
         query = [f"filter={quote(filter_text, safe=FILTER_SAFE)}"] if filter_text else []
         if external_references:
@@ -50,10 +66,14 @@ def page_response(
 
 def position(
     found: Services, token: str | None, tenant_id: int, collection: str, canonical_filter: str
-) -> tuple[Any, ...] | None:
+) -> ListStart:
+    restores = restores_of(found.engine, tenant_id)
     if token is None:
-        return None
-    return found.pages.decode(token, tenant_id, collection, filter_digest(canonical_filter)).key
+        return ListStart(None, restores)
+    digest = filter_digest(canonical_filter)
+    return ListStart(
+        found.pages.decode(token, tenant_id, collection, digest, restores).key, restores
+    )
 
 
 def add_list_and_get(

@@ -23,9 +23,11 @@ INVALID = "The continuationToken is invalid; start the list again without one"
 
 @dataclass(frozen=True, slots=True)
 class PagePosition:
-    """Where the next page starts: after this keyset value."""
+    """Where the next page starts: after this keyset value, in the tenant's state after
+    its ``restores``-th restore (``server/snapshots/_epoch.py``)."""
 
     key: tuple[Any, ...]
+    restores: int = 0
 
 
 def filter_digest(canonical_filter: str) -> str:
@@ -38,10 +40,21 @@ class PageTokenCodec:
 
     def encode(self, tenant_id: int, collection: str, digest: str, position: PagePosition) -> str:
         return self._signer.sign(
-            PURPOSE, {"t": tenant_id, "c": collection, "f": digest, "k": list(position.key)}
+            PURPOSE,
+            {
+                "t": tenant_id,
+                "c": collection,
+                "f": digest,
+                "k": list(position.key),
+                "r": position.restores,
+            },
         )
 
-    def decode(self, token: str, tenant_id: int, collection: str, digest: str) -> PagePosition:
+    def decode(
+        self, token: str, tenant_id: int, collection: str, digest: str, restores: int = 0
+    ) -> PagePosition:
+        """The position a token names; 409 when it cannot be used, or when the tenant
+        was restored (``restores``: its count now) since the token's page was read."""
         payload = self._signer.verify(PURPOSE, token)
         if payload is None or payload.get("t") != tenant_id or payload.get("c") != collection:
             raise ContinuationTokenConflict(reasons=[INVALID])
@@ -55,4 +68,11 @@ class PageTokenCodec:
                     "follow nextLink as given or start again without a token"
                 ]
             )
-        return PagePosition(tuple(key))
+        if payload.get("r", 0) != restores:
+            raise ContinuationTokenConflict(
+                reasons=[
+                    "The tenant was reset or restored after this list began; "
+                    "start the list again without a token"
+                ]
+            )
+        return PagePosition(tuple(key), restores)

@@ -114,17 +114,18 @@ def _add_collection(info: CollectionInfo) -> None:
         criteria = list_criteria(tracked, filter, principal.clock.today())
         canonical = NO_FILTER if criteria is None else criteria.canonical()
         found = services(request)
-        after = position(found, continuationToken, principal.tenant_id, info.name, canonical)
+        start = position(found, continuationToken, principal.tenant_id, info.name, canonical)
         page = found.backend.list_references(
             principal.tenant_id,
             info.name,
-            after,
+            start.key,
             found.settings.page_size,
             externalReferences,
             criteria,
         )
         return page_response(
             found,
+            start=start,
             path=info.path,
             tenant_id=principal.tenant_id,
             collection=info.name,

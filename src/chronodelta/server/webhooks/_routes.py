@@ -109,6 +109,7 @@ def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = No
         headers=headers,
     )
 
+
 # Which pairs a webhook takes depends on the collection named in its body, so no
 # per-operation pattern describes it here (``_backend`` checks them).
 ExternalReferencesText = Annotated[
@@ -122,6 +123,7 @@ ExternalReferencesText = Annotated[
         },
     ),
 ]
+
 
 @router.post(
     PATH,
