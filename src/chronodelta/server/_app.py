@@ -21,7 +21,7 @@ from chronodelta.server._settings import Settings
 from chronodelta.server.activities import _routes as activity_routes
 from chronodelta.server.auth import _routes as auth_routes
 from chronodelta.server.clock import _routes as clock_routes
-from chronodelta.server.console._routes import install_console
+from chronodelta.server.console._install import install_console
 from chronodelta.server.delta import _admin_routes as delta_admin_routes
 from chronodelta.server.delta import _routes as delta_routes
 from chronodelta.server.delta._retention import RetentionThread

@@ -89,14 +89,14 @@ class Console:
             assert response.headers["location"] == "/console"
         return response
 
-    def get(self, path: str, **params: Any) -> httpx.Response:
+    def get(self, path: str, /, **params: Any) -> httpx.Response:
         return self.http.get(path, params=params or None)
 
-    def submit(self, page_path: str, action: str, **fields: Any) -> httpx.Response:
-        """Post ``fields`` to ``action`` with the CSRF token of the page at ``page_path``."""
+    def submit(self, page_path: str, target: str, /, **fields: Any) -> httpx.Response:
+        """Post ``fields`` to ``target`` with the CSRF token of the page at ``page_path``."""
         page = self.get(page_path)
         assert page.status_code == 200, page.text
-        return self.http.post(action, data={"csrf": csrf_of(page.text), **fields})
+        return self.http.post(target, data={"csrf": csrf_of(page.text), **fields})
 
     def follow(self, response: httpx.Response) -> httpx.Response:
         assert response.status_code == 303, response.text

@@ -27,7 +27,11 @@ _ENVIRONMENT = jinja2.Environment(
     lstrip_blocks=True,
 )
 STATIC = resources.files("chronodelta.server.console") / "static"
-STATIC_TYPES = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC_TYPES = {
+    "console.css": "text/css",
+    "console.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 
 

@@ -9,30 +9,24 @@ renders its form again with the reasons it was refused.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
-from starlette.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from starlette.responses import Response
 
 from chronodelta.domain import SERVED_SCOPES, Scope
 from chronodelta.server._clock import utc_now
 from chronodelta.server._errors import ApiError, BadRequest
 from chronodelta.server._services import services
 from chronodelta.server.admin._clients import list_clients, revoke_client
-from chronodelta.server.admin._tenants import AdminError, create_client, tenant_id
-from chronodelta.server.auth._keys import load_or_create_secret
+from chronodelta.server.admin._tenants import AdminError, create_client
 from chronodelta.server.console import _views as views
 from chronodelta.server.console._access import (
     CONSOLE_PREFIX,
     FORM_SESSION,
     SESSION,
-    ConsoleState,
     CsrfRefused,
-    LoginBusy,
-    LoginRequired,
     OperatorSession,
     console_state,
     no_authorization_header,
@@ -40,10 +34,8 @@ from chronodelta.server.console._access import (
     verify_login,
 )
 from chronodelta.server.console._pages import (
-    PAGE_HEADERS,
     STATIC,
     STATIC_TYPES,
-    message_page,
     render,
 )
 from chronodelta.server.console._session import (
@@ -51,38 +43,26 @@ from chronodelta.server.console._session import (
     LOGIN_FORM_LIFETIME,
     SESSION_COOKIE,
     SESSION_LIFETIME,
-    SessionSigner,
     new_login_nonce,
     new_session,
 )
+from chronodelta.server.console._web import (
+    PageNotFound,
+    notice,
+    reasons,
+    redirect,
+    tenant_of,
+    tenant_today,
+    url,
+)
+from chronodelta.server.console._writes import ClockingWrites
 from chronodelta.server.webhooks._backend import webhook_filter
 from chronodelta.server.webhooks._outbox import subscribable_collections
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
 ANONYMOUS = Depends(no_authorization_header)
-_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Where a login may send the browser back to: a console path, nothing else.
 _NEXT = re.compile(r"/console(?:/[\w./~%-]*)?(?:\?[\w.~%&=+,:'-]*)?")
-NOTICES = {"created": "Clocking {id} added", "saved": "Clocking {id} saved",
-           "deleted": "Clocking {id} deleted", "revoked": "Client {id} revoked"}  # fmt: skip
-
-
-class PageNotFound(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def install_console(app: FastAPI) -> None:
-    """Serve the console in ``app`` (``create_app`` calls this unless it is turned off)."""
-    found = app.state.services
-    secret = load_or_create_secret(found.engine, "console-session")
-    app.state.console = ConsoleState(found.engine, found.settings, SessionSigner(secret))
-    app.include_router(router)
-    app.add_exception_handler(LoginRequired, _to_login)
-    app.add_exception_handler(CsrfRefused, _csrf_refused)
-    app.add_exception_handler(LoginBusy, _login_busy)
-    app.add_exception_handler(PageNotFound, _not_found)
 
 
 # ---- login, logout, assets --------------------------------------------------------
@@ -109,7 +89,7 @@ def login(
     if password_hash is None:
         return _login_form(request, next, errors=["Wrong operator name or password"], status=401)
     session = new_session(name.strip(), utc_now())
-    response = _redirect(next if _NEXT.fullmatch(next) else CONSOLE_PREFIX)
+    response = redirect(next if _NEXT.fullmatch(next) else CONSOLE_PREFIX)
     response.set_cookie(
         SESSION_COOKIE,
         state.signer.cookie(session, password_hash),
@@ -150,7 +130,7 @@ def _login_form(request: Request, next: str, *, errors: list[str], status: int) 
 
 @router.post("/logout")
 def logout(_signed_in: OperatorSession = FORM_SESSION) -> Response:
-    response = _redirect(f"{CONSOLE_PREFIX}/login")
+    response = redirect(f"{CONSOLE_PREFIX}/login")
     response.delete_cookie(SESSION_COOKIE, path=CONSOLE_PREFIX)
     return response
 
@@ -189,7 +169,7 @@ def _clients_page(
     status: int = 200,
 ) -> Response:
     engine = console_state(request).engine
-    _tenant_id(request, tenant)
+    tenant_of(request, tenant)
     return render(
         "clients.html",
         signed_in=signed_in,
@@ -198,7 +178,7 @@ def _clients_page(
         clients=list_clients(engine, tenant),
         scopes=[s.value for s in SERVED_SCOPES],
         errors=errors or [],
-        notice=_notice(request),
+        notice=notice(request),
     )
 
 
@@ -210,7 +190,7 @@ def create_api_client(
     scope: Annotated[list[str] | None, Form()] = None,
     signed_in: OperatorSession = FORM_SESSION,
 ) -> Response:
-    _tenant_id(request, tenant)
+    tenant_of(request, tenant)
     known = {s.value for s in SERVED_SCOPES}
     unknown = sorted(set(scope or ()) - known)
     if unknown or not scope:
@@ -232,7 +212,7 @@ def revoke_api_client(
         revoke_client(console_state(request).engine, tenant, client_id)
     except AdminError as exc:
         raise PageNotFound(str(exc)) from None
-    return _redirect(_url(f"/tenants/{tenant}", notice="revoked", id=client_id))
+    return redirect(url(f"/tenants/{tenant}", notice="revoked", id=client_id))
 
 
 # ---- the person-day view ----------------------------------------------------------
@@ -278,13 +258,13 @@ def _day_page(
     status: int = 200,
     form: views.ClockingForm | None = None,
 ) -> Response:
-    owner = _tenant_id(request, tenant)
+    owner = tenant_of(request, tenant)
     engine = console_state(request).engine
     choices = views.day_choices(engine, owner)
     try:
-        day = views.parse_day(date, _today(request, tenant))
+        day = views.parse_day(date, tenant_today(request, tenant))
     except ApiError as exc:
-        day, errors, status = _today(request, tenant), exc.reasons, 400
+        day, errors, status = tenant_today(request, tenant), exc.reasons, 400
     person_id = _person_id(person, choices)
     shown = None if person_id is None else views.person_day(engine, owner, person_id, day)
     return render(
@@ -298,7 +278,7 @@ def _day_page(
         day=shown,
         form=form or views.ClockingForm(date=day.isoformat(), time="", kind="InOut"),
         errors=errors or [],
-        notice=_notice(request),
+        notice=notice(request),
     )
 
 
@@ -316,16 +296,15 @@ def create_clocking(
     form: views.ClockingForm = CLOCKING_FORM,
     signed_in: OperatorSession = FORM_SESSION,
 ) -> Response:
-    owner = _tenant_id(request, tenant)
+    writes = _writes(request, tenant, signed_in)
     try:
-        body = views.clocking_body(_form_person(person), form)
-        record = services(request).backend.create_clocking(owner, body)
+        record = writes.create(views.clocking_body(_form_person(person), form))
     except ApiError as exc:
         return _day_page(
-            request, signed_in, tenant, person, form.date, errors=_reasons(exc),
+            request, signed_in, tenant, person, form.date, errors=reasons(exc),
             status=exc.status_code, form=form,
         )  # fmt: skip
-    return _redirect(_day_url(tenant, person, record["date"], "created", record["id"]))
+    return redirect(_dayurl(tenant, person, record["date"], "created", record["id"]))
 
 
 @router.get("/tenants/{tenant}/clockings/{clocking_id}")
@@ -345,7 +324,7 @@ def _clocking_page(
     status: int = 200,
     form: views.ClockingForm | None = None,
 ) -> Response:
-    owner = _tenant_id(request, tenant)
+    owner = tenant_of(request, tenant)
     try:
         record = services(request).backend.get_clocking(owner, clocking_id)
     except ApiError as exc:
@@ -372,18 +351,16 @@ def update_clocking(
     form: views.ClockingForm = CLOCKING_FORM,
     signed_in: OperatorSession = FORM_SESSION,
 ) -> Response:
-    owner = _tenant_id(request, tenant)
-    backend = services(request).backend
+    writes = _writes(request, tenant, signed_in)
     try:
         body = views.clocking_body(_form_person(person), form)
-        # The version the page showed: a change made meanwhile is a 409, not overwritten.
-        record = backend.update_clocking(owner, clocking_id, body, f'"{version}"')
+        record = writes.update(clocking_id, body, version)
     except ApiError as exc:
         return _clocking_page(
-            request, signed_in, tenant, clocking_id, errors=_reasons(exc),
+            request, signed_in, tenant, clocking_id, errors=reasons(exc),
             status=exc.status_code, form=form,
         )  # fmt: skip
-    return _redirect(_day_url(tenant, person, record["date"], "saved", clocking_id))
+    return redirect(_dayurl(tenant, person, record["date"], "saved", clocking_id))
 
 
 @router.post("/tenants/{tenant}/clockings/{clocking_id}/delete")
@@ -396,15 +373,19 @@ def delete_clocking(
     version: Annotated[str, Form()] = "",
     signed_in: OperatorSession = FORM_SESSION,
 ) -> Response:
-    owner = _tenant_id(request, tenant)
+    writes = _writes(request, tenant, signed_in)
     try:
-        services(request).backend.delete_clocking(owner, clocking_id, f'"{version}"')
+        writes.delete(clocking_id, version)
     except ApiError as exc:
         return _day_page(
-            request, signed_in, tenant, person, date, errors=_reasons(exc),
+            request, signed_in, tenant, person, date, errors=reasons(exc),
             status=exc.status_code,
         )  # fmt: skip
-    return _redirect(_day_url(tenant, person, date, "deleted", clocking_id))
+    return redirect(_dayurl(tenant, person, date, "deleted", clocking_id))
+
+
+def _writes(request: Request, tenant: str, signed_in: OperatorSession) -> ClockingWrites:
+    return ClockingWrites(services(request), tenant, tenant_of(request, tenant), signed_in.operator)
 
 
 def _form_person(text: str) -> int:
@@ -413,8 +394,8 @@ def _form_person(text: str) -> int:
     return int(text)
 
 
-def _day_url(tenant: str, person: str, date: object, notice: str, record_id: object) -> str:
-    return _url(
+def _dayurl(tenant: str, person: str, date: object, notice: str, record_id: object) -> str:
+    return url(
         f"/tenants/{tenant}/day", person=person, date=str(date), notice=notice, id=str(record_id)
     )
 
@@ -424,7 +405,7 @@ def _day_url(tenant: str, person: str, date: object, notice: str, record_id: obj
 
 @router.get("/tenants/{tenant}/webhooks")
 def webhooks(request: Request, tenant: str, signed_in: OperatorSession = SESSION) -> Response:
-    owner = _tenant_id(request, tenant)
+    owner = tenant_of(request, tenant)
     found = services(request).webhooks.list(owner, webhook_filter(None), subscribable_collections())
     return render("webhooks.html", signed_in=signed_in, tenant=tenant, webhooks=found)
 
@@ -433,7 +414,7 @@ def webhooks(request: Request, tenant: str, signed_in: OperatorSession = SESSION
 def webhook(
     request: Request, tenant: str, webhook_id: str, signed_in: OperatorSession = SESSION
 ) -> Response:
-    owner = _tenant_id(request, tenant)
+    owner = tenant_of(request, tenant)
     backend, readable = services(request).webhooks, subscribable_collections()
     try:
         log = backend.deliveries(owner, webhook_id, readable)["value"]
@@ -451,76 +432,3 @@ def webhook(
         webhook=shown,
         deliveries=log,
     )
-
-
-# ---- helpers and the fallback -----------------------------------------------------
-
-
-def _tenant_id(request: Request, tenant: str) -> int:
-    try:
-        return tenant_id(console_state(request).engine, tenant)
-    except AdminError as exc:
-        raise PageNotFound(str(exc)) from None
-
-
-def _today(request: Request, _tenant: str) -> dt.date:
-    return console_state(request).settings.today()
-
-
-def _notice(request: Request) -> str | None:
-    """The fixed sentence a redirect after a change asked for (never text from the URL
-    beyond a record id, which the template escapes anyway)."""
-    template = NOTICES.get(request.query_params.get("notice", ""))
-    return None if template is None else template.format(id=request.query_params.get("id", ""))
-
-
-def _reasons(error: ApiError) -> list[str]:
-    return error.reasons or [error.message]
-
-
-def _url(path: str, **query: str) -> str:
-    return f"{CONSOLE_PREFIX}{path}?{urlencode(query)}"
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303, headers=PAGE_HEADERS)
-
-
-@router.api_route("/{rest:path}", methods=_EVERY_METHOD)
-def unknown_console_path(rest: str, signed_in: OperatorSession = SESSION) -> Response:
-    return message_page("Not found", [f"No console page at /console/{rest}"], status=404,
-                        signed_in=signed_in)  # fmt: skip
-
-
-# ---- the exception handlers install_console adds ----------------------------------
-
-
-def _to_login(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LoginRequired)
-    return _redirect(f"{CONSOLE_PREFIX}/login?{urlencode({'next': exc.next_path})}")
-
-
-def _csrf_refused(_request: Request, _exc: Exception) -> Response:
-    return message_page(
-        "Form refused (CSRF check failed)",
-        [
-            "This form did not carry the security token of your console session: it is"
-            " stale (you logged in again since) or it was not sent by this console.",
-            "Nothing was changed. Go back, reload the page and send the form again.",
-        ],
-        status=403,
-    )
-
-
-def _login_busy(_request: Request, _exc: Exception) -> Response:
-    return message_page(
-        "Too many logins at once",
-        ["Too many logins are being checked at this moment; try again in a second."],
-        status=429,
-        headers={"Retry-After": "1"},
-    )
-
-
-def _not_found(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PageNotFound)
-    return message_page("Not found", [exc.reason], status=404)
