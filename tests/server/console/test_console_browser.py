@@ -39,7 +39,7 @@ def _browser_and_driver() -> tuple[str, str] | None:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
     found = _browser_and_driver()
     if found is None:
         message = "the browser test needs chromium and chromium-driver (make system-deps)"
@@ -91,7 +91,7 @@ def add_clocking(driver: WebDriver, time: str) -> None:
 
 
 def test_log_in_add_a_clocking_and_see_its_total_change(
-    browser: WebDriver, sandbox: Sandbox
+    browser: webdriver.Chrome, sandbox: Sandbox
 ) -> None:
     person, date = 5, dt.date(2026, 1, 28)  # a day the seed left empty
     base = sandbox.server.base_url
