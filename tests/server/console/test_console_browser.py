@@ -134,7 +134,7 @@ def test_log_in_add_a_clocking_and_see_its_total_change(
     assert_the_request_log_shows_the_call(browser, sandbox)
     problems = [
         entry["message"]
-        for entry in browser.get_log("browser")
+        for entry in browser.get_log("browser")  # type: ignore[no-untyped-call]
         if entry["level"] == "SEVERE" or "Content Security Policy" in entry["message"]
     ]
     assert not problems, problems
