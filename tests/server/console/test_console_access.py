@@ -27,6 +27,7 @@ PATH_VALUES = {
     "tenant": "acme",
     "client_id": "cd-00000000000000000000",
     "clocking_id": "1",
+    "delta_id": "1",
     "webhook_id": str(uuid.UUID(int=1)),
     "name": "console.css",
     "rest": "no/such/page",
@@ -73,6 +74,9 @@ def test_a_browser_without_a_session_is_sent_to_the_login_page(sandbox: Sandbox)
         response = anonymous.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/console/login?next=%2Fconsole")
+    posted = anonymous.http.post("/console/tenants/acme/clockings", data={"time": "09:00"})
+    assert posted.status_code == 303  # a form's target is no page to come back to
+    assert posted.headers["location"] == "/console/login?next=%2Fconsole"
     page = anonymous.get("/console/login")
     assert page.status_code == 200 and "Operator login" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from .conftest import API, Sandbox, csrf_of
+from .conftest import API, Console, Sandbox, csrf_of
 
 PERSON, DATE = 4, dt.date(2026, 1, 27)
 WRITES = 6  # per writer
@@ -22,7 +22,11 @@ DAY_FILTER = {"filter": f"date eq '{DATE}' and person eq {PERSON}"}
 
 
 def test_console_and_api_writers_and_readers_at_once(sandbox: Sandbox) -> None:
-    start = threading.Barrier(6)
+    # Sessions and tokens first, one after another: logins and token requests each run
+    # an argon2id check, of which a worker runs two at once (a crowd would get 429).
+    consoles = [sandbox.console() for _ in range(3)]
+    apis = [sandbox.api() for _ in range(3)]
+    start = threading.Barrier(6, timeout=120)  # a thread that fails breaks it for all
     statuses: list[int] = []
     created: list[int] = []  # clocking ids, from the console's redirects and the API's 201s
     lock = threading.Lock()
@@ -33,8 +37,7 @@ def test_console_and_api_writers_and_readers_at_once(sandbox: Sandbox) -> None:
             if clocking is not None:
                 created.append(clocking)
 
-    def console_writer(minute: int) -> None:
-        console = sandbox.console()
+    def console_writer(console: Console, minute: int) -> None:
         page = console.get("/console/tenants/acme/day", person=str(PERSON), date=str(DATE))
         token = csrf_of(page.text)
         start.wait()
@@ -46,41 +49,41 @@ def test_console_and_api_writers_and_readers_at_once(sandbox: Sandbox) -> None:
             )  # fmt: skip
             found = re.search(r"[?&]id=(\d+)", response.headers.get("location", ""))
             record(response.status_code, int(found.group(1)) if found else None)
-        console.close()
 
-    def api_writer(minute: int) -> None:
-        with sandbox.api() as api:
-            start.wait()
-            for n in range(WRITES):
-                response = api.post(
-                    f"{API}/clockings",
-                    json={"person": {"id": PERSON}, "date": str(DATE),
-                          "timeOfDayInMinutes": (12 + n) * 60 + minute, "kind": "InOut"},
-                )  # fmt: skip
-                record(response.status_code, response.json().get("id"))
+    def api_writer(api: httpx.Client, minute: int) -> None:
+        start.wait()
+        for n in range(WRITES):
+            response = api.post(
+                f"{API}/clockings",
+                json={"person": {"id": PERSON}, "date": str(DATE),
+                      "timeOfDayInMinutes": (12 + n) * 60 + minute, "kind": "InOut"},
+            )  # fmt: skip
+            record(response.status_code, response.json().get("id"))
 
-    def api_reader() -> None:
-        with sandbox.api() as api:
-            start.wait()
-            for _ in range(WRITES):
-                record(api.get(f"{API}/clockings", params=DAY_FILTER).status_code)
-                record(api.get(f"{API}/paid-presences", params=DAY_FILTER).status_code)
+    def api_reader(api: httpx.Client) -> None:
+        start.wait()
+        for _ in range(WRITES):
+            record(api.get(f"{API}/clockings", params=DAY_FILTER).status_code)
+            record(api.get(f"{API}/paid-presences", params=DAY_FILTER).status_code)
 
-    def console_reader() -> None:
-        console = sandbox.console()
+    def console_reader(console: Console) -> None:
         start.wait()
         for _ in range(WRITES):
             page = console.get("/console/tenants/acme/day", person=str(PERSON), date=str(DATE))
             record(page.status_code)
-        console.close()
 
     jobs: list[Callable[[], None]] = [
-        lambda: console_writer(5), lambda: console_writer(35), lambda: api_writer(10),
-        lambda: api_writer(40), api_reader, console_reader,
+        lambda: console_writer(consoles[0], 5), lambda: console_writer(consoles[1], 35),
+        lambda: api_writer(apis[0], 10), lambda: api_writer(apis[1], 40),
+        lambda: api_reader(apis[2]), lambda: console_reader(consoles[2]),
     ]  # fmt: skip
     with ThreadPoolExecutor(len(jobs)) as pool:
         for future in [pool.submit(job) for job in jobs]:
             future.result(timeout=300)
+    for console in consoles:
+        console.close()
+    for api in apis:
+        api.close()
 
     assert not [s for s in statuses if s >= 500], statuses
     assert sorted(set(statuses)) == [200, 201, 303], statuses

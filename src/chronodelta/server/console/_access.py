@@ -101,8 +101,10 @@ def operator_session(request: Request) -> OperatorSession:
         None if password_hash is None else state.signer.verified(cookie, password_hash, utc_now())
     )
     if session is None:
+        # Back to the page after the login; a form's target is no page to go back to.
         query = f"?{request.url.query}" if request.url.query else ""
-        raise LoginRequired(request.url.path + query)
+        back = request.url.path + query if request.method == "GET" else CONSOLE_PREFIX
+        raise LoginRequired(back)
     return OperatorSession(session, state.signer.csrf_token(session.session_id))
 
 

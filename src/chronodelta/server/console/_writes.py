@@ -9,6 +9,7 @@ the log sees which changes an operator made by hand (docs/sandbox.md, "Console")
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -20,7 +21,9 @@ from chronodelta.server._services import Services
 from chronodelta.server.records._serialize import Wire
 from chronodelta.server.request_log._entry import LogEntry
 from chronodelta.server.request_log._store import write_entries
+from chronodelta.storage import DatabaseUnavailable
 
+log = logging.getLogger("chronodelta.console")
 CLOCKINGS_PATH = "/connector/protimeapi/api/v1/clockings"
 Result = TypeVar("Result")
 
@@ -99,4 +102,9 @@ class ClockingWrites:
             request_body=None if text is None else text[:limit],
             request_body_truncated=text is not None and len(text) > limit,
         )
-        write_entries(self.found.engine, [entry])
+        try:
+            write_entries(self.found.engine, [entry])
+        except DatabaseUnavailable as exc:
+            # The write itself is committed: a log row that could not be added must not
+            # turn it into an error page (the API's own log drops rows the same way).
+            log.warning("console write not logged in the request log: %s", exc)
