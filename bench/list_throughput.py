@@ -19,6 +19,11 @@ Markdown table on stdout; progress goes to stderr.
                                     [--page-size 1000] [--repeat 3] [--warmup 1]
                                     [--profile DIR]
 
+Issue 13, item 1: every API request reads its tenant's clock (one primary-key lookup,
+``TenantClocks.read``). After each in-process walk the benchmark times as many of those
+reads as the walk had pages, and the notes give their cost per read and as a share of
+the HTTP walk's time (the most the clock can cost a list walk).
+
 The timed rounds follow ``--warmup`` untimed ones (caches, the server's first
 requests). The notes under the table split the HTTP walk's time: what
 the server's request middleware measured on the list route (from ``/metrics``), what
@@ -83,6 +88,9 @@ class Walk:
     body_bytes: int
     parse_seconds: float = 0.0
     server_seconds: float = 0.0
+    # In-process walks: the time of one tenant-clock read per page (issue 13).
+    clock_seconds: float = 0.0
+    pages: int = 0
 
     @property
     def rate(self) -> float:
@@ -121,10 +129,11 @@ def walk_in_process(found: Services, tenant: SeededTenant, criteria: FilterCrite
     page_size = found.settings.page_size
     digest = filter_digest(criteria.canonical())
     ids: list[int] = []
-    body_bytes = 0
+    body_bytes = pages = 0
     after: tuple[Any, ...] | None = None
     started = time.perf_counter()
     while True:
+        pages += 1
         page = found.backend.list_clockings(tenant.id, criteria, after, page_size)
         body: dict[str, Any] = {"value": page.records}
         if page.next_key is not None:
@@ -138,7 +147,11 @@ def walk_in_process(found: Services, tenant: SeededTenant, criteria: FilterCrite
         after = page.next_key
     seconds = time.perf_counter() - started
     check_ids(ids, tenant.clockings, "in-process walk")
-    return Walk(len(ids), seconds, body_bytes)
+    reading = time.perf_counter()
+    for _ in range(pages):
+        found.clocks.read(tenant.id)
+    clock_seconds = time.perf_counter() - reading
+    return Walk(len(ids), seconds, body_bytes, clock_seconds=clock_seconds, pages=pages)
 
 
 def walk_http(http: httpx.Client, tenant: SeededTenant) -> Walk:
@@ -258,6 +271,14 @@ def report(results: Sequence[Result]) -> str:
             f"{size:.0f} body bytes per record. Of the HTTP walk's time, the server's "
             f"middleware measured {server:.0%} on the route, the client spent {parsing:.0%} "
             f"parsing; the other {1 - server - parsing:.0%} is uvicorn, httpx and the socket."
+        )
+        per_read = statistics.median(w.clock_seconds / w.pages for w in r.in_process)
+        share = statistics.median(
+            i.clock_seconds / h.seconds for i, h in zip(r.in_process, r.http, strict=True)
+        )
+        lines.append(
+            f"- {db_label(r.backend)}: the tenant-clock read of each request (issue 13) took "
+            f"{per_read * 1e6:,.0f} µs, {share:.1%} of the HTTP walk's time (one per page)."
         )
     return "\n".join(lines)
 

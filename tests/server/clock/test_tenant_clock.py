@@ -139,3 +139,23 @@ def test_a_frozen_clock_stands_still_and_advances_from_where_it_stands(sandbox: 
     token = sandbox.token()
     assert sandbox.statuses(CLOCKINGS, token, {"filter": this_year()}) == {200}
     reset_clock(sandbox.engine, sandbox.tenant)
+
+
+def test_webhook_valid_until_is_in_the_tenants_time(sandbox: Sandbox) -> None:
+    # Contract, "Webhooks": validUntil given at registration, Disabled once past it.
+    body = {"destinationUrl": "http://127.0.0.1:9/hook", "collectionName": "clockings"}
+    hooks = "/connector/protimeapi/api/v1/webhooks"
+    with sandbox.http() as http:
+        first = http.post(hooks, json=body, headers=sandbox.token()).json()
+    lifetime = dt.timedelta(days=30)  # CHRONODELTA_WEBHOOK_LIFETIME_SECONDS' default
+    valid_until = dt.datetime.fromisoformat(first["validUntil"])
+    assert abs(valid_until - (dt.datetime.now(dt.UTC) + lifetime)) < HOURS
+    advance_by_library(sandbox, "31d")
+    token = sandbox.token()
+    with sandbox.http() as http:
+        shown = http.get(f"{hooks}/{first['id']}", headers=token).json()
+        second = http.post(hooks, json=body, headers=token).json()
+    assert shown["status"] == "Disabled" and shown["disabledReason"] == "validUntil has passed"
+    later = dt.datetime.fromisoformat(second["validUntil"])
+    assert abs(later - (dt.datetime.now(dt.UTC) + dt.timedelta(days=31) + lifetime)) < HOURS
+    assert second["status"] == "Enabled"

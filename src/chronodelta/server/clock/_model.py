@@ -53,14 +53,13 @@ class TenantClock:
         alone: that date moved by as many days as the clock moved the calendar (so a
         pinned sandbox date follows ``clock advance 2d``). Set to a time: its date.
         """
-        base = self.pinned_today or dt.date.today()
         if not self.moved:
-            return base
+            return self.pinned_today or dt.date.today()  # Settings.today(), unchanged
         wall_now = wall()
         tenant_now = self.at(wall_now)
-        if self.anchored:
+        if self.anchored or self.pinned_today is None:
             return tenant_now.date()
-        return base + (tenant_now.date() - wall_now.date())
+        return self.pinned_today + (tenant_now.date() - wall_now.date())
 
 
 WALL_CLOCK = TenantClock()

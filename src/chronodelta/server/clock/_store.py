@@ -49,13 +49,15 @@ class ClockInfo:
     anchored: bool
 
 
+# Built once: every API request runs it (building a statement costs more than running it).
+_READ = sa.select(clocks.c.offset_microseconds, clocks.c.frozen_at, clocks.c.anchored).where(
+    clocks.c.tenant_id == sa.bindparam("tenant")
+)
+
+
 def read_clock(connection: sa.Connection, tenant_id: int) -> TenantClock:
     """The tenant's stored clock (the wall clock when it has no row): one key lookup."""
-    row = connection.execute(
-        sa.select(clocks.c.offset_microseconds, clocks.c.frozen_at, clocks.c.anchored).where(
-            clocks.c.tenant_id == tenant_id
-        )
-    ).first()
+    row = connection.execute(_READ, {"tenant": tenant_id}).first()
     if row is None:
         return WALL_CLOCK
     frozen = as_utc(row.frozen_at) if row.frozen_at is not None else None
