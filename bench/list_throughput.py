@@ -17,7 +17,18 @@ Markdown table on stdout; progress goes to stderr.
 
     python -m bench.list_throughput [--records 100000] [--backend sqlite|postgresql|both]
                                     [--page-size 1000] [--repeat 3] [--warmup 1]
-                                    [--profile DIR]
+                                    [--profile DIR] [--sandbox on|off|compare]
+
+``--sandbox`` (issue 13, BENCHMARKS.md "Sandbox overhead"): ``on`` (the default) serves
+with the fault rules and the request log as configured by default; ``off`` with both
+turned off (``CHRONODELTA_FAULTS=false``, ``CHRONODELTA_REQUEST_LOG=false``);
+``compare`` runs an ``off`` server as the HTTP walk above and an ``on`` server beside
+it, walked right after it (before it in odd rounds, as the order alone changed the
+figures), and reports the ratio on / off. On a busy
+machine that ratio is mostly noise (one page is a few ms), so ``compare`` also walks
+in-process a third time with the sandbox's per-call work added to every page (the
+tenant's fault-rule read and a request-log row handed to a running batch writer, which
+writes them to the same database), and reports that walk's rate over the plain one.
 
 Issue 13, item 1: every API request reads its tenant's clock (one primary-key lookup,
 ``TenantClocks.read``). After each in-process walk the benchmark times as many of those
@@ -45,6 +56,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +69,8 @@ from chronodelta.domain._filters import CLOCKINGS_FILTER, FilterCriteria, compil
 from chronodelta.server import Settings, create_app
 from chronodelta.server._services import Services
 from chronodelta.server.records._paging import PagePosition, filter_digest
+from chronodelta.server.request_log._entry import LogEntry, redacted_query
+from chronodelta.server.request_log._sandbox import RequestSandbox
 
 from ._support import (
     BACKENDS,
@@ -104,6 +118,10 @@ class Result:
     page_size: int
     in_process: tuple[Walk, ...]
     http: tuple[Walk, ...]
+    # --sandbox compare: the walks of the server with the fault rules and log on, and the
+    # in-process walks with the sandbox's per-call work added.
+    sandbox_http: tuple[Walk, ...] = ()
+    sandbox_in_process: tuple[Walk, ...] = ()
 
     @property
     def in_process_rate(self) -> float:
@@ -117,6 +135,14 @@ class Result:
     def ratio(self) -> float:
         return self.http_rate / self.in_process_rate
 
+    @property
+    def sandbox_ratio(self) -> float:
+        return statistics.median(w.rate for w in self.sandbox_http) / self.http_rate
+
+    @property
+    def sandbox_in_process_ratio(self) -> float:
+        return statistics.median(w.rate for w in self.sandbox_in_process) / self.in_process_rate
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -125,7 +151,13 @@ def log(message: str) -> None:
 # --- the two walks ----------------------------------------------------------------------
 
 
-def walk_in_process(found: Services, tenant: SeededTenant, criteria: FilterCriteria) -> Walk:
+def walk_in_process(
+    found: Services,
+    tenant: SeededTenant,
+    criteria: FilterCriteria,
+    sandbox: RequestSandbox | None = None,
+) -> Walk:
+    """``sandbox``: add its per-call work to every page (``--sandbox compare``)."""
     page_size = found.settings.page_size
     digest = filter_digest(criteria.canonical())
     ids: list[int] = []
@@ -134,13 +166,19 @@ def walk_in_process(found: Services, tenant: SeededTenant, criteria: FilterCrite
     started = time.perf_counter()
     while True:
         pages += 1
+        call_started = time.perf_counter()
+        if sandbox is not None and sandbox.faults is not None:
+            sandbox.faults.fired(tenant.name, None, "GET", CLOCKINGS.path)
         page = found.backend.list_clockings(tenant.id, criteria, after, page_size)
         body: dict[str, Any] = {"value": page.records}
         if page.next_key is not None:
             body["nextLink"] = found.pages.encode(
                 tenant.id, "clockings", digest, PagePosition(page.next_key)
             )
-        body_bytes += len(orjson.dumps(body))
+        encoded = orjson.dumps(body)
+        body_bytes += len(encoded)
+        if sandbox is not None and sandbox.writer is not None:
+            sandbox.writer.add(_log_entry(tenant, call_started, len(encoded)))
         ids.extend(record["id"] for record in page.records)
         if page.next_key is None:
             break
@@ -152,6 +190,20 @@ def walk_in_process(found: Services, tenant: SeededTenant, criteria: FilterCrite
         found.clocks.read(tenant.id)
     clock_seconds = time.perf_counter() - reading
     return Walk(len(ids), seconds, body_bytes, clock_seconds=clock_seconds, pages=pages)
+
+
+def _log_entry(tenant: SeededTenant, started: float, size: int) -> LogEntry:
+    return LogEntry(
+        tenant.name,
+        dt.datetime.now(dt.UTC),
+        "cd-bench",
+        "GET",
+        CLOCKINGS.path,
+        redacted_query(b"filter=" + tenant.clockings_filter.encode()),
+        200,
+        (time.perf_counter() - started) * 1000,
+        size,
+    )
 
 
 def walk_http(http: httpx.Client, tenant: SeededTenant) -> Walk:
@@ -195,6 +247,7 @@ def run_backend(
     repeat: int,
     warmup: int,
     profile_dir: Path | None,
+    sandbox: str = "on",
 ) -> Result:
     with migrated_database(backend) as url:
         started = time.perf_counter()
@@ -212,13 +265,25 @@ def run_backend(
         server_profile = profile_dir / f"{backend}-server.prof" if profile_dir else None
         in_process: list[Walk] = []
         over_http: list[Walk] = []
+        with_sandbox: list[Walk] = []
+        local_sandboxed: list[Walk] = []
+        sandbox_work = RequestSandbox.build(found.engine, found.settings)
+        base_env = {} if sandbox == "on" else SANDBOX_OFF
         try:
             with (
-                bench_server(url, page_size=page_size, profile_to=server_profile) as server,
+                bench_server(
+                    url, page_size=page_size, env=base_env, profile_to=server_profile
+                ) as server,
                 http_client(server.base_url) as http,
+                ExitStack() as stack,
             ):
                 token = fetch_token(http, tenant, [Scope.CLOCKINGS_READ])
                 http.headers["Authorization"] = f"Bearer {token}"
+                sandboxed = (
+                    _sandboxed_client(stack, url, page_size, tenant)
+                    if sandbox == "compare"
+                    else None
+                )
                 for run in range(warmup + repeat):
                     label = "warm-up" if run < warmup else f"run {run - warmup + 1}/{repeat}"
                     if profiler is not None:
@@ -226,19 +291,54 @@ def run_backend(
                     local = walk_in_process(found, tenant, criteria)
                     if profiler is not None:
                         profiler.disable()
+                    on: Walk | None = None
+                    if sandboxed is not None and run % 2:
+                        on = walk_http(sandboxed, tenant)  # odd rounds: on first (order bias)
                     remote = walk_http(http, tenant)
+                    if sandboxed is not None and not run % 2:
+                        on = walk_http(sandboxed, tenant)
+                    added = None
+                    if sandboxed is not None:
+                        sandbox_work.start()
+                        added = walk_in_process(found, tenant, criteria, sandbox_work)
+                        sandbox_work.stop()
                     log(
                         f"[{backend}] {label}: in-process {local.rate:,.0f} records/s, "
                         f"HTTP {remote.rate:,.0f} records/s"
+                        + (f", HTTP with the sandbox on {on.rate:,.0f}" if on else "")
                     )
                     if run >= warmup:
                         in_process.append(local)
                         over_http.append(remote)
+                        with_sandbox.extend([on] if on else [])
+                        local_sandboxed.extend([added] if added else [])
         finally:
             found.engine.dispose()
         if profiler is not None and profile_dir is not None:
             profiler.dump_stats(profile_dir / f"{backend}-in-process.prof")
-        return Result(backend, records, page_size, tuple(in_process), tuple(over_http))
+        return Result(
+            backend,
+            records,
+            page_size,
+            tuple(in_process),
+            tuple(over_http),
+            tuple(with_sandbox),
+            tuple(local_sandboxed),
+        )
+
+
+SANDBOX_OFF = {"CHRONODELTA_FAULTS": "false", "CHRONODELTA_REQUEST_LOG": "false"}
+
+
+def _sandboxed_client(
+    stack: ExitStack, url: str, page_size: int, tenant: SeededTenant
+) -> httpx.Client:
+    """A second server on the same database with the fault rules and the log on, and a
+    client of it with its own token."""
+    server = stack.enter_context(bench_server(url, page_size=page_size))
+    http = stack.enter_context(http_client(server.base_url))
+    http.headers["Authorization"] = "Bearer " + fetch_token(http, tenant, [Scope.CLOCKINGS_READ])
+    return http
 
 
 # --- report -----------------------------------------------------------------------------
@@ -280,6 +380,26 @@ def report(results: Sequence[Result]) -> str:
             f"- {db_label(r.backend)}: the tenant-clock read of each request (issue 13) took "
             f"{per_read * 1e6:,.0f} µs, {share:.1%} of the HTTP walk's time (one per page)."
         )
+        if r.sandbox_http:
+            on = ", ".join(f"{w.rate:,.0f}" for w in r.sandbox_http)
+            paired = ", ".join(
+                f"{s.rate / h.rate:.3f}" for h, s in zip(r.http, r.sandbox_http, strict=True)
+            )
+            lines.append(
+                f"- {db_label(r.backend)}, sandbox: HTTP with fault rules and request log on "
+                f"{on} (records/s), off as above; on / off within each round {paired}; "
+                f"**on / off of the medians {r.sandbox_ratio:.3f}**."
+            )
+            added = ", ".join(f"{w.rate:,.0f}" for w in r.sandbox_in_process)
+            paired = ", ".join(
+                f"{s.rate / i.rate:.3f}"
+                for i, s in zip(r.in_process, r.sandbox_in_process, strict=True)
+            )
+            lines.append(
+                f"- {db_label(r.backend)}, sandbox in-process: with each page's fault-rule "
+                f"read and log row {added} (records/s); with / without within each round "
+                f"{paired}; **with / without of the medians {r.sandbox_in_process_ratio:.3f}**."
+            )
     return "\n".join(lines)
 
 
@@ -292,6 +412,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=positive, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="untimed walks first (default 1)")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="write cProfile data here")
+    parser.add_argument(
+        "--sandbox",
+        choices=["on", "off", "compare"],
+        default="on",
+        help="fault rules and request log: on (default), off, or both servers (compare)",
+    )
     args = parser.parse_args(argv)
     backends: list[Backend] = list(BACKENDS) if args.backend == "both" else [args.backend]
     if args.profile is not None:
@@ -304,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             repeat=args.repeat,
             warmup=max(args.warmup, 0),
             profile_dir=args.profile,
+            sandbox=args.sandbox,
         )
         for backend in backends
     ]

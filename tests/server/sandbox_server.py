@@ -95,7 +95,8 @@ class Sandbox:
             if until(rows):
                 return rows
             if time.monotonic() > deadline:
-                pytest.fail(f"the request log did not get there in time: {rows}")
+                last = [(r.id, r.method, r.path, r.status) for r in rows[-5:]]
+                pytest.fail(f"the log did not get there in time: {len(rows)} rows, last {last}")
             time.sleep(0.05)  # a poll's pause, not a synchronization
 
 

@@ -10,7 +10,7 @@ import orjson
 import typer
 from sqlalchemy.engine import Engine
 
-from ._common import DatabaseOption, console, engine_for, fail
+from ._common import DatabaseOption, engine_for, fail
 
 if TYPE_CHECKING:
     from chronodelta.server import RequestLogQuery
@@ -62,10 +62,8 @@ def _tail(engine: Engine, tenant: str, query: RequestLogQuery, *, follow: bool, 
     last_id = 0
     while True:
         for row in rows:
-            if json:
-                typer.echo(orjson.dumps(row.to_json()).decode())
-            else:
-                console.print(_line(row.to_json()), markup=False, highlight=False)
+            # One line per call, never wrapped (a tail is read by grep as much as by eye).
+            typer.echo(orjson.dumps(row.to_json()).decode() if json else _line(row.to_json()))
             last_id = max(last_id, row.id)
         if not follow:
             return
