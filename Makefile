@@ -34,6 +34,7 @@ bench: $(DEV_STAMP) system-deps
 	$(BIN)/python -m bench.load_mix
 	$(BIN)/python -m bench.token_flood
 	$(BIN)/python -m bench.webhook_latency
+	$(BIN)/python -m bench.reset_time
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

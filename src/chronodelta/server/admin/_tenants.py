@@ -237,7 +237,9 @@ def _reference_row(record: Any, owner: int) -> dict[str, Any]:
     return row
 
 
-def activity_definition_row(record: ActivityDefinition, owner: int, key: int) -> dict[str, Any]:
+def activity_definition_row(
+    record: ActivityDefinition, owner: int, key: int
+) -> dict[str, Any]:
     """The row of an activity definition: its GUID is the id the API shows, ``key`` the
     surrogate the tables share (``storage/tables.py``)."""
     row = _reference_row(record, owner)

@@ -98,7 +98,9 @@ def secret_matches(client: StoredClient | None, secret: str) -> bool:
     # During a rotation's grace period a wrong secret costs a second verification: the
     # timing then tells that the client rotated recently, which is no secret worth
     # the cost of hiding it.
-    return client.previous_secret_hash is not None and verifies(client.previous_secret_hash, secret)
+    return client.previous_secret_hash is not None and verifies(
+        client.previous_secret_hash, secret
+    )
 
 
 def verifies(stored_hash: str, secret: str) -> bool:

@@ -71,7 +71,9 @@ class KeyInfo:
 
 
 def list_signing_keys(engine: Engine) -> list[KeyInfo]:
-    return [KeyInfo(s.key.kid, s.created_at, s.superseded_at) for s in read_signing_keys(engine)]
+    return [
+        KeyInfo(s.key.kid, s.created_at, s.superseded_at) for s in read_signing_keys(engine)
+    ]
 
 
 def rotate_signing_key(engine: Engine) -> str:

@@ -134,12 +134,9 @@ class DeltaService:
         if query.continuation is not None:
             digest = filter_digest(canonical)
             # An empty key: the first page was empty, and the walk starts again at the top.
-            after = (
-                self._pages.decode(
-                    query.continuation, principal.tenant_id, tracked.name, digest
-                ).key
-                or None
-            )
+            after = self._pages.decode(
+                query.continuation, principal.tenant_id, tracked.name, digest
+            ).key or None
         return state, criteria, after
 
     def _next_link(

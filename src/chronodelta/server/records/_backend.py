@@ -78,7 +78,9 @@ class ConnectorBackend:
         """Clockings matching ``criteria`` in (date, id) order, after ``after``."""
         return self._list("clockings", tenant_id, criteria, after, limit, references)
 
-    def get_clocking(self, tenant_id: int, clocking_id: int, references: References = ()) -> Wire:
+    def get_clocking(
+        self, tenant_id: int, clocking_id: int, references: References = ()
+    ) -> Wire:
         return self._get("clockings", tenant_id, clocking_id, references)
 
     def list_paid_presences(

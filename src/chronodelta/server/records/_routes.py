@@ -39,7 +39,7 @@ FilterText = Annotated[
         json_schema_extra={"minLength": 1},
         description="Required: date range of at most a year, e.g. "
         "date ge '2026-01-01' and date le '2026-01-31' (a start alone lists a year); "
-        "optionally person (also person in circle(1, 2), org-group(...), org-tree(...)), kind",
+        "optionally person (also person in circle(1, 2), org-group(...), org-tree(...)), kind"
     ),
 ]
 Token = Annotated[str | None, Query(description="From the previous page's nextLink")]

@@ -77,7 +77,9 @@ class ReferenceStore:
         with read_transaction(self.engine) as connection:
             return checked_references(connection, tenant_id, endpoint, text)
 
-    def get_external_references(self, tenant_id: int, collection: str, record_id: RecordId) -> Wire:
+    def get_external_references(
+        self, tenant_id: int, collection: str, record_id: RecordId
+    ) -> Wire:
         """A record's references: every predefined one and the custom ones set on it.
 
         ``record_id`` is the id the API shows (a GUID for activity definitions)."""

@@ -50,7 +50,7 @@ FilterText = Annotated[
         description="Required: date range, e.g. date ge '2026-01-01' and date le '2026-01-31' "
         "(a start alone lists a year; with &delta: a start date, an optional end date); "
         "optionally person, also person in circle(...), org-group(...), org-tree(...) "
-        "(not in delta)",
+        "(not in delta)"
     ),
 ]
 

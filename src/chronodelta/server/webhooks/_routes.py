@@ -109,7 +109,6 @@ def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = No
         headers=headers,
     )
 
-
 # Which pairs a webhook takes depends on the collection named in its body, so no
 # per-operation pattern describes it here (``_backend`` checks them).
 ExternalReferencesText = Annotated[
@@ -123,7 +122,6 @@ ExternalReferencesText = Annotated[
         },
     ),
 ]
-
 
 @router.post(
     PATH,
