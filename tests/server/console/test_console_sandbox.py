@@ -157,3 +157,35 @@ def test_the_request_log_shows_api_calls_and_console_writes_with_filters(
     # Never a secret or a token in the log's page.
     everything = shown(limit="1000")
     assert sandbox.client.client_secret not in everything and "Bearer" not in everything
+
+
+def test_a_snapshot_taken_in_the_console_restores_and_a_reset_brings_back_the_seed(
+    sandbox: Sandbox, console: Console
+) -> None:
+    """Issue 13, item 4 from the console: take a snapshot, change data, restore it; reset
+    to the seeded state; an open delta ends (410); the API client keeps working."""
+    page = "/console/tenants/acme/snapshots"
+    day = {"filter": "date eq '2026-01-30' and person eq 1"}
+    with sandbox.api() as api:
+        before = api.get(f"{API}/clockings", params=day).json()["value"]
+        taken = console.submit(page, page, change="take", name="before-test")
+        assert taken.status_code == 303, taken.text
+        assert "Snapshot before-test taken" in console.follow(taken).text
+        added = console.submit(
+            "/console/tenants/acme/day?person=1&date=2026-01-30",
+            "/console/tenants/acme/clockings",
+            person="1", date="2026-01-30", time="10:00", kind="InOut",
+        )  # fmt: skip
+        assert added.status_code == 303
+        assert len(api.get(f"{API}/clockings", params=day).json()["value"]) == len(before) + 1
+        link = start_delta(api)
+        restored = console.submit(page, page, change="restore", name="before-test")
+        assert restored.status_code == 303, restored.text
+        assert api.get(f"{API}/clockings", params=day).json()["value"] == before
+        assert api.get(link).status_code == 410
+        reset = console.submit(page, page, change="reset")
+        assert reset.status_code == 303 and "seeded" in console.follow(reset).text
+        missing = console.submit(page, page, change="restore", name="no-such")
+        assert missing.status_code == 400 and "no snapshot" in missing.text
+        deleted = console.submit(page, page, change="delete", name="before-test")
+        assert "before-test" not in console.follow(deleted).text.split('id="snapshots"')[1]

@@ -1,6 +1,7 @@
-"""The console's pages over the other sandbox controls (issue 13, items 1 to 3): a
-tenant's deltas with their time left, the request log with filters, fault rules and the
-tenant clock. Each calls the library function the CLI and ``/admin`` call.
+"""The console's pages over the other sandbox controls (issue 13, items 1 to 4): a
+tenant's deltas with their time left, the request log with filters, fault rules, the
+tenant clock, and its snapshots and reset. Each calls the library function the CLI and
+``/admin`` call.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ from chronodelta.server.console._web import PageNotFound, notice, reasons, redir
 from chronodelta.server.delta._admin import expire_delta, list_deltas
 from chronodelta.server.faults._rules import add_fault_rule, clear_fault_rules, list_fault_rules
 from chronodelta.server.request_log._store import query_request_log
+from chronodelta.server.snapshots._service import (
+    delete_snapshot,
+    list_snapshots,
+    reset_tenant,
+    restore_tenant,
+    snapshot_tenant,
+)
+from chronodelta.server.snapshots._store import SEEDED
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -217,3 +226,55 @@ def change_clock(
     except (AdminError, ValueError) as exc:
         return _clock_page(request, signed_in, tenant, errors=[str(exc)])
     return redirect(url(f"/tenants/{tenant}/clock", notice="clock"))
+
+
+# ---- reset and snapshots ----------------------------------------------------------
+
+
+@router.get("/tenants/{tenant}/snapshots")
+def snapshots(request: Request, tenant: str, signed_in: OperatorSession = SESSION) -> Response:
+    return _snapshots_page(request, signed_in, tenant)
+
+
+def _snapshots_page(
+    request: Request, signed_in: OperatorSession, tenant: str, *, errors: list[str] | None = None
+) -> Response:
+    tenant_of(request, tenant)
+    return render(
+        "snapshots.html",
+        signed_in=signed_in,
+        status=400 if errors else 200,
+        tenant=tenant,
+        snapshots=list_snapshots(console_state(request).engine, tenant),
+        errors=errors or [],
+        notice=notice(request),
+    )
+
+
+@router.post("/tenants/{tenant}/snapshots")
+def change_snapshots(
+    request: Request,
+    tenant: str,
+    change: Field = "",
+    name: Field = "",
+    signed_in: OperatorSession = FORM_SESSION,
+) -> Response:
+    """One form per button (``change``): take ``name``, restore it, delete it, or reset
+    the tenant to its seeded state (``tenants snapshot/restore/delete-snapshot/reset``)."""
+    tenant_of(request, tenant)
+    engine, name = console_state(request).engine, name.strip()
+    try:
+        if change == "take":
+            snapshot_tenant(engine, tenant, name)
+        elif change == "restore":
+            restore_tenant(engine, tenant, name)
+        elif change == "delete":
+            delete_snapshot(engine, tenant, name)
+        elif change == "reset":
+            reset_tenant(engine, tenant)
+            name = SEEDED
+        else:
+            raise AdminError("choose take, restore, delete or reset")
+    except AdminError as exc:
+        return _snapshots_page(request, signed_in, tenant, errors=reasons(exc))
+    return redirect(url(f"/tenants/{tenant}/snapshots", notice=f"snapshot-{change}", id=name))

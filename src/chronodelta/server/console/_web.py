@@ -25,6 +25,10 @@ NOTICES = {
     "fault-added": "Fault rule {id} added",
     "faults-cleared": "{id} fault rule(s) cleared",
     "clock": "The tenant's clock is changed",
+    "snapshot-take": "Snapshot {id} taken",
+    "snapshot-restore": "Restored snapshot {id}: the tenant's open deltas answer 410",
+    "snapshot-delete": "Snapshot {id} deleted",
+    "snapshot-reset": "Reset to the {id} state: the tenant's open deltas answer 410",
 }
 
 
