@@ -7,6 +7,7 @@ request reads its tenant's clock.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 import pytest
@@ -159,3 +160,30 @@ def test_webhook_valid_until_is_in_the_tenants_time(sandbox: Sandbox) -> None:
     later = dt.datetime.fromisoformat(second["validUntil"])
     assert abs(later - (dt.datetime.now(dt.UTC) + dt.timedelta(days=31) + lifetime)) < HOURS
     assert second["status"] == "Enabled"
+
+
+def test_a_webhook_of_a_tenant_set_back_a_year_is_delivered_to_not_disabled(
+    sandbox: Sandbox,
+) -> None:
+    # Its validUntil lies before the wall clock's now: the deliverer (every worker)
+    # judges it at the tenant's time, so an attempt leaves it Enabled.
+    a_year_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=365)
+    set_clock(sandbox.engine, sandbox.tenant, a_year_ago)
+    token = sandbox.token()
+    hooks = "/connector/protimeapi/api/v1/webhooks"
+    body = {"destinationUrl": "http://127.0.0.1:9/hook", "collectionName": "clockings"}
+    clocking = {
+        "person": {"id": 1},
+        "date": dt.date.today().isoformat(),
+        "timeOfDayInMinutes": 600,
+        "kind": "InOut",
+    }
+    with sandbox.http() as http:
+        hook = http.post(hooks, json=body, headers=token).json()
+        assert http.post(CLOCKINGS, json=clocking, headers=token).status_code == 201
+        deadline = time.monotonic() + 60
+        while not http.get(f"{hooks}/{hook['id']}/deliveries", headers=token).json()["value"]:
+            assert time.monotonic() < deadline, "no delivery attempt"
+            time.sleep(0.05)
+        shown = http.get(f"{hooks}/{hook['id']}", headers=token).json()
+    assert shown["status"] == "Enabled", shown

@@ -44,10 +44,14 @@ _LIVE = sa.select(webhooks.c.id, webhooks.c.collection, webhooks.c.external_refe
     webhooks.c.valid_until > sa.bindparam("now"),
 )
 # Whether the tenant has any, before its clock is read (most writes have none).
-_ANY = sa.select(webhooks.c.id).where(
-    webhooks.c.tenant_id == sa.bindparam("tenant"),
-    webhooks.c.status == WebhookStatus.ENABLED.value,
-    webhooks.c.deleted_at.is_(None),
+_ANY = (
+    sa.select(webhooks.c.id)
+    .where(
+        webhooks.c.tenant_id == sa.bindparam("tenant"),
+        webhooks.c.status == WebhookStatus.ENABLED.value,
+        webhooks.c.deleted_at.is_(None),
+    )
+    .limit(1)
 )
 _wakers: list[Callable[[], None]] = []
 
@@ -70,7 +74,7 @@ def stop_waking(wake: Callable[[], None]) -> None:
 def write_events(tx: WriteTransaction, first: int, last: int) -> None:
     """Add to the outbox one event per subscribed change with a version in [first, last]."""
     connection = tx.connection
-    if connection.execute(_ANY.limit(1), {"tenant": tx.tenant_id}).first() is None:
+    if connection.execute(_ANY, {"tenant": tx.tenant_id}).first() is None:
         return
     # validUntil is the tenant's time (issue 13, item 1).
     tenant_now = read_clock(connection, tx.tenant_id).now()

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from chronodelta.server._clock import as_utc, utc_now
+from chronodelta.server.clock._store import read_clock
 from chronodelta.server.webhooks._state import (
     DeliveryState,
     RetryPolicy,
@@ -118,18 +119,30 @@ def claim_due(engine: Engine, owner: str, limit: int, lease: dt.timedelta) -> li
 
 
 def _disable_expired(connection: sa.Connection, now: dt.datetime) -> None:
-    """Contract: a webhook is Disabled "past validUntil"; its pending events go."""
-    expired = list(
-        connection.scalars(
+    """Contract: a webhook is Disabled "past validUntil"; its pending events go.
+
+    validUntil is its tenant's time (issue 13, item 1): tenants whose clock an operator
+    moved (a few rows) are judged at their own time, the others at ``now``.
+    """
+    clocked = list(connection.scalars(sa.select(tables.tenant_clocks.c.tenant_id)))
+    moments = [
+        (webhooks.c.tenant_id.not_in(clocked), now),
+        *((webhooks.c.tenant_id == t, read_clock(connection, t).at(now)) for t in clocked),
+    ]
+    expired = [
+        webhook_id
+        for condition, moment in moments
+        for webhook_id in connection.scalars(
             sa.select(webhooks.c.id)
             .where(
+                condition,
                 webhooks.c.status == WebhookStatus.ENABLED.value,
                 webhooks.c.deleted_at.is_(None),
-                webhooks.c.valid_until <= now,
+                webhooks.c.valid_until <= moment,
             )
             .limit(100)
         )
-    )
+    ]
     if expired:
         connection.execute(
             webhooks.update()
@@ -187,7 +200,7 @@ def record_attempt(
             connection.execute(outbox.delete().where(outbox.c.id == event.outbox_id))
         else:
             state = failed(state, now, policy, jitter, attempt.error or "failed")
-        state = expire(state, claimed.valid_until, now)
+        state = expire(state, claimed.valid_until, read_clock(connection, row.tenant_id).at(now))
         keep = state.status is WebhookStatus.ENABLED and attempt.ok
         if state.status is WebhookStatus.DISABLED:
             connection.execute(outbox.delete().where(outbox.c.webhook_id == claimed.id))
