@@ -26,6 +26,7 @@ from ._transactions import (
     is_busy_error,
     observe_versioned_writes,
     plain_write_transaction,
+    read_statement,
     read_transaction,
     write_transaction,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "is_postgresql",
     "observe_versioned_writes",
     "plain_write_transaction",
+    "read_statement",
     "read_transaction",
     "resolve_database_url",
     "upgrade",

@@ -253,6 +253,26 @@ def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[sa.C
             yield connection
 
 
+def read_statement(
+    engine: Engine, statement: sa.Executable, parameters: dict[str, object] | None = None
+) -> list[sa.Row[tuple[object, ...]]]:
+    """The rows of one read-only statement, in as few round trips as the database allows.
+
+    For reads made on every API call (the sandbox's fault rules, issue 13): on
+    PostgreSQL in autocommit, a single statement is its own READ COMMITTED transaction,
+    which saves the ``BEGIN`` and ``COMMIT`` round trips of ``read_transaction``
+    (BENCHMARKS.md, "Sandbox overhead"). SQLite reads a local file; it uses
+    ``read_transaction``.
+    """
+    if not is_postgresql(engine):
+        with read_transaction(engine) as connection:
+            return list(connection.execute(statement, parameters or {}))
+    with _unavailability_as_errors():
+        autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with autocommit as connection:
+            return list(connection.execute(statement, parameters or {}))
+
+
 def ensure_tenant_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> None:
     """Create the tenant's counter rows (at zero) that do not exist yet."""
     existing = set(

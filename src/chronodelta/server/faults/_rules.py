@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server._clock import utc_now
 from chronodelta.server.admin._tenants import AdminError, tenant_id
-from chronodelta.storage import plain_write_transaction, read_transaction, tables
+from chronodelta.storage import plain_write_transaction, read_statement, read_transaction, tables
 
 FaultAction = Literal["status", "latency", "drop"]
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -128,9 +128,7 @@ class FaultRules:
 
     def fired(self, tenant: str, client_id: str | None, method: str, path: str) -> FaultRule | None:
         """The rule that fires for this call, if any (the oldest matching one that does)."""
-        with read_transaction(self._engine) as connection:
-            rows = connection.execute(_LIVE_RULES, {"tenant": tenant}).all()
-        for row in rows:
+        for row in read_statement(self._engine, _LIVE_RULES, {"tenant": tenant}):
             rule = _rule(row)
             if not rule.matches(client_id, method, path):
                 continue
