@@ -99,7 +99,7 @@ def login(
         httponly=True,
         samesite="strict",
     )
-    response.delete_cookie(LOGIN_COOKIE, path=CONSOLE_PREFIX)
+    response.delete_cookie(LOGIN_COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="strict")
     return response
 
 
@@ -131,7 +131,7 @@ def _login_form(request: Request, next: str, *, errors: list[str], status: int) 
 @router.post("/logout")
 def logout(_signed_in: OperatorSession = FORM_SESSION) -> Response:
     response = redirect(f"{CONSOLE_PREFIX}/login")
-    response.delete_cookie(SESSION_COOKIE, path=CONSOLE_PREFIX)
+    response.delete_cookie(SESSION_COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="strict")
     return response
 
 
