@@ -49,13 +49,16 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(RUN_STAMP)
 
 # PostgreSQL (tests start throwaway clusters with its initdb/pg_ctl), Chromium (the
-# test that renders the Swagger page offline) and curl (the test that runs the
-# walk-through `make serve` prints), from Debian's packages.
+# test that renders the Swagger page offline) and its driver (the console's browser
+# test, through Selenium) and curl (the test that runs the walk-through `make serve`
+# prints), from Debian's packages.
 system-deps:
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; fi
 	@if ! command -v chromium >/dev/null; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; fi
+	@if ! command -v chromedriver >/dev/null; then \
+		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium-driver; fi
 	@if ! command -v curl >/dev/null; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q curl; fi
 

@@ -35,6 +35,13 @@ def serve(
         typer.Option(help="On an empty database, create tenant acme with a client and demo data."),
     ] = False,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    console_pages: Annotated[
+        bool,
+        typer.Option(
+            "--console/--no-console",
+            help="Serve the operator console at /console (CHRONODELTA_CONSOLE).",
+        ),
+    ] = True,
 ) -> None:
     """Migrate the database, then serve the API.
 
@@ -48,6 +55,9 @@ def serve(
     )
     from chronodelta.server.operators._store import DEMO_OPERATOR
 
+    if not console_pages:
+        # Every worker reads its Settings from the environment (docs/api.md, "Settings").
+        os.environ["CHRONODELTA_CONSOLE"] = "false"
     settings = _edge_settings()
     with engine_for(database) as engine:
         try:
@@ -65,21 +75,27 @@ def serve(
         # A sandbox's operator (the /admin API and the console, docs/sandbox.md) gets a
         # new password at every demo start, printed here: none is kept in clear.
         operator = set_operator_password(engine, DEMO_OPERATOR) if demo else None
+    base = f"http://{host}:{port}"
+    if operator is not None:
+        # Before the walk-through, whose lines up to "serving on" are commands to paste
+        # into bash (tests/cli/test_walkthrough.py runs them).
+        pages = f", and the console at {base}/console" if settings.console else ""
+        console.print(
+            f"operator (the /admin API as HTTP Basic{pages}): "
+            f"{operator.name} / {operator.password}",
+            markup=False,
+            highlight=False,
+        )
     if client is not None:
         print_walkthrough(client, host, port)
     elif demo:
         console.print(
             "demo tenant already set up; a new client: chronodelta clients create --tenant acme"
         )
-    if operator is not None:
-        console.print(
-            f"operator (the /admin API, HTTP Basic): {operator.name} / {operator.password}",
-            markup=False,
-            highlight=False,
-        )
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chronodelta-metrics-")
-    console.print(f"serving on http://{host}:{port}  (Swagger UI: http://{host}:{port}/swagger)")
+    also = f"; console: {base}/console" if settings.console else ""
+    console.print(f"serving on {base}  (Swagger UI: {base}/swagger{also})")
     uvicorn.run(
         APP_FACTORY,
         factory=True,

@@ -21,6 +21,7 @@ from chronodelta.server._settings import Settings
 from chronodelta.server.activities import _routes as activity_routes
 from chronodelta.server.auth import _routes as auth_routes
 from chronodelta.server.clock import _routes as clock_routes
+from chronodelta.server.console._install import install_console
 from chronodelta.server.delta import _admin_routes as delta_admin_routes
 from chronodelta.server.delta import _routes as delta_routes
 from chronodelta.server.delta._retention import RetentionThread
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.include_router(operator_routes.fallback_router)
+    if settings.console:
+        install_console(app)  # issue 13, item 5: the operator console at /console
     app.mount(
         _operations.SWAGGER_ASSETS_PATH,
         StaticFiles(directory=_operations.SWAGGER_ASSETS),

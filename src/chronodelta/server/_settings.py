@@ -173,6 +173,9 @@ class Settings:
     webhook_log_max_attempts: int = field(
         default_factory=lambda: _int_env("CHRONODELTA_WEBHOOK_LOG_MAX_ATTEMPTS", 1000)
     )
+    # Issue 13, item 5 (docs/sandbox.md, "Console"): serve the operator console at
+    # /console; false (or `serve --no-console`) and every /console path is a 404.
+    console: bool = field(default_factory=lambda: _bool_env("CHRONODELTA_CONSOLE", True))
     # Issue 13, items 2 and 3 (docs/sandbox.md): whether API calls meet the tenant's
     # fault rules (one indexed read per call) and are written to the request log; the
     # request bodies of writes are kept up to request_log_body_bytes; each worker writes
