@@ -130,6 +130,11 @@ class ValueItems:
         self._separator: bytes | None = None
         self._items: list[Any] = []
 
+    @property
+    def buffered(self) -> int:
+        """How many bytes of the body are held, not yet decoded."""
+        return len(self._buf)
+
     def feed(self, data: bytes) -> list[Any]:
         self._buf += data
         if len(self._buf) < self._retry_at:
