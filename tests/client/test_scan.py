@@ -116,7 +116,7 @@ def whole(data: bytes) -> tuple[list[Json], dict[str, Json]]:
     return decoded.pop("value"), decoded
 
 
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -206,7 +206,7 @@ def reference(data: bytes) -> tuple[list[Json], dict[str, Json]] | type[Exceptio
     return whole(data)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=bodies(),
     at=st.integers(min_value=0),
