@@ -3,9 +3,8 @@ and the sync's delta pass that applies it.
 
 Seeds SQLite with ``--snapshot`` demo clockings, serves them (``chronodelta serve
 --workers 1``, ``CHRONODELTA_DELTA_OVERLAP_SECONDS=0``, ``CHRONODELTA_TODAY`` pinned),
-starts a delta of its own and mirrors the tenant into three SQLite mirrors with
-``sync_once`` (a snapshot, then an empty delta pass each, one API client each: a new
-delta supersedes its client's previous one). Then it writes ``--changes`` more
+starts a delta of its own and mirrors the tenant with ``sync_once`` (a snapshot, then
+an empty delta pass: a mirror that follows a delta). Then it writes ``--changes`` more
 clockings straight into the database, so that every deltaLink now answers that many
 changes in one response (about 360 bytes each: 415,000 are some 150 MB).
 
@@ -18,10 +17,11 @@ changes in one response (about 360 bytes each: 415,000 are some 150 MB).
    Then the body is saved to a file and a fresh process per parser streams it from
    there and reports its peak RSS (``VmHWM``), against one that only reads it and one
    that decodes it whole.
-2. **The sync's delta pass.** ``sync_once`` on each mirror: it reads the deltaLink with
-   ``stream_delta`` and applies 5,000 changes at a time in one transaction; before
-   (the old parser, no read-ahead), with the new parser only, and now (the new parser
-   and the batches read one ahead in a thread, ``sync/_readahead.py``). The deltaLink
+2. **The sync's delta pass.** ``sync_once`` on a copy of that mirror: it reads the
+   deltaLink with ``stream_delta`` and applies 5,000 changes at a time in one
+   transaction; before (the old parser, no read-ahead), with the new parser only, and
+   now (the new parser and the batches read one ahead in a thread,
+   ``sync/_readahead.py``), ``--passes`` times each, each variant first in turn. The deltaLink
    request is answered from memory with the body read in step 1, in pieces of
    ``--chunk`` bytes (``Replay``; the token comes from the server), so the rate is the
    sync's own: on this machine the server takes longer to build such a body than the
@@ -43,6 +43,7 @@ import datetime as dt
 import itertools
 import math
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,8 +99,10 @@ def log(message: str) -> None:
 class Tenant:
     id: int
     first_date: dt.date
-    clients: list[tuple[str, str]]  # the bench's own, then one per sync variant
+    clients: list[tuple[str, str]]  # the bench's own delta's, the mirror's
     drafts: Iterator[ClockingDraft]  # the clockings not yet written
+    changes: int  # how many of them will be
+    total: int  # clockings in all, once they are
 
 
 def seed(url: str, snapshot: int, changes: int) -> Tenant:
@@ -113,12 +116,12 @@ def seed(url: str, snapshot: int, changes: int) -> Tenant:
         first = list(itertools.islice(drafts, snapshot))
         insert_clockings(engine, info.id, iter(first), calculate=False)
         clients = []
-        for n in range(1 + len(VARIANTS)):
+        for n in range(2):
             made = create_client(engine, "bench", (Scope.CLOCKINGS_READ,), description=f"c{n}")
             clients.append((made.client_id, made.client_secret))
     finally:
         engine.dispose()
-    return Tenant(info.id, first[0].date, clients, drafts)
+    return Tenant(info.id, first[0].date, clients, drafts, changes, snapshot + changes)
 
 
 def write_changes(url: str, tenant: Tenant, count: int) -> None:
@@ -313,10 +316,10 @@ class Replay(httpx.BaseTransport):
 
 
 def sync_pass(
-    base_url: str, tenant: Tenant, n: int, mirror: Path, replay: Replay | None = None
+    base_url: str, tenant: Tenant, mirror: Path, replay: Replay | None = None
 ) -> tuple[float, int]:
-    """One ``sync_once`` of mirror ``n``: seconds and changes upserted."""
-    connection = SyncConnection(base_url, "bench", *tenant.clients[n + 1], user_agent=USER_AGENT)
+    """One ``sync_once`` of ``mirror``: seconds and changes upserted."""
+    connection = SyncConnection(base_url, "bench", *tenant.clients[1], user_agent=USER_AGENT)
     request = SyncRequest(("clockings",), tenant.first_date)
     options = {} if replay is None else {"client_options": {"transport": replay}}
     started = time.perf_counter()
@@ -324,7 +327,7 @@ def sync_pass(
     seconds = time.perf_counter() - started
     [done] = result.collections
     if not done.completed:
-        raise BenchmarkError(f"mirror {n}: the sync did not complete")
+        raise BenchmarkError(f"{mirror.name}: the sync did not complete")
     return seconds, done.upserted
 
 
@@ -346,22 +349,35 @@ class Result:
     body_bytes: int
     server_seconds: float
     rounds: list[ParseRound]
-    passes: dict[str, float]  # variant: changes per second
+    passes: list[dict[str, float]]  # per repeat, variant: changes per second
     peaks: dict[str, int]  # "none", "old", "new", "whole": peak RSS in bytes
 
 
-def run(changes: int, snapshot: int, rounds: int, chunk: int) -> Result:
+def replayed_pass(
+    base_url: str, tenant: Tenant, mirror: Path, name: str, body: bytes, chunk: int
+) -> float:
+    """The delta pass of variant ``name`` on ``mirror``, its deltaLink answered from
+    ``body``: changes per second."""
+    replay = Replay(body, chunk)
+    with variant(name):
+        seconds, upserted = sync_pass(base_url, tenant, mirror, replay)
+    rows = mirror_rows(mirror)
+    if replay.replayed != 1 or upserted != tenant.changes or rows != tenant.total:
+        raise BenchmarkError(f"{name}: {upserted} upserted, {rows} rows")
+    return upserted / seconds
+
+
+def run(changes: int, snapshot: int, rounds: int, chunk: int, repeats: int) -> Result:
     env = {
         "CHRONODELTA_DELTA_OVERLAP_SECONDS": "0",
         "CHRONODELTA_TODAY": (SEED_UNTIL + dt.timedelta(days=1)).isoformat(),
     }
     with migrated_database("sqlite") as url, tempfile.TemporaryDirectory() as directory:
         tenant = seed(url, snapshot, changes)
-        mirrors = [Path(directory) / f"mirror-{n}.db" for n in range(len(VARIANTS))]
+        prepared = Path(directory) / "prepared.db"
         with bench_server(url, env=env) as server:
             link = own_delta_link(server.base_url, tenant)
-            for n, mirror in enumerate(mirrors):
-                sync_pass(server.base_url, tenant, n, mirror)
+            sync_pass(server.base_url, tenant, prepared)
             started = time.perf_counter()
             write_changes(url, tenant, changes)
             log(f"wrote {changes:,} changes in {time.perf_counter() - started:.1f} s")
@@ -369,17 +385,16 @@ def run(changes: int, snapshot: int, rounds: int, chunk: int) -> Result:
             log(f"the deltaLink answered {len(body) / MB:.0f} MB in {server_seconds:.1f} s")
             found = parse_rounds(body, changes, chunk, rounds)
             peaks = peaks_of(body, Path(directory), chunk)
-            passes = {}
-            for n, name in enumerate(VARIANTS):
-                replay = Replay(body, chunk)
-                with variant(name):
-                    seconds, upserted = sync_pass(server.base_url, tenant, n, mirrors[n], replay)
-                if replay.replayed != 1 or upserted != changes:
-                    raise BenchmarkError(f"{name}: {upserted} upserted, not {changes}")
-                if mirror_rows(mirrors[n]) != snapshot + changes:
-                    raise BenchmarkError(f"{name}: the mirror does not hold every clocking")
-                passes[name] = changes / seconds
-                log(f"{name}: {passes[name]:,.0f} changes/s")
+            passes: list[dict[str, float]] = []
+            for n in range(repeats):
+                passes.append({})
+                for name in VARIANTS[n % 3 :] + VARIANTS[: n % 3]:  # each first in turn
+                    mirror = Path(directory) / f"mirror-{n}-{VARIANTS.index(name)}.db"
+                    shutil.copyfile(prepared, mirror)
+                    rate = replayed_pass(server.base_url, tenant, mirror, name, body, chunk)
+                    passes[-1][name] = rate
+                    mirror.unlink()
+                    log(f"pass {n + 1}, {name}: {rate:,.0f} changes/s")
         return Result(changes, len(body), server_seconds, found, passes, peaks)
 
 
@@ -408,12 +423,23 @@ def report(result: Result) -> str:
         f"| streams it through the new parser | {result.peaks['new'] / MB:.0f} |",
         f"| decodes it whole (follow_delta) | {result.peaks['whole'] / MB:.0f} |",
         "",
-        "| The sync's delta pass | Changes/s | / before |",
-        "|---|---:|---:|",
+        "| Sync pass | " + " | ".join(VARIANTS) + " | new parser / before | now / before |",
+        "|---:|" + "---:|" * (len(VARIANTS) + 2),
     ]
-    before = result.passes[VARIANTS[0]]
-    for name, rate in result.passes.items():
-        lines.append(f"| {name} | {rate:,.0f} | {rate / before:.2f} |")
+    for n, rates in enumerate(result.passes, start=1):
+        cells = " | ".join(f"{rates[name]:,.0f}" for name in VARIANTS)
+        before = rates[VARIANTS[0]]
+        lines.append(
+            f"| {n} | {cells} | {rates[VARIANTS[1]] / before:.2f} "
+            f"| **{rates[VARIANTS[2]] / before:.2f}** |"
+        )
+    medians = [
+        statistics.median(rates[name] / rates[VARIANTS[0]] for rates in result.passes)
+        for name in VARIANTS[1:]
+    ]
+    lines.append(
+        "| median | " + " | " * len(VARIANTS) + f"{medians[0]:.2f} | **{medians[1]:.2f}** |"
+    )
     return "\n".join(lines)
 
 
@@ -427,12 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--snapshot", type=positive, default=1000)
     parser.add_argument("--rounds", type=positive, default=5)
     parser.add_argument("--chunk", type=positive, default=64 * 1024)
+    parser.add_argument("--passes", type=positive, default=3, help="sync passes per variant")
     parser.add_argument("--peak-of", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peak_of:
         print(peak_of(args.peak_of[0], Path(args.peak_of[1]), args.chunk))
         return 0
-    print(report(run(args.changes, args.snapshot, args.rounds, args.chunk)))
+    print(report(run(args.changes, args.snapshot, args.rounds, args.chunk, args.passes)))
     return 0
 
 
