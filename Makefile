@@ -31,6 +31,7 @@ bench: $(DEV_STAMP) system-deps
 	$(BIN)/python -m bench.delta_read
 	$(BIN)/python -m bench.write_throughput
 	$(BIN)/python -m bench.sync_throughput
+	$(BIN)/python -m bench.delta_parse
 	$(BIN)/python -m bench.load_mix
 	$(BIN)/python -m bench.token_flood
 	$(BIN)/python -m bench.webhook_latency

@@ -7,27 +7,26 @@ arrive, so the memory a response needs stays bounded whatever its size. The driv
 (``DeltaStream`` in ``_client``, ``AsyncDeltaStream`` in ``_async_client``) only
 fetch the bytes and feed them in.
 
-Two speeds. orjson decodes a whole body four to five times faster than an
-incremental parser, so ``Protocol.open_stream`` first reads up to ``buffer_limit``
-bytes: a body that ends within them is decoded whole by orjson and checked by
-``parse_changes``, exactly as ``follow_delta`` does (``ChangeReader.whole``). Only a
-longer body is parsed as it comes, from its first byte, with ijson's C backend
-(``ChangeReader.feed``), and checked the same way, item by item.
+Two ways. ``Protocol.open_stream`` first reads up to ``buffer_limit`` bytes: a body
+that ends within them is decoded whole by orjson and checked by ``parse_changes``,
+exactly as ``follow_delta`` does (``ChangeReader.whole``); a connection that breaks
+within them is retried like any GET. Only a longer body is parsed as it comes, from
+its first byte (``ChangeReader.feed``): ``_scan.ValueItems`` finds where its changes end
+and orjson decodes them, piece by piece, at about the speed of decoding it whole; each
+is checked as ``parse_changes`` checks it.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 import httpx
-import ijson  # type: ignore[import-untyped]  # no stubs; used in _Incremental only
 
-from ._exceptions import InvalidResponse, TransportError
+from ._exceptions import TransportError
 from ._paging import Change, delta_link_of, parse_change_items, parse_changes
 from ._protocol import CollectionSpec, Flow, Head, Protocol, decode_body, not_json, transport_error
+from ._scan import NotJson, ValueItems
 
 M = TypeVar("M")
 Wire = dict[str, Any]
@@ -36,10 +35,9 @@ Batch = tuple[Change[M], ...]
 DEFAULT_BATCH_SIZE = 5000
 # Within this, a body is decoded whole: about 60,000 changes, some 70 MB as objects.
 DEFAULT_BUFFER_LIMIT = 16 * 1024 * 1024
-# ijson is handed at most this much at once, so that the changes one call completes
-# (a few hundred) are all that waits to be batched.
+# The scanner is handed at most this much at once, so that the changes one call
+# completes (a few hundred) are all that waits to be batched.
 _PIECE = 64 * 1024
-_LEADING_WHITESPACE = re.compile(rb"[ \t\r\n]*")
 
 
 def check_stream_options(batch_size: int, buffer_limit: int) -> None:
@@ -47,77 +45,6 @@ def check_stream_options(batch_size: int, buffer_limit: int) -> None:
         raise ValueError(f"batch_size must be at least 1: {batch_size!r}")
     if buffer_limit < 0:
         raise ValueError(f"buffer_limit must not be negative: {buffer_limit!r}")
-
-
-class _TopObject(dict[str, Any]):
-    """The response's top-level object as ijson builds it; it notes its ``value``.
-
-    ijson's builder attaches a container to its parent when the container starts and
-    then fills it in place, so this object holds the ``value`` list from its ``[`` on,
-    while the changes are still arriving (see ``_Incremental``).
-    """
-
-    __slots__ = ("changes",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.changes: list[Any] | None = None
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key == "value":
-            if self.changes is not None or type(value) is not list:
-                # Twice: changes of the first list were handed out already.
-                raise InvalidResponse("the delta response is not an object with one 'value' list")
-            self.changes = value
-        super().__setitem__(key, value)
-
-
-class _Incremental:
-    """A body parsed as its bytes arrive: the changes each piece completes.
-
-    ijson's ``items`` at one prefix would give the changes (``value.item``) but not
-    the ``deltaLink``, which may come before or after them, and a second parser for it
-    doubles the cost (14 to 17 µs per change each, measured; ijson 3.4 has no
-    multi-prefix items). So one parser builds the whole top-level object, ``_TopObject``, and the
-    changes are taken out of its ``value`` list as they are completed: ijson only
-    appends to that list and fills its last item, so every item but the last is
-    finished, and taking them keeps the list short. The ``map_type`` that gives
-    ijson our object first and plain dicts after it is C (no Python call per record).
-    """
-
-    def __init__(self) -> None:
-        self.top = _TopObject()
-        maps = itertools.chain((self.top,), iter(dict, None)).__next__
-        self._parser = ijson.items_coro(ijson.sendable_list(), "", map_type=maps, use_float=True)
-        self._opened = False
-
-    def feed(self, data: bytes) -> list[Any]:
-        """The changes that ``data`` completed, as decoded JSON values, in order."""
-        if not self._opened:
-            # The first map built must be the top-level object (not one in an array).
-            first = _LEADING_WHITESPACE.match(data)
-            start = data[first.end() : first.end() + 1] if first else b""
-            if start and start != b"{":
-                raise InvalidResponse("the delta response is not an object with a 'value' list")
-            self._opened = bool(start)
-        self._parser.send(data)
-        return self._take(keep_last=True)
-
-    def close(self) -> list[Any]:
-        """The remaining changes, once the body ended; the document must be complete."""
-        self._parser.close()
-        if self.top.changes is None:
-            raise InvalidResponse("the delta response is not an object with a 'value' list")
-        return self._take(keep_last=False)
-
-    def _take(self, *, keep_last: bool) -> list[Any]:
-        changes = self.top.changes
-        if not changes:
-            return []
-        end = len(changes) - 1 if keep_last else len(changes)
-        taken = changes[:end]
-        del changes[:end]
-        return taken
 
 
 class ChangeReader(Generic[M]):
@@ -142,7 +69,7 @@ class ChangeReader(Generic[M]):
         self._response = response
         self._batch_size = batch_size
         self._pending: list[Change[M]] = []
-        self._json: _Incremental | None = None
+        self._json: ValueItems | None = None
         self.delta_link: str | None = None
 
     def whole(self, body: bytes) -> Iterator[Batch[M]]:
@@ -166,15 +93,15 @@ class ChangeReader(Generic[M]):
         yield from self._batches(final=True)
         self.delta_link = delta_link
 
-    def _parser(self) -> _Incremental:
+    def _parser(self) -> ValueItems:
         if self._json is None:
-            self._json = _Incremental()
+            self._json = ValueItems()
         return self._json
 
     def _parsed(self, step: Callable[[bytes], list[Any]], data: bytes) -> list[Any]:
         try:
             return step(data)
-        except (ijson.JSONError, UnicodeDecodeError):
+        except NotJson:
             raise not_json(self._request, self._response) from None
 
     def _add(self, items: list[Any]) -> None:

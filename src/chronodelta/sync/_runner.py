@@ -50,6 +50,7 @@ from ._exceptions import (
 )
 from ._mirror import Mirror
 from ._progress import Reporter
+from ._readahead import BatchesAhead
 from ._state import SyncState, after_page, begin_generation, matches, new_state
 from ._tables import COLLECTIONS, MirroredCollection
 from ._webhooks import WebhookOptions, WebhookTriggers
@@ -371,7 +372,9 @@ def apply_delta(
         with opened as stream:
             received = now()
             try:
-                return mirror.apply_change_batches(collection, state, stream, received)
+                # Read one batch ahead while the mirror applies (as snapshot pages are).
+                batches = BatchesAhead(stream)
+                return mirror.apply_change_batches(collection, state, batches, received)
             except TransportError as cut:
                 if attempt >= retry.max_attempts:
                     raise
