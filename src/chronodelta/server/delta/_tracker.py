@@ -412,7 +412,7 @@ class _FeedReader:
             yield self._current_chunk(serializer.serialize(rows))
 
     def _current_chunk(self, wires: list[Wire]) -> list[Item]:
-        matching = [wire for wire in wires if self._matches(wire)]
+        matching = self.tracked.select_in_scope(self.criteria, wires)
         if len(matching) == len(wires):  # the usual case: every record is in the filter
             add_external_references(
                 self.connection, self.tenant_id, self.tracked.name, self.references, matching
@@ -477,9 +477,6 @@ class _FeedReader:
             for row in rows
             if self.tracked.in_scope(self.criteria, row.old_date, row.old_kind)
         }
-
-    def _matches(self, wire: Wire) -> bool:
-        return self.tracked.in_scope(self.criteria, wire.get("date"), wire.get("kind"))
 
 
 # A change item and its version's hex text, which orders items as their versions.

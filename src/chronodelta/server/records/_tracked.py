@@ -159,6 +159,20 @@ class TrackedCollection:
         kinds = criteria.get("kind")
         return kinds is None or kind in kinds
 
+    def select_in_scope(self, criteria: FilterCriteria | None, records: list[Wire]) -> list[Wire]:
+        """The records that ``in_scope`` accepts, by their date and kind. A change feed
+        asks this of every record it reads: here the criteria are read once a chunk."""
+        if criteria is None or not self.dated:
+            return records
+        low, high, kinds = criteria.date_from, criteria.date_to, criteria.get("kind")
+        return [
+            record
+            for record in records
+            if (low is None or record["date"] >= low)
+            and (high is None or record["date"] <= high)
+            and (kinds is None or record.get("kind") in kinds)
+        ]
+
 
 _SERIALIZERS: dict[tuple[str, str], PageSerializer] = {}
 
