@@ -26,6 +26,14 @@ run, and how the HTTP time splits: the server's own time on the route (its reque
 middleware, from ``/metrics``), the client's parsing, and the rest (uvicorn, httpx,
 the socket).
 
+**CPU ratios.** On a shared machine under load, a walk that passes every page between
+two processes waits for the scheduler at every hop, and the ceiling (one process) does
+not: wall-clock ratios then mostly measure the load. So the bench also counts the CPU
+seconds each side used: the ceiling process's own; for a walk, the client's plus the
+server process tree's plus (PostgreSQL) the database server's. Records per CPU second
+are what the work costs, whatever the load; on an idle machine, where the walk's
+processes take turns on the cores, the wall-clock ratio comes close to the CPU ratio.
+
     python -m bench.page_ceiling [--records 100000] [--backend sqlite|postgresql|both]
                                  [--page-size 1000] [--repeat 3] [--warmup 1]
                                  [--ceiling-dir /work/shared/bench]
@@ -43,12 +51,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 
 from chronodelta.domain import API_PREFIX, CLOCKINGS, Scope
 
@@ -75,22 +84,48 @@ WHOLE_HISTORY_OVERLAP = 10**9
 # The delta filter rules want a start in the past, in this year or the last.
 PINNED_TODAY = SEED_UNTIL + dt.timedelta(days=1)
 CEILING_RATE = re.compile(r"([0-9,]+) records/s")
+# Runs a script as ``python SCRIPT ARGS`` would, then prints the CPU seconds it used.
+CPU_COUNTING_RUNNER = """
+import runpy, sys, time
+sys.argv = sys.argv[1:]
+started = time.process_time()
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+print(f"cpu seconds {time.process_time() - started}")
+"""
+CPU_SECONDS = re.compile(r"cpu seconds ([0-9.e-]+)")
 
 
 @dataclass(frozen=True)
 class Walk:
     """One HTTP walk: its records, seconds, body bytes, the client's parsing seconds
-    and the server's own seconds on the route."""
+    and the server's own seconds on the route; ``cpu_seconds``: client, server and
+    database together."""
 
     records: int
     seconds: float
     body_bytes: int
     parse_seconds: float
     server_seconds: float
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.records / self.seconds
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.records / self.cpu_seconds
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """One ceiling run: records per second of wall clock and per CPU second."""
+
+    rate: float
+    cpu_rate: float
 
 
 @dataclass(frozen=True)
@@ -98,14 +133,18 @@ class Result:
     backend: Backend
     records: int
     page_size: int
-    ceiling: tuple[float, ...]  # records/s of each round's ceiling run
+    ceiling: tuple[Ceiling, ...]
     lists: tuple[Walk, ...]
     deltas: tuple[Walk, ...]
     load: tuple[float, float]  # the 1-minute load average before and after
 
     @property
     def ceiling_rate(self) -> float:
-        return statistics.median(self.ceiling)
+        return statistics.median(c.rate for c in self.ceiling)
+
+    def cpu_ratio(self, walks: Sequence[Walk]) -> float:
+        ceiling = statistics.median(c.cpu_rate for c in self.ceiling)
+        return statistics.median(w.cpu_rate for w in walks) / ceiling
 
     @property
     def list_rate(self) -> float:
@@ -134,14 +173,52 @@ def ceiling_table(ceiling_dir: Path, records: int) -> Iterator[Path]:
         yield table
 
 
-def run_ceiling(ceiling_dir: Path, table: Path) -> float:
-    """One run of the ceiling script, in its own process as it is meant to run: records/s."""
-    script = [sys.executable, str(ceiling_dir / "ceiling.py"), str(table), "--repeat", "1"]
-    out = subprocess.run(script, check=True, capture_output=True, text=True).stdout
-    found = CEILING_RATE.search(out)
-    if found is None:
+def run_ceiling(ceiling_dir: Path, table: Path, records: int) -> Ceiling:
+    """One run of the ceiling script, in its own process as it is meant to run."""
+    script = [str(ceiling_dir / "ceiling.py"), str(table), "--repeat", "1"]
+    runner = [sys.executable, "-c", CPU_COUNTING_RUNNER, *script]
+    out = subprocess.run(runner, check=True, capture_output=True, text=True).stdout
+    rate, cpu = CEILING_RATE.search(out), CPU_SECONDS.search(out)
+    if rate is None or cpu is None:
         raise BenchmarkError(f"the ceiling script printed no rate: {out!r}")
-    return float(found.group(1).replace(",", ""))
+    return Ceiling(float(rate.group(1).replace(",", "")), records / float(cpu.group(1)))
+
+
+# --- CPU seconds ------------------------------------------------------------------------
+
+
+def database_processes(url: str) -> list[psutil.Process]:
+    """The PostgreSQL server listening on ``url``'s port (its backends are its children);
+    none for SQLite, which runs inside the server process."""
+    port = httpx.URL(url.replace("postgresql://", "http://", 1)).port
+    if not url.startswith("postgresql") or port is None:
+        return []
+    listening = [
+        c.pid
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
+    ]
+    return [psutil.Process(pid) for pid in set(listening)]
+
+
+def tree_cpu_seconds(roots: Sequence[psutil.Process]) -> float:
+    """User plus system CPU seconds of these processes and their living children."""
+    total = 0.0
+    for root in roots:
+        for process in [root, *root.children(recursive=True)]:
+            with suppress(psutil.NoSuchProcess):  # a process that just ended
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+@contextmanager
+def counting_cpu(roots: Sequence[psutil.Process]) -> Iterator[list[float]]:
+    """CPU seconds of this process and of ``roots``' trees while the block runs."""
+    spent: list[float] = []
+    before = time.process_time() + tree_cpu_seconds(roots)
+    yield spent
+    spent.append(time.process_time() + tree_cpu_seconds(roots) - before)
 
 
 # --- the HTTP walks ---------------------------------------------------------------------
@@ -224,7 +301,7 @@ def run_backend(
             "CHRONODELTA_DELTA_OVERLAP_SECONDS": str(WHOLE_HISTORY_OVERLAP),
             "CHRONODELTA_TODAY": PINNED_TODAY.isoformat(),
         }
-        ceilings: list[float] = []
+        ceilings: list[Ceiling] = []
         lists: list[Walk] = []
         deltas: list[Walk] = []
         load_before = os.getloadavg()[0]
@@ -236,15 +313,22 @@ def run_backend(
                 http, tenant, [Scope.CLOCKINGS_READ]
             )
             link = start_delta(http, tenant)
+            roots = [psutil.Process(server.pid), *database_processes(url)]
             for run in range(warmup + repeat):
-                ceiling = run_ceiling(ceiling_dir, table)
-                listed = walk_list(http, tenant)
-                delta = walk_delta(http, tenant, link)
+                ceiling = run_ceiling(ceiling_dir, table, records)
+                with counting_cpu(roots) as spent:
+                    listed = walk_list(http, tenant)
+                listed = replace(listed, cpu_seconds=spent[0])
+                with counting_cpu(roots) as spent:
+                    delta = walk_delta(http, tenant, link)
+                delta = replace(delta, cpu_seconds=spent[0])
                 label = "warm-up" if run < warmup else f"run {run - warmup + 1}/{repeat}"
                 log(
-                    f"[{backend}] {label}: ceiling {ceiling:,.0f} records/s, list walk "
-                    f"{listed.rate:,.0f} ({listed.rate / ceiling:.2f}), streamed delta "
-                    f"{delta.rate:,.0f} ({delta.rate / ceiling:.2f}); load {os.getloadavg()[0]:.1f}"
+                    f"[{backend}] {label}: ceiling {ceiling.rate:,.0f} records/s, list walk "
+                    f"{listed.rate:,.0f} ({listed.rate / ceiling.rate:.2f}, CPU "
+                    f"{listed.cpu_rate / ceiling.cpu_rate:.2f}), streamed delta "
+                    f"{delta.rate:,.0f} ({delta.rate / ceiling.rate:.2f}, CPU "
+                    f"{delta.cpu_rate / ceiling.cpu_rate:.2f}); load {os.getloadavg()[0]:.1f}"
                 )
                 if run >= warmup:
                     ceilings.append(ceiling)
@@ -262,14 +346,15 @@ def run_backend(
 def report(results: Sequence[Result]) -> str:
     lines = [
         "| Back end | Records | Page size | Ceiling (records/s) | HTTP list walk (records/s) "
-        "| **List / ceiling** | Streamed delta (changes/s) | **Delta / ceiling** |",
+        "| **List / ceiling** (CPU) | Streamed delta (changes/s) | **Delta / ceiling** (CPU) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {db_label(r.backend)} | {r.records:,} | {r.page_size:,} | {r.ceiling_rate:,.0f} "
             f"| {r.list_rate:,.0f} | **{r.list_rate / r.ceiling_rate:.2f}** "
-            f"| {r.delta_rate:,.0f} | **{r.delta_rate / r.ceiling_rate:.2f}** |"
+            f"({r.cpu_ratio(r.lists):.2f}) | {r.delta_rate:,.0f} "
+            f"| **{r.delta_rate / r.ceiling_rate:.2f}** ({r.cpu_ratio(r.deltas):.2f}) |"
         )
     lines.append("")
     lines += [f"- {db_label(r.backend)}: {_rounds(r)} {_split(r)}" for r in results]
@@ -281,12 +366,14 @@ def _rounds(r: Result) -> str:
         return ", ".join(f"{value:,.0f}" for value in values)
 
     def ratios(walks: Sequence[Walk]) -> str:
-        return ", ".join(f"{w.rate / c:.2f}" for w, c in zip(walks, r.ceiling, strict=True))
+        pairs = zip(walks, r.ceiling, strict=True)
+        return ", ".join(f"{w.rate / c.rate:.2f} ({w.cpu_rate / c.cpu_rate:.2f})" for w, c in pairs)
 
     return (
-        f"ceiling runs {rates(r.ceiling)}; list walks {rates([w.rate for w in r.lists])}; "
-        f"streamed deltas {rates([w.rate for w in r.deltas])} (per second). Within each "
-        f"round, list / ceiling {ratios(r.lists)} and delta / ceiling {ratios(r.deltas)}. "
+        f"ceiling runs {rates([c.rate for c in r.ceiling])}; list walks "
+        f"{rates([w.rate for w in r.lists])}; streamed deltas {rates([w.rate for w in r.deltas])}"
+        f" (per second). Within each round (CPU ratio in brackets), list / ceiling "
+        f"{ratios(r.lists)} and delta / ceiling {ratios(r.deltas)}. "
         f"Load average {r.load[0]:.1f} before, {r.load[1]:.1f} after."
     )
 
