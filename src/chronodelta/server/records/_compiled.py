@@ -15,9 +15,9 @@ checks that on generated rows, on SQLite and PostgreSQL).
 The driver's values differ by dialect only where SQLite has no type of its own: a date
 is ISO text there and a boolean 0 or 1; the generated code converts those two.
 
-Measured in-process on 1,000-clocking pages (BENCHMARKS.md, "Pages at the hardware's
-pace"): reading plain tuples instead of ``Row`` objects saves about a third of the
-read, and the generated function takes about 0.7 of the per-record functions' time.
+Measured in-process (CPU time, 1,000-clocking pages on SQLite; BENCHMARKS.md, "Pages
+at the hardware's pace"): the page with ``orjson.dumps`` went from 8.4 ms to 5.0 ms; the
+generated function alone takes 0.9 ms where the per-record functions took 1.4 ms.
 """
 
 from __future__ import annotations
