@@ -28,6 +28,7 @@ typecheck: $(DEV_STAMP)
 bench: $(DEV_STAMP) system-deps
 	$(BIN)/python -m bench.list_throughput
 	$(BIN)/python -m bench.list_throughput --records 20000 --page-size 100 --repeat 6 --sandbox compare
+	$(BIN)/python -m bench.page_ceiling
 	$(BIN)/python -m bench.delta_read
 	$(BIN)/python -m bench.write_throughput
 	$(BIN)/python -m bench.sync_throughput

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from chronodelta.domain import CLOCKINGS_FILTER, compile_filter
+from chronodelta.domain import CLOCKINGS_FILTER, FilterCriteria, compile_filter
 from chronodelta.server import create_tenant, seed_tenant
 from chronodelta.server.records._tracked import TRACKED, _without_implied_lower_bound, read_page
 
@@ -51,3 +53,30 @@ def test_any_page_size_reads_the_same_records_once_in_order(engine: Engine) -> N
         assert walk(engine, tenant, limit, None) == whole
     cut = sorted(v for _, _, v in whole)[len(whole) // 2]
     assert walk(engine, tenant, 7, int(cut, 16)) == [r for r in whole if r[2] <= cut]
+
+
+KINDS = ["InOut", "Reason", "Activity", "ActivityEnd"]
+DATES = st.dates(dt.date(2026, 1, 1), dt.date(2026, 1, 31))
+
+
+@settings(max_examples=200)
+@given(
+    low=st.none() | DATES,
+    high=st.none() | DATES,
+    kinds=st.none() | st.frozensets(st.sampled_from(KINDS)),
+    records=st.lists(st.fixed_dictionaries({"date": DATES, "kind": st.sampled_from(KINDS)})),
+    name=st.sampled_from(["clockings", "paid-presences", "people"]),
+)
+def test_a_change_feed_selects_what_in_scope_accepts(
+    low: dt.date | None,
+    high: dt.date | None,
+    kinds: frozenset[str] | None,
+    records: list[dict[str, Any]],
+    name: str,
+) -> None:
+    """Issue 14, item 2: the feed's chunk-wide selection is the per-record rule."""
+    tracked = TRACKED[name]
+    values = () if kinds is None else (("kind", frozenset[int | str](kinds)),)
+    for criteria in (None, FilterCriteria(low, high, values)):
+        expected = [r for r in records if tracked.in_scope(criteria, r["date"], r["kind"])]
+        assert tracked.select_in_scope(criteria, records) == expected

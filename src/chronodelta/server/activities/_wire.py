@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from chronodelta.server.records._serialize import WireField, wire_field
 from chronodelta.storage import tables
 
 Wire = dict[str, Any]
@@ -39,6 +40,23 @@ ACTIVITY_DEFINITION_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     _d.active_from, _d.active_until,
 )  # fmt: skip
 _OPTIONAL = ("shortCode", "dataEntryCode", "externalReference", "info", "activeFrom", "activeUntil")
+
+
+# For the page serializers (records/_compiled.py): the same fields as the function below.
+ACTIVITY_DEFINITION_FIELDS = (
+    wire_field("id", "guid"),
+    wire_field("structureVersion", "structure_version"),
+    wire_field("level", "level"),
+    wire_field("changeVersion", "change_version", "version"),
+    WireField("name", ("name", "name_translations"), "name"),
+    wire_field("parent", "parent_guid", "ref"),
+    wire_field("shortCode", "short_code"),
+    wire_field("dataEntryCode", "data_entry_code"),
+    wire_field("externalReference", "external_reference"),
+    wire_field("info", "info"),
+    wire_field("activeFrom", "active_from"),
+    wire_field("activeUntil", "active_until"),
+)
 
 
 def activity_definition_to_wire(row: Sequence[Any]) -> Wire:

@@ -31,10 +31,10 @@ does not bring it back. The overlap window compares commit marks, which are wall
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import IO, Any
 
 import orjson
@@ -51,6 +51,7 @@ from chronodelta.server._clock import as_utc, utc_now
 from chronodelta.server._errors import BadRequest, Gone
 from chronodelta.server._signing import TokenSigner
 from chronodelta.server.auth._tokens import Principal
+from chronodelta.server.records._compiled import driver_row_chunks
 from chronodelta.server.records._serialize import Wire
 from chronodelta.server.records._tracked import Page, TrackedCollection, read_page
 from chronodelta.server.references._lookup import add_external_references
@@ -106,24 +107,17 @@ class ChangeFeed:
     what it returns.
     """
 
-    def __init__(self, high_water: int, items: Iterator[bytes]) -> None:
+    def __init__(self, high_water: int, fragments: Iterator[bytes]) -> None:
+        """``fragments``: the items in order, as runs of comma-separated JSON items."""
         self.high_water = high_water
         # Closed by chunks() once streamed (or by the GC if no response is sent).
         self._body: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=SPOOL_MEMORY_BYTES
         )
-        batch: list[bytes] = []
-        for item in items:
-            batch.append(item)
-            if len(batch) >= CHUNK:
-                self._write_batch(batch)
-                batch = []
-        self._write_batch(batch)
+        for fragment in fragments:
+            if fragment:
+                self._body.write((b"," if self._body.tell() else b"") + fragment)
         self.size = self._body.tell()
-
-    def _write_batch(self, batch: list[bytes]) -> None:
-        if batch:
-            self._body.write((b"," if self._body.tell() else b"") + b",".join(batch))
 
     def _parts(self, delta_link: str) -> tuple[bytes, bytes]:
         return b'{"value":[', b'],"deltaLink":' + orjson.dumps(delta_link) + b"}"
@@ -379,12 +373,18 @@ class DeltaTracker:
             reader = _FeedReader(
                 connection, tracked, state.tenant_id, criteria, position, high_water, references
             )
-            items = reader.items() if high_water > position.cursor else iter(())
-            return ChangeFeed(high_water, items)
+            fragments = reader.fragments() if high_water > position.cursor else iter(())
+            return ChangeFeed(high_water, fragments)
 
 
 class _FeedReader:
-    """The change items of one call, merged in version order, read in chunks."""
+    """The change items of one call, merged in version order, read in chunks.
+
+    Issue 14, item 2: a chunk of rows goes through the collection's compiled page
+    serializer (``records/_compiled.py``, driver rows, no ``Row`` objects) and its items
+    are written with one ``orjson.dumps`` per chunk, not one per item. Items are
+    ordered by their change version's hex text: 20 digits, so it sorts as the number.
+    """
 
     def __init__(
         self,
@@ -396,18 +396,21 @@ class _FeedReader:
         high_water: int,
         references: Sequence[ExternalReference],
     ) -> None:
-        self.connection = connection.execution_options(stream_results=True, yield_per=CHUNK)
+        self.connection = connection
         self.tracked, self.tenant_id, self.criteria = tracked, tenant_id, criteria
         self.references = references
         self.cursor, self.known, self.high_water = position.cursor, position.known, high_water
 
-    def items(self) -> Iterator[bytes]:
-        merged = heapq.merge(self._current(), self._removed(), key=lambda pair: pair[0])
-        return (item for _version, item in merged)
+    def fragments(self) -> Iterator[bytes]:
+        """The items as JSON, a chunk at a time (``item,item,...``), in version order."""
+        for batch in merge_removals(self._current(), self._removed()):
+            if batch:
+                yield orjson.dumps([item for _version, item in batch])[1:-1]
 
-    def _current(self) -> Iterator[tuple[int, bytes]]:
+    def _current(self) -> Iterator[list[Item]]:
         """Records changed in (cursor, high_water] that are in scope now or were before."""
         table, departures = self.tracked.table, tables.departures
+        serializer = self.tracked.page_serializer(self.connection.dialect.name)
         moved = sa.select(departures.c.record_id).where(
             departures.c.tenant_id == self.tenant_id,
             departures.c.collection == self.tracked.name,
@@ -415,7 +418,7 @@ class _FeedReader:
         )
         in_filter = sa.and_(sa.true(), *self.tracked.conditions(self.criteria, self.tenant_id))
         query = (
-            sa.select(*self.tracked.columns)
+            sa.select(*serializer.columns)
             .where(
                 table.c.tenant_id == self.tenant_id,
                 table.c.change_version > self.cursor,
@@ -424,25 +427,30 @@ class _FeedReader:
             )
             .order_by(table.c.change_version)
         )
-        for chunk in self.connection.execute(query).partitions():
-            yield from self._current_chunk(chunk)
+        for rows in driver_row_chunks(self.connection, query, CHUNK):
+            yield self._current_chunk(serializer.serialize(rows))
 
-    def _current_chunk(self, chunk: Sequence[Any]) -> Iterator[tuple[int, bytes]]:
-        wires = [self.tracked.to_wire(row) for row in chunk]
-        matching = [w for w in wires if self._matches(w)]
+    def _current_chunk(self, wires: list[Wire]) -> list[Item]:
+        matching = self.tracked.select_in_scope(self.criteria, wires)
+        if len(matching) == len(wires):  # the usual case: every record is in the filter
+            add_external_references(
+                self.connection, self.tenant_id, self.tracked.name, self.references, matching
+            )
+            return [(wire["changeVersion"], _insert_or_update(wire)) for wire in wires]
         matched_ids = {w["id"] for w in matching}
         was_in = self._in_scope_since_known([w["id"] for w in wires if w["id"] not in matched_ids])
         add_external_references(
             self.connection, self.tenant_id, self.tracked.name, self.references, matching
         )
+        items: list[Item] = []
         for wire in wires:
-            version = int(wire["changeVersion"], 16)
             if wire["id"] in matched_ids:
-                yield version, _insert_or_update(wire)
+                items.append((wire["changeVersion"], _insert_or_update(wire)))
             elif wire["id"] in was_in:
-                yield version, _delete(version, wire["id"])
+                items.append((wire["changeVersion"], _delete(wire["changeVersion"], wire["id"])))
+        return items
 
-    def _removed(self) -> Iterator[tuple[int, bytes]]:
+    def _removed(self) -> Iterator[Item]:
         """Records removed for good in (known, high_water] that the client may have."""
         departures = tables.departures
         query = (
@@ -456,11 +464,13 @@ class _FeedReader:
             )
             .order_by(departures.c.change_version)
         )
-        for chunk in self.connection.execute(query).partitions():
+        streamed = {"stream_results": True, "yield_per": CHUNK}
+        for chunk in self.connection.execute(query, execution_options=streamed).partitions():
             was_in = self._in_scope_since_known([row.record_id for row in chunk])
             for row in chunk:
                 if row.record_id in was_in:
-                    yield row.change_version, _delete(row.change_version, row.record_id)
+                    version = format_change_version(row.change_version)
+                    yield version, _delete(version, row.record_id)
 
     def _in_scope_since_known(self, ids: list[int]) -> set[int]:
         """Which of these records were in the filter at some version after the known one.
@@ -487,21 +497,38 @@ class _FeedReader:
             if self.tracked.in_scope(self.criteria, row.old_date, row.old_kind)
         }
 
-    def _matches(self, wire: Wire) -> bool:
-        return self.tracked.in_scope(self.criteria, wire.get("date"), wire.get("kind"))
+
+# A change item and its version's hex text, which orders items as their versions.
+Item = tuple[str, Wire]
+_VERSION = itemgetter(0)
 
 
-def _insert_or_update(wire: Wire) -> bytes:
-    return orjson.dumps({"changeType": "InsertOrUpdate", "data": wire})
+def merge_removals(current: Iterator[list[Item]], removed: Iterator[Item]) -> Iterator[list[Item]]:
+    """Both streams' items in version order, in batches: each batch of ``current`` with
+    the removals that come before its last item (the rest of them at the end)."""
+    pending = next(removed, None)
+    for batch in current:
+        last = batch[-1][0] if batch else ""
+        extra = []
+        while pending is not None and pending[0] <= last:
+            extra.append(pending)
+            pending = next(removed, None)
+        yield sorted(batch + extra, key=_VERSION) if extra else batch
+    rest = [] if pending is None else [pending]
+    for item in removed:
+        rest.append(item)
+        if len(rest) >= CHUNK:
+            yield rest
+            rest = []
+    yield rest
 
 
-def _delete(version: int, record_id: int) -> bytes:
-    return orjson.dumps(
-        {
-            "changeType": "Delete",
-            "data": {"changeVersion": format_change_version(version), "id": record_id},
-        }
-    )
+def _insert_or_update(wire: Wire) -> Wire:
+    return {"changeType": "InsertOrUpdate", "data": wire}
+
+
+def _delete(version: str, record_id: int) -> Wire:
+    return {"changeType": "Delete", "data": {"changeVersion": version, "id": record_id}}
 
 
 def forget_delta(engine: Engine, delta_id: int) -> bool:

@@ -8,7 +8,7 @@ These run once per record on every page, so they index rows by position.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -17,6 +17,24 @@ from chronodelta.domain import ActivityLevel
 from chronodelta.storage import tables
 
 Wire = dict[str, Any]
+
+
+class WireField(NamedTuple):
+    """One wire field, for the page serializers compiled from these tables (``_compiled.py``).
+
+    ``columns`` are the table columns it is made of, ``kind`` how (``_compiled.KINDS``).
+    A field is left out when one of its columns is null, as the functions below do.
+    The tables list the fields in wire order, beside the per-record function they match
+    (``tests/server/records/test_compiled.py`` checks that both write the same JSON).
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    kind: str = "plain"
+
+
+def wire_field(name: str, column: str, kind: str = "plain") -> WireField:
+    return WireField(name, (column,), kind)
 
 
 # Activity levels (of clockings and activity durations) are stored as the JSON text
@@ -48,6 +66,25 @@ CLOCKING_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     c.person_id, c.date, c.time_of_day, c.kind, c.original_time_of_day,
     c.terminal_id, c.longitude, c.latitude, c.reason_id, c.is_open, c.activity_levels,
 )  # fmt: skip
+
+
+CLOCKING_FIELDS = (
+    wire_field("changeVersion", "change_version", "version"),
+    wire_field("id", "id"),
+    wire_field("calculatedTimeOfDayInMinutes", "calculated_time_of_day"),
+    wire_field("isGenerated", "is_generated"),
+    wire_field("status", "status"),
+    wire_field("person", "person_id", "ref"),
+    wire_field("date", "date"),
+    wire_field("timeOfDayInMinutes", "time_of_day"),
+    wire_field("kind", "kind"),
+    wire_field("originalTimeOfDayInMinutes", "original_time_of_day"),
+    wire_field("terminal", "terminal_id", "ref"),
+    WireField("geolocation", ("longitude", "latitude"), "geolocation"),
+    wire_field("reason", "reason_id", "ref"),
+    wire_field("isOpen", "is_open"),
+    wire_field("activityLevels", "activity_levels", "activity-levels"),
+)
 
 
 def clocking_to_wire(row: Sequence[Any]) -> Wire:
@@ -155,6 +192,16 @@ def reference_columns(collection: str) -> tuple[sa.ColumnElement[Any], ...]:
     return (table.c.change_version, table.c.id, *columns)
 
 
+def reference_fields(collection: str) -> tuple[WireField, ...]:
+    """``REFERENCE_FIELDS`` of ``collection`` as the page serializers take them."""
+    fields = [
+        WireField(name, _field_columns((name, column, kind)), kind)
+        for name, column, kind in REFERENCE_FIELDS[collection]
+    ]
+    return (wire_field("changeVersion", "change_version", "version"), wire_field("id", "id"),
+            *fields)  # fmt: skip
+
+
 def reference_serializer(collection: str) -> Callable[[Sequence[Any]], Wire]:
     fields = tuple((name, kind) for name, _column, kind in REFERENCE_FIELDS[collection])
 
@@ -187,6 +234,16 @@ PAID_PRESENCE_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
 )  # fmt: skip
 
 
+PAID_PRESENCE_FIELDS = (
+    wire_field("changeVersion", "change_version", "version"),
+    wire_field("id", "id"),
+    wire_field("person", "person_id", "ref"),
+    wire_field("date", "date"),
+    wire_field("durationInMinutes", "duration_minutes"),
+    wire_field("shiftDefinition", "shift_definition_id", "ref"),
+)
+
+
 def paid_presence_to_wire(row: Sequence[Any]) -> Wire:
     wire: Wire = {
         "changeVersion": f"{row[0]:020X}",
@@ -205,6 +262,20 @@ ACTIVITY_DURATION_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     a.change_version, a.id, a.person_id, a.date, a.duration_minutes, a.activity_levels,
     a.absence_definition_id, a.counter_definition_ids, a.status, a.is_authorized,
 )  # fmt: skip
+
+
+ACTIVITY_DURATION_FIELDS = (
+    wire_field("changeVersion", "change_version", "version"),
+    wire_field("id", "id"),
+    wire_field("person", "person_id", "ref"),
+    wire_field("date", "date"),
+    wire_field("durationInMinutes", "duration_minutes"),
+    wire_field("activityLevels", "activity_levels", "activity-levels"),
+    wire_field("absenceDefinition", "absence_definition_id", "ref"),
+    wire_field("counterDefinitions", "counter_definition_ids", "ref-list"),
+    wire_field("status", "status"),
+    wire_field("isAuthorized", "is_authorized"),
+)
 
 
 def activity_duration_to_wire(row: Sequence[Any]) -> Wire:
@@ -246,6 +317,18 @@ _CALCULATED_FIELDS = (
     "flextimeDurationInMinutes",
     "flextimeBalanceInMinutes",
 )
+
+
+CALCULATED_TOTAL_FIELDS = (
+    wire_field("changeVersion", "change_version", "version"),
+    wire_field("id", "id"),
+    wire_field("person", "person_id", "ref"),
+    wire_field("date", "date"),
+    *(wire_field(name, column.name) for name, column in zip(
+        _CALCULATED_FIELDS, CALCULATED_TOTAL_COLUMNS[4:13], strict=True
+    )),
+    wire_field("shiftDefinition", "shift_definition_id", "ref"),
+)  # fmt: skip
 
 
 def calculated_total_to_wire(row: Sequence[Any]) -> Wire:

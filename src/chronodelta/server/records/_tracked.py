@@ -32,20 +32,32 @@ from chronodelta.domain import (
 )
 from chronodelta.server.activities._wire import (
     ACTIVITY_DEFINITION_COLUMNS,
+    ACTIVITY_DEFINITION_FIELDS,
     activity_definition_to_wire,
+)
+from chronodelta.server.records._compiled import (
+    PageSerializer,
+    compile_page_serializer,
+    driver_rows,
 )
 from chronodelta.server.records._memberships import selection_condition
 from chronodelta.server.records._serialize import (
     ACTIVITY_DURATION_COLUMNS,
+    ACTIVITY_DURATION_FIELDS,
     CALCULATED_TOTAL_COLUMNS,
+    CALCULATED_TOTAL_FIELDS,
     CLOCKING_COLUMNS,
+    CLOCKING_FIELDS,
     PAID_PRESENCE_COLUMNS,
+    PAID_PRESENCE_FIELDS,
     Wire,
+    WireField,
     activity_duration_to_wire,
     calculated_total_to_wire,
     clocking_to_wire,
     paid_presence_to_wire,
     reference_columns,
+    reference_fields,
     reference_serializer,
 )
 from chronodelta.storage import tables
@@ -61,6 +73,9 @@ FILTER_COLUMNS = {
 
 @dataclass(frozen=True)
 class TrackedCollection:
+    """``columns`` and ``to_wire`` serialize one record (a get, a write's answer);
+    ``fields`` describe the same wire record for the compiled page serializers."""
+
     info: CollectionInfo
     table: sa.Table
     columns: tuple[sa.ColumnElement[Any], ...]
@@ -69,10 +84,18 @@ class TrackedCollection:
     # The column of the id the API shows: a surrogate-keyed table (activity
     # definitions, whose ids are GUIDs) pages in the order of that column.
     key_column: str = "id"
+    fields: tuple[WireField, ...] = ()
 
     @property
     def name(self) -> str:
         return self.info.name
+
+    def page_serializer(self, dialect: str) -> PageSerializer:
+        """The compiled serializer of this collection's pages (``_compiled.py``)."""
+        key = (self.name, dialect)
+        if key not in _SERIALIZERS:  # once per worker and dialect; a race only compiles twice
+            _SERIALIZERS[key] = compile_page_serializer(self.name, self.table, self.fields, dialect)
+        return _SERIALIZERS[key]
 
     @property
     def dated(self) -> bool:
@@ -136,6 +159,23 @@ class TrackedCollection:
         kinds = criteria.get("kind")
         return kinds is None or kind in kinds
 
+    def select_in_scope(self, criteria: FilterCriteria | None, records: list[Wire]) -> list[Wire]:
+        """The records that ``in_scope`` accepts, by their date and kind. A change feed
+        asks this of every record it reads: here the criteria are read once a chunk."""
+        if criteria is None or not self.dated:
+            return records
+        low, high, kinds = criteria.date_from, criteria.date_to, criteria.get("kind")
+        return [
+            record
+            for record in records
+            if (low is None or record["date"] >= low)
+            and (high is None or record["date"] <= high)
+            and (kinds is None or record.get("kind") in kinds)
+        ]
+
+
+_SERIALIZERS: dict[tuple[str, str], PageSerializer] = {}
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -165,14 +205,15 @@ def read_page(
     if after is not None:
         conditions.append(tracked.after(after))
         criteria = _without_implied_lower_bound(tracked, criteria, after)
+    serializer = tracked.page_serializer(connection.dialect.name)
     query = (
-        sa.select(*tracked.columns)
+        sa.select(*serializer.columns)
         .where(*conditions, *tracked.conditions(criteria, tenant_id))
         .order_by(*tracked.keyset())
         .limit(limit + 1)
     )
-    rows = connection.execute(query).all()
-    records = [tracked.to_wire(row) for row in rows[:limit]]
+    rows = driver_rows(connection, query)
+    records = serializer.serialize(rows[:limit])
     next_key = tracked.page_key(records[-1]) if len(rows) > limit else None
     return Page(records, next_key)
 
@@ -228,6 +269,7 @@ def _reference(info: CollectionInfo) -> TrackedCollection:
             activity_definition_to_wire,
             None,
             key_column="guid",
+            fields=ACTIVITY_DEFINITION_FIELDS,
         )
     return TrackedCollection(
         info,
@@ -235,12 +277,18 @@ def _reference(info: CollectionInfo) -> TrackedCollection:
         reference_columns(info.name),
         reference_serializer(info.name),
         REFERENCE_FILTERS.get(info.name),
+        fields=reference_fields(info.name),
     )
 
 
 TRACKED: dict[str, TrackedCollection] = {
     CLOCKINGS.name: TrackedCollection(
-        CLOCKINGS, tables.clockings, CLOCKING_COLUMNS, clocking_to_wire, CLOCKINGS_FILTER
+        CLOCKINGS,
+        tables.clockings,
+        CLOCKING_COLUMNS,
+        clocking_to_wire,
+        CLOCKINGS_FILTER,
+        fields=CLOCKING_FIELDS,
     ),
     PAID_PRESENCES.name: TrackedCollection(
         PAID_PRESENCES,
@@ -248,6 +296,7 @@ TRACKED: dict[str, TrackedCollection] = {
         PAID_PRESENCE_COLUMNS,
         paid_presence_to_wire,
         PAID_PRESENCES_FILTER,
+        fields=PAID_PRESENCE_FIELDS,
     ),
     ACTIVITY_DURATIONS.name: TrackedCollection(
         ACTIVITY_DURATIONS,
@@ -255,6 +304,7 @@ TRACKED: dict[str, TrackedCollection] = {
         ACTIVITY_DURATION_COLUMNS,
         activity_duration_to_wire,
         ACTIVITY_DURATIONS_FILTER,
+        fields=ACTIVITY_DURATION_FIELDS,
     ),
     CALCULATED_TOTALS.name: TrackedCollection(
         CALCULATED_TOTALS,
@@ -262,6 +312,7 @@ TRACKED: dict[str, TrackedCollection] = {
         CALCULATED_TOTAL_COLUMNS,
         calculated_total_to_wire,
         CALCULATED_TOTALS_FILTER,
+        fields=CALCULATED_TOTAL_FIELDS,
     ),
     **{info.name: _reference(info) for info in REFERENCE_COLLECTIONS},
 }
