@@ -142,8 +142,17 @@ def _active(clockings: Iterable[DayClocking]) -> list[DayClocking]:
     return [c for c in clockings if c.status != ClockingStatus.DELETED]
 
 
-def _order(clocking: DayClocking) -> tuple[int, int]:
-    return (clocking.time, clocking.id)
+def _order(clocking: DayClocking) -> tuple[int, int, int]:
+    """Time, then the order the clockings were made in (ties: a clocking pairs with the
+    one next to it in that order).
+
+    A negative id is a running write's provisional one (storage, late version
+    assignment, issue 14): it becomes higher than every id committed before, in the
+    order of ``-id``. Sorted as the final id will be, so that the write computes what
+    a recalculation from scratch computes after its commit.
+    """
+    made = clocking.id
+    return (clocking.time, 0, made) if made >= 0 else (clocking.time, 1, -made)
 
 
 def _presence_clockings(clockings: Iterable[DayClocking]) -> list[DayClocking]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,7 +24,13 @@ from chronodelta.server.clock._model import (
     reset,
     set_to,
 )
-from chronodelta.storage import is_postgresql, plain_write_transaction, read_transaction, tables
+from chronodelta.storage import (
+    is_postgresql,
+    plain_write_transaction,
+    read_statement,
+    read_transaction,
+    tables,
+)
 
 clocks = tables.tenant_clocks
 MICROSECOND = dt.timedelta(microseconds=1)
@@ -58,10 +65,16 @@ _READ = sa.select(clocks.c.offset_microseconds, clocks.c.frozen_at, clocks.c.anc
 def read_clock(connection: sa.Connection, tenant_id: int) -> TenantClock:
     """The tenant's stored clock (the wall clock when it has no row): one key lookup."""
     row = connection.execute(_READ, {"tenant": tenant_id}).first()
+    return _clock_of(None if row is None else tuple(row))
+
+
+def _clock_of(row: tuple[Any, ...] | None) -> TenantClock:
+    """A clock from its row (offset, frozen at, anchored); the wall clock for none."""
     if row is None:
         return WALL_CLOCK
-    frozen = as_utc(row.frozen_at) if row.frozen_at is not None else None
-    return TenantClock(row.offset_microseconds * MICROSECOND, frozen, bool(row.anchored))
+    offset_microseconds, frozen_at, anchored = row
+    frozen = as_utc(frozen_at) if frozen_at is not None else None
+    return TenantClock(offset_microseconds * MICROSECOND, frozen, bool(anchored))
 
 
 class TenantClocks:
@@ -73,8 +86,11 @@ class TenantClocks:
         self._pinned_today = pinned_today
 
     def read(self, tenant_id: int) -> TenantClock:
-        with read_transaction(self._engine) as connection:
-            return self.reading(connection, tenant_id)
+        # Every API request makes this read: one statement, in autocommit on PostgreSQL
+        # (half the round trips of a read transaction; BENCHMARKS.md, "The tenant
+        # clock's read on every request").
+        rows = read_statement(self._engine, _READ, {"tenant": tenant_id})
+        return _pinned(_clock_of(tuple(rows[0]) if rows else None), self._pinned_today)
 
     def reading(self, connection: sa.Connection, tenant_id: int) -> TenantClock:
         """``read`` inside a transaction the caller already has open."""
