@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from chronodelta.server._periodic import PeriodicJob
 from chronodelta.server.auth._limits import forget_windows_before, window_start
 from chronodelta.server.clock._store import read_clock
 from chronodelta.server.delta._tracker import recorded_use_slack
@@ -136,8 +136,10 @@ def _forget_departures(connection: sa.Connection, tenant_id: int, window_cursor:
     return removed
 
 
-class RetentionThread:
+class RetentionThread(PeriodicJob):
     """Runs retention every ``interval`` seconds in the background of a server process."""
+
+    thread_name = "chronodelta-retention"
 
     def __init__(
         self,
@@ -148,32 +150,16 @@ class RetentionThread:
         interval: float,
         webhooks: WebhookRetention | None = None,
     ) -> None:
-        self._engine, self._ttl, self._overlap, self._interval = engine, ttl, overlap, interval
+        super().__init__(interval)
+        self._engine, self._ttl, self._overlap = engine, ttl, overlap
         self._webhooks = webhooks
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        # A fresh thread per start: an app may be started more than once in a process.
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="chronodelta-retention", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                report = run_retention(
-                    self._engine,
-                    ttl=self._ttl,
-                    overlap=self._overlap,
-                    now=dt.datetime.now(dt.UTC),
-                    webhooks=self._webhooks,
-                )
-                log.info("retention: %s", report)
-            except Exception:  # a failed run is retried at the next interval
-                log.exception("retention run failed")
+    def run_once(self) -> None:
+        report = run_retention(
+            self._engine,
+            ttl=self._ttl,
+            overlap=self._overlap,
+            now=dt.datetime.now(dt.UTC),
+            webhooks=self._webhooks,
+        )
+        log.info("retention: %s", report)
