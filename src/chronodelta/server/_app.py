@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if deliverer is not None:
             deliverer.stop()
+        found.read_ahead.close()  # pages read ahead for walks no one will finish
         sandbox.stop()  # after the last request: writes the log rows still buffered
         retention.stop()
 

@@ -25,6 +25,7 @@ from chronodelta.server.delta._service import DeltaService
 from chronodelta.server.delta._tracker import DeltaTracker
 from chronodelta.server.records._backend import ConnectorBackend
 from chronodelta.server.records._paging import PageTokenCodec
+from chronodelta.server.records._read_ahead import PageReadAhead
 from chronodelta.server.references._store import ReferenceStore
 from chronodelta.server.webhooks._backend import WebhookBackend
 from chronodelta.storage import create_engine
@@ -45,6 +46,7 @@ class Services:
     activities: ActivityDefinitionService
     webhooks: WebhookBackend
     clocks: TenantClocks
+    read_ahead: PageReadAhead
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -84,6 +86,7 @@ class Services:
                 allow_private=settings.webhook_allow_private,
             ),
             clocks=clocks,
+            read_ahead=PageReadAhead(enabled=settings.page_read_ahead),
         )
 
 

@@ -58,6 +58,11 @@ class Settings:
     db_busy_timeout: float = field(default_factory=busy_timeout_from_env)
     # Contract, "Paging": the page size is the server's choice.
     page_size: int = field(default_factory=lambda: _int_env("CHRONODELTA_PAGE_SIZE", 1000))
+    # Issue 14, item 2: build a list's next page while the client reads this one
+    # (server/records/_read_ahead.py); served only if the tenant did not change.
+    page_read_ahead: bool = field(
+        default_factory=lambda: _bool_env("CHRONODELTA_PAGE_READ_AHEAD", True)
+    )
     max_body_bytes: int = field(
         default_factory=lambda: _int_env("CHRONODELTA_MAX_BODY_BYTES", 1024 * 1024)
     )

@@ -17,11 +17,13 @@ from ._engine import (
 )
 from ._migrate import current_revision, head_revision, upgrade
 from ._transactions import (
+    CHANGE_VERSION,
     DatabaseBusy,
     DatabaseConnectionLost,
     DatabaseUnavailable,
     VersionedWriteObserver,
     WriteTransaction,
+    bump_tenant_counter,
     ensure_tenant_counters,
     is_busy_error,
     late_write_transaction,
@@ -34,6 +36,7 @@ from ._transactions import (
 
 __all__ = [
     "BUSY_TIMEOUT_ENV",
+    "CHANGE_VERSION",
     "DATABASE_URL_ENV",
     "DEFAULT_BUSY_TIMEOUT_SECONDS",
     "DatabaseBusy",
@@ -42,6 +45,7 @@ __all__ = [
     "DatabaseUrlError",
     "VersionedWriteObserver",
     "WriteTransaction",
+    "bump_tenant_counter",
     "busy_timeout_from_env",
     "create_engine",
     "current_revision",

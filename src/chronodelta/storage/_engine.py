@@ -31,6 +31,11 @@ DEFAULT_SQLITE_PATH = Path("var") / "chronodelta.db"
 # write lock up front makes concurrent writers queue instead.
 SQLITE_IMMEDIATE = "chronodelta_sqlite_immediate"
 SQLITE_IMMEDIATE_OPTIONS = {SQLITE_IMMEDIATE: True}
+# Execution option for a connection that runs one read-only statement and nothing else
+# (``read_statement``): no BEGIN, so SQLite runs the statement in its own implicit
+# transaction, which is as consistent as an explicit one for a single statement.
+SQLITE_SINGLE_STATEMENT = "chronodelta_sqlite_single_statement"
+SQLITE_SINGLE_STATEMENT_OPTIONS = {SQLITE_SINGLE_STATEMENT: True}
 
 
 @dataclass(frozen=True)
@@ -170,5 +175,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: sa.Connection) -> None:
-    immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+    options = connection.get_execution_options()
+    if options.get(SQLITE_SINGLE_STATEMENT, False):
+        return  # the two round trips of BEGIN and COMMIT, saved on every API call
+    immediate = options.get(SQLITE_IMMEDIATE, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -56,7 +56,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from . import tables
-from ._engine import SQLITE_IMMEDIATE_OPTIONS, is_postgresql, writer_queue
+from ._engine import (
+    SQLITE_IMMEDIATE_OPTIONS,
+    SQLITE_SINGLE_STATEMENT_OPTIONS,
+    is_postgresql,
+    writer_queue,
+)
 from .tables import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
@@ -495,19 +500,19 @@ def read_statement(
 ) -> list[sa.Row[tuple[object, ...]]]:
     """The rows of one read-only statement, in as few round trips as the database allows.
 
-    For reads made on every API call (the sandbox's fault rules, issue 13): on
-    PostgreSQL in autocommit, a single statement is its own READ COMMITTED transaction,
-    which saves the ``BEGIN`` and ``COMMIT`` round trips of ``read_transaction``
-    (BENCHMARKS.md, "Sandbox overhead"). SQLite reads a local file; it uses
-    ``read_transaction``.
+    For reads made on every API call (the tenant's clock, its fault rules, its restore
+    count; issue 13): a single statement is its own transaction, as consistent as one in
+    ``BEGIN`` ... ``COMMIT``, without those two statements (BENCHMARKS.md, "Sandbox
+    overhead"). PostgreSQL runs it in autocommit (READ COMMITTED); SQLite in its
+    implicit per-statement transaction (the connection's ``BEGIN`` is skipped).
     """
-    if not is_postgresql(engine):
-        with read_transaction(engine) as connection:
-            return list(connection.execute(statement, parameters or {}))
-    with _unavailability_as_errors():
-        autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        with autocommit as connection:
-            return list(connection.execute(statement, parameters or {}))
+    options: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT"}
+        if is_postgresql(engine)
+        else dict(SQLITE_SINGLE_STATEMENT_OPTIONS)
+    )
+    with _unavailability_as_errors(), engine.connect().execution_options(**options) as connection:
+        return list(connection.execute(statement, parameters or {}))
 
 
 def ensure_tenant_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> None:
@@ -523,6 +528,19 @@ def ensure_tenant_counters(connection: sa.Connection, tenant_id: int, names: lis
             tenant_counters.insert(),
             [{"tenant_id": tenant_id, "name": n, "value": 0} for n in missing],
         )
+
+
+def bump_tenant_counter(connection: sa.Connection, tenant_id: int, name: str) -> None:
+    """Raise one of the tenant's counters by one (created at 1), in ``connection``'s
+    transaction: the generation of state that takes no change version (the org tree
+    and circles), which a list page read ahead compares (``records/_read_ahead.py``)."""
+    connection.execute(_BUMP_COUNTER, {"tenant": tenant_id, "name": name})
+
+
+_BUMP_COUNTER = sa.text(
+    "INSERT INTO tenant_counters (tenant_id, name, value) VALUES (:tenant, :name, 1) "
+    "ON CONFLICT (tenant_id, name) DO UPDATE SET value = tenant_counters.value + 1"
+)
 
 
 # Built once: every write runs these (building a statement costs more than running it).

@@ -24,7 +24,7 @@ from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken, snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
 from chronodelta.server.records._dated import external_references_query
-from chronodelta.server.records._lists import add_list_and_get, page_response, position
+from chronodelta.server.records._lists import add_list_and_get, json_response, page_body, position
 from chronodelta.server.records._tracked import TRACKED
 
 router = APIRouter()
@@ -160,7 +160,7 @@ def _page(
     start = position(found, token, principal.tenant_id, NAME, canonical)
     limit = found.settings.page_size
     page = found.activities.list_page(principal.tenant_id, start.key, limit, structure, references)
-    return page_response(
+    body = page_body(
         found,
         start=start,
         path=ACTIVITY_DEFINITIONS.path if structure is None else structure.path,
@@ -172,3 +172,4 @@ def _page(
         canonical_filter=canonical,
         external_references=references,
     )
+    return json_response(body)

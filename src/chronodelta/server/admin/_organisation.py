@@ -3,7 +3,9 @@
 What ``person in org-group(...)``, ``org-tree(...)`` and ``circle(...)`` select. Not API
 collections, so their writes take no change version: a list filtered by them reads
 the memberships as they are when it reads, and no delta depends on them (seeds 001 to
-003: "People cannot be used in the delta"; docs/delta.md).
+003: "People cannot be used in the delta"; docs/delta.md). Each write raises the
+tenant's ``organisation`` counter instead, so that a list page read ahead under the
+old memberships is not served (``records/_read_ahead.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from chronodelta.server.admin._tenants import AdminError, tenant_id
-from chronodelta.storage import plain_write_transaction, tables
+from chronodelta.server.records._read_ahead import ORGANISATION
+from chronodelta.storage import bump_tenant_counter, plain_write_transaction, tables
 
 
 def place_in_org_group(engine: Engine, tenant: str, person_id: int, group_id: int | None) -> None:
@@ -32,6 +35,7 @@ def place_in_org_group(engine: Engine, tenant: str, person_id: int, group_id: in
                         tenant_id=owner, person_id=person_id, org_group_id=group_id
                     )
                 )
+            bump_tenant_counter(connection, owner, ORGANISATION)
     except IntegrityError:
         raise AdminError(f"no person {person_id} or no org group {group_id} in {tenant}") from None
 
@@ -50,5 +54,6 @@ def set_circle_member(
                 connection.execute(
                     table.insert().values(tenant_id=owner, circle_id=circle_id, person_id=person_id)
                 )
+            bump_tenant_counter(connection, owner, ORGANISATION)
     except IntegrityError:
         raise AdminError(f"no person {person_id} or no circle {circle_id} in {tenant}") from None

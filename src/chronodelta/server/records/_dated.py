@@ -7,6 +7,7 @@ a get by id, and both take ``externalReferences`` (seeds 001-003).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Query, Request
@@ -20,12 +21,13 @@ from chronodelta.domain import (
     external_references_pattern,
 )
 from chronodelta.server._errors import BadRequest
-from chronodelta.server._services import services
+from chronodelta.server._services import Services, services
 from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
 from chronodelta.server.records._backend import References
-from chronodelta.server.records._lists import page_response, position
+from chronodelta.server.records._lists import ListStart, json_response, page_body, position
+from chronodelta.server.records._read_ahead import PageBody, PageKey, tenant_stamp
 from chronodelta.server.records._tracked import Page, TrackedCollection
 
 
@@ -69,20 +71,72 @@ def dated_list_response(
         )
     except FilterError as exc:
         raise BadRequest(reasons=exc.reasons) from None
-    canonical = criteria.canonical()
-    start = position(found, continuation, principal.tenant_id, tracked.name, canonical)
-    page = list_page(
-        principal.tenant_id, criteria, start.key, found.settings.page_size, external_references
+    walk = DatedWalk(
+        found, tracked, list_page, principal.tenant_id, criteria, filter_text, external_references
     )
-    return page_response(
-        found,
-        start=start,
-        path=tracked.info.path,
-        tenant_id=principal.tenant_id,
-        collection=tracked.name,
-        records=page.records,
-        next_key=page.next_key,
-        filter_text=filter_text,
-        canonical_filter=canonical,
-        external_references=external_references,
-    )
+    start = position(found, continuation, walk.tenant_id, tracked.name, walk.canonical)
+    page = found.read_ahead.take(
+        walk.key(start.key), start.stamp, wait=found.settings.db_busy_timeout
+    ) or walk.read(start)
+    if page.next_key is not None:
+        walk.read_ahead(page.next_key)
+    return json_response(page.body)
+
+
+@dataclass(frozen=True)
+class DatedWalk:
+    """The pages of one dated list walk, as one request asks for them: read now, or
+    read ahead for the request that will follow its ``nextLink`` (``_read_ahead.py``)."""
+
+    found: Services
+    tracked: TrackedCollection
+    list_page: ListPage
+    tenant_id: int
+    criteria: FilterCriteria
+    filter_text: str | None
+    external_references: str | None
+
+    @property
+    def canonical(self) -> str:
+        return self.criteria.canonical()
+
+    def key(self, after: tuple[Any, ...] | None) -> PageKey:
+        return PageKey(
+            self.tenant_id,
+            self.tracked.name,
+            self.canonical,
+            after,
+            self.found.settings.page_size,
+            self.external_references,
+        )
+
+    def read(self, start: ListStart) -> PageBody:
+        """The page at ``start``, read now (``start.stamp`` was read before it)."""
+        page = self.list_page(
+            self.tenant_id,
+            self.criteria,
+            start.key,
+            self.found.settings.page_size,
+            self.external_references,
+        )
+        body = page_body(
+            self.found,
+            start=start,
+            path=self.tracked.info.path,
+            tenant_id=self.tenant_id,
+            collection=self.tracked.name,
+            records=page.records,
+            next_key=page.next_key,
+            filter_text=self.filter_text,
+            canonical_filter=self.canonical,
+            external_references=self.external_references,
+        )
+        return PageBody(start.stamp, body, page.next_key)
+
+    def read_ahead(self, after: tuple[Any, ...]) -> None:
+        """Read the page after ``after`` in the background, its stamp first."""
+
+        def read() -> PageBody:
+            return self.read(ListStart(after, tenant_stamp(self.found.engine, self.tenant_id)))
+
+        self.found.read_ahead.read_ahead(self.key(after), read)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from chronodelta.domain import CollectionInfo
 from chronodelta.server._models import ErrorBody, page_model
 from chronodelta.server.records._paging import PagePosition, filter_digest
-from chronodelta.server.snapshots._epoch import restores_of
+from chronodelta.server.records._read_ahead import TenantStamp, tenant_stamp
 
 if TYPE_CHECKING:  # the services import every feature, this module among them
     from chronodelta.server._services import Services
@@ -27,15 +27,25 @@ FILTER_SAFE = "'(),@:"
 
 @dataclass(frozen=True, slots=True)
 class ListStart:
-    """Where a list page starts (None: at the beginning), and the tenant's restore
-    count read before the page: the next page's token carries it, so that a list
-    walked across a reset answers 409 rather than mix two states (issue 13, item 4)."""
+    """Where a list page starts (None: at the beginning), and the tenant's stamp read
+    before the page: the next page's token carries its restore count, so that a list
+    walked across a reset answers 409 rather than mix two states (issue 13, item 4);
+    a page read ahead is served only under the same stamp (``_read_ahead.py``)."""
 
     key: tuple[Any, ...] | None
-    restores: int
+    stamp: TenantStamp
+
+    @property
+    def restores(self) -> int:
+        return self.stamp.restores
 
 
-def page_response(
+def json_response(body: bytes) -> Response:
+    """A JSON body as it is (already encoded: a page's, or one read ahead)."""
+    return Response(body, media_type="application/json")
+
+
+def page_body(
     found: Services,
     *,
     start: ListStart,
@@ -47,7 +57,8 @@ def page_response(
     filter_text: str | None,
     canonical_filter: str,
     external_references: str | None = None,
-) -> Response:
+) -> bytes:
+    """A list page's JSON: its records and, when more follow, its ``nextLink``."""
     body: dict[str, Any] = {"value": records}
     if next_key is not None:
         token = found.pages.encode(
@@ -61,18 +72,18 @@ def page_response(
             query.append(f"externalReferences={quote(external_references, safe=FILTER_SAFE)}")
         query.append(f"continuationToken={token}")
         body["nextLink"] = f"{path}?{'&'.join(query)}"
-    return Response(orjson.dumps(body), media_type="application/json")
+    return orjson.dumps(body)
 
 
 def position(
     found: Services, token: str | None, tenant_id: int, collection: str, canonical_filter: str
 ) -> ListStart:
-    restores = restores_of(found.engine, tenant_id)
+    stamp = tenant_stamp(found.engine, tenant_id)
     if token is None:
-        return ListStart(None, restores)
+        return ListStart(None, stamp)
     digest = filter_digest(canonical_filter)
     return ListStart(
-        found.pages.decode(token, tenant_id, collection, digest, restores).key, restores
+        found.pages.decode(token, tenant_id, collection, digest, stamp.restores).key, stamp
     )
 
 

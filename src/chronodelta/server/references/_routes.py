@@ -33,7 +33,7 @@ from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._routes import DeltaFlag, DeltaToken, snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
 from chronodelta.server.records._dated import external_references_query
-from chronodelta.server.records._lists import add_list_and_get, page_response, position
+from chronodelta.server.records._lists import add_list_and_get, json_response, page_body, position
 from chronodelta.server.records._tracked import TRACKED, TrackedCollection
 
 router = APIRouter()
@@ -123,7 +123,7 @@ def _add_collection(info: CollectionInfo) -> None:
             externalReferences,
             criteria,
         )
-        return page_response(
+        body = page_body(
             found,
             start=start,
             path=info.path,
@@ -135,6 +135,7 @@ def _add_collection(info: CollectionInfo) -> None:
             canonical_filter=canonical,
             external_references=externalReferences,
         )
+        return json_response(body)
 
     def get_record(
         request: Request,

@@ -10,22 +10,9 @@ which a restore raises in its own transaction.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from chronodelta.storage import WriteTransaction, read_transaction, tables
+from chronodelta.storage import WriteTransaction
 
 RESTORES = "restores"
-_QUERY = sa.select(tables.tenant_counters.c.value).where(
-    tables.tenant_counters.c.tenant_id == sa.bindparam("tenant"),
-    tables.tenant_counters.c.name == RESTORES,
-)
-
-
-def restores_of(engine: Engine, tenant_id: int) -> int:
-    """The tenant's restore count (0 before its first)."""
-    with read_transaction(engine) as connection:
-        return int(connection.scalar(_QUERY, {"tenant": tenant_id}) or 0)
 
 
 def count_restore(tx: WriteTransaction) -> None:

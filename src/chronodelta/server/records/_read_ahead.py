@@ -1,0 +1,176 @@
+"""Read-ahead of a list's next page, served only while the tenant has not changed.
+
+Issue 14, item 2: a client walking a list parses page n while the server waits idle,
+then the server builds page n+1 while the client waits. So once a page with a
+``nextLink`` is sent, its worker builds the next page in the background; when the
+client asks for it, the finished body goes out as it is.
+
+A page read ahead must be exactly what reading it at request time would give. Its
+body depends on the collection's rows, on the reference data its filter and
+``externalReferences`` read, on the tenant's restore count (in the next token) and on
+the organisation (``person in org-group(...)``). Every committed write of those raises
+one of the tenant's counters: a versioned write the change version
+(``storage/_transactions.py``), a reset or restore ``restores``
+(``snapshots/_epoch.py``), an org tree or circle change ``organisation``
+(``admin/_organisation.py``). ``TenantStamp`` is the three, read *before* the page;
+the page is served only if the request's own stamp, read when it arrives, is equal:
+then nothing was committed from before the page was read until the request, and the
+page is the one a read now would give. Otherwise it is dropped and read again.
+
+The stamp is what a list page read anyway (the restore count, for its token), so a
+list page costs no more statements than before. Per worker, with keep-alive a walk
+stays on one worker; a page asked of another worker is read there as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import Counter
+from sqlalchemy.engine import Engine
+
+from chronodelta.server.snapshots._epoch import RESTORES
+from chronodelta.storage import CHANGE_VERSION, read_statement, tables
+
+ORGANISATION = "organisation"  # the counter the org tree and circle writes raise
+_STAMP = sa.select(tables.tenant_counters.c.name, tables.tenant_counters.c.value).where(
+    tables.tenant_counters.c.tenant_id == sa.bindparam("tenant"),
+    tables.tenant_counters.c.name.in_([CHANGE_VERSION, RESTORES, ORGANISATION]),
+)
+READ_AHEAD = Counter(
+    "chronodelta_page_read_ahead_total",
+    "List pages asked for that had been read ahead: hit (served), stale (the tenant "
+    "changed since: read again), miss (none was ready)",
+    ["outcome"],
+)
+_LABELS = {"hits": "hit", "stale": "stale", "misses": "miss"}  # ReadAheadCounts' fields
+
+
+@dataclass(frozen=True, slots=True)
+class TenantStamp:
+    """The tenant's counters that every change to a list page's body raises."""
+
+    change_version: int
+    restores: int
+    organisation: int
+
+
+def tenant_stamp(engine: Engine, tenant_id: int) -> TenantStamp:
+    """The tenant's stamp now: one statement (``read_statement``)."""
+    rows = read_statement(engine, _STAMP, {"tenant": tenant_id})
+    values: dict[str, int] = {str(row.name): int(row.value) for row in rows}
+    return TenantStamp(
+        values.get(CHANGE_VERSION, 0), values.get(RESTORES, 0), values.get(ORGANISATION, 0)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """Everything a list page's body is a function of, besides the tenant's state."""
+
+    tenant_id: int
+    collection: str
+    canonical_filter: str
+    after: tuple[Any, ...] | None
+    limit: int
+    external_references: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAheadCounts:
+    """What became of the pages asked for in one worker (the metric, per worker)."""
+
+    hits: int = 0
+    stale: int = 0
+    misses: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PageBody:
+    """A page's response body, the stamp read before it, and the next page's key."""
+
+    stamp: TenantStamp
+    body: bytes
+    next_key: tuple[Any, ...] | None
+
+
+class PageReadAhead:
+    """The next pages of the walks a worker is serving (at most ``capacity``)."""
+
+    def __init__(self, *, enabled: bool = True, capacity: int = 16) -> None:
+        self.enabled = enabled
+        self._capacity = capacity
+        self._pending: OrderedDict[PageKey, Future[PageBody]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self.counts = ReadAheadCounts()
+
+    def take(self, key: PageKey, stamp: TenantStamp, *, wait: float) -> PageBody | None:
+        """The page read ahead for ``key`` if it is still what a read now gives.
+
+        A page still being read is waited for (at most ``wait`` seconds): reading it
+        again would only compete with that read for the same worker's time.
+        """
+        with self._lock:
+            future = self._pending.pop(key, None)
+        page = self._finished(future, wait)
+        if page is None:
+            self._count("misses")
+        elif page.stamp != stamp:
+            self._count("stale")
+            page = None
+        else:
+            self._count("hits")
+        return page
+
+    def settle(self, timeout: float) -> None:
+        """Wait until the pages being read ahead now are read (tests, shutdown)."""
+        with self._lock:
+            pending = list(self._pending.values())
+        for future in pending:
+            self._finished(future, timeout)
+
+    @staticmethod
+    def _finished(future: Future[PageBody] | None, wait: float) -> PageBody | None:
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=wait)
+        except (Exception, CancelledError):  # a real error recurs when read again
+            return None
+
+    def _count(self, outcome: str) -> None:
+        READ_AHEAD.labels(_LABELS[outcome]).inc()
+        with self._lock:
+            self.counts = replace(self.counts, **{outcome: getattr(self.counts, outcome) + 1})
+
+    def read_ahead(self, key: PageKey, build: Callable[[], PageBody]) -> None:
+        """Start building ``key``'s page in the background (the oldest dropped if full)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if key in self._pending:
+                return
+            while len(self._pending) >= self._capacity:
+                _, oldest = self._pending.popitem(last=False)
+                oldest.cancel()
+            if self._executor is None:
+                # One thread: a worker reads ahead for its walks one page at a time,
+                # so read-ahead never takes more than one thread's share of the worker.
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="page-read-ahead")
+            self._pending[key] = self._executor.submit(build)
+
+    def close(self) -> None:
+        with self._lock:
+            pending, self._pending = list(self._pending.values()), OrderedDict()
+            executor, self._executor = self._executor, None
+        for future in pending:
+            future.cancel()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
