@@ -19,6 +19,11 @@ rounds of three measurements, one after the other:
   re-delivers every clocking: ``--records`` changes in one response, read again in
   every round (a replayed link answers the same changes).
 
+Then the **client floor**: the same client GETs the first list page's bytes as often as
+the walk has pages from a server that does nothing else (``_static_page.py``) and
+parses them the same way. Its rate is what this client reaches against a server that
+costs nothing: the most any server could give it.
+
 Each walk must give exactly ``--records`` distinct ids. The report (Markdown on
 stdout; progress on stderr) is the median rate of each, the ratios list / ceiling and
 delta / ceiling (of the medians and within each round), the load average around the
@@ -55,7 +60,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -64,6 +69,7 @@ import orjson
 import psutil
 
 from chronodelta.domain import API_PREFIX, CLOCKINGS, Scope
+from chronodelta.testing import free_port
 
 from ._support import (
     BACKENDS,
@@ -140,6 +146,7 @@ class Result:
     ceiling: tuple[Ceiling, ...]
     lists: tuple[Walk, ...]
     deltas: tuple[Walk, ...]
+    floors: tuple[Walk, ...]
     load: tuple[float, float]  # the 1-minute load average before and after
 
     @property
@@ -157,6 +164,10 @@ class Result:
     @property
     def delta_rate(self) -> float:
         return statistics.median(w.rate for w in self.deltas)
+
+    @property
+    def floor_rate(self) -> float:
+        return statistics.median(w.rate for w in self.floors)
 
 
 def log(message: str) -> None:
@@ -290,6 +301,56 @@ def walk_delta(http: httpx.Client, tenant: SeededTenant, link: str) -> Walk:
     return Walk(len(ids), done - started, len(content), done - parsing, on_server)
 
 
+@contextmanager
+def static_page_server(body: bytes) -> Iterator[str]:
+    """``_static_page.py`` serving ``body`` on a free loopback port: its base URL."""
+    with tempfile.TemporaryDirectory(prefix="chronodelta-floor-") as directory:
+        path = Path(directory) / "page.json"
+        path.write_bytes(body)
+        port = free_port()
+        command = [
+            *(sys.executable, "-m", "uvicorn", "bench._static_page:app"),
+            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--log-level", "warning", "--no-access-log"),
+        ]
+        env = {**os.environ, "STATIC_PAGE_BODY": str(path)}
+        process = subprocess.Popen(command, env=env, cwd=Path(__file__).parent.parent)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_until_serving(base_url, process)
+            yield base_url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def wait_until_serving(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchmarkError("the static page server exited")
+        with suppress(httpx.TransportError):
+            httpx.get(base_url + "/", timeout=1)
+            return
+        time.sleep(0.05)  # polling a subprocess's port until it listens
+    raise BenchmarkError("the static page server did not start")
+
+
+def walk_floor(http: httpx.Client, pages: int, page_size: int) -> Walk:
+    """``pages`` GETs of the static page, each parsed as the list walk parses it."""
+    body_bytes = 0
+    parse_seconds = 0.0
+    started = time.perf_counter()
+    for _ in range(pages):
+        content = http.get("/page").content
+        body_bytes += len(content)
+        parsing = time.perf_counter()
+        body = orjson.loads(content)
+        [record["id"] for record in body["value"]]
+        parse_seconds += time.perf_counter() - parsing
+    return Walk(pages * page_size, time.perf_counter() - started, body_bytes, parse_seconds, 0.0)
+
+
 # --- one back end -----------------------------------------------------------------------
 
 
@@ -308,20 +369,25 @@ def run_backend(
         ceilings: list[Ceiling] = []
         lists: list[Walk] = []
         deltas: list[Walk] = []
+        floors: list[Walk] = []
         load_before = os.getloadavg()[0]
         with (
             bench_server(url, page_size=page_size, env=env) as server,
             http_client(server.base_url) as http,
+            ExitStack() as floor_server,
         ):
             http.headers["Authorization"] = "Bearer " + fetch_token(
                 http, tenant, [Scope.CLOCKINGS_READ]
             )
             link = start_delta(http, tenant)
+            first_page = http.get(CLOCKINGS.path, params={"filter": tenant.clockings_filter})
             roots = [psutil.Process(server.pid), *database_processes(url)]
             # This process also holds what seeded the data (the server package, SQLAlchemy):
             # frozen, the collector no longer walks it whenever a parsed page's dicts set
             # it off, so the client costs what a client holding only httpx would (parsing
             # a page took about 2 us a record instead of 3 here). The server does the same.
+            static_url = floor_server.enter_context(static_page_server(first_page.content))
+            static = floor_server.enter_context(http_client(static_url))
             gc.collect()
             gc.freeze()
             for run in range(warmup + repeat):
@@ -332,21 +398,31 @@ def run_backend(
                 with counting_cpu(roots) as spent:
                     delta = walk_delta(http, tenant, link)
                 delta = replace(delta, cpu_seconds=spent[0])
+                floor = walk_floor(static, -(-records // page_size), page_size)
                 label = "warm-up" if run < warmup else f"run {run - warmup + 1}/{repeat}"
                 log(
                     f"[{backend}] {label}: ceiling {ceiling.rate:,.0f} records/s, list walk "
                     f"{listed.rate:,.0f} ({listed.rate / ceiling.rate:.2f}, CPU "
                     f"{listed.cpu_rate / ceiling.cpu_rate:.2f}), streamed delta "
                     f"{delta.rate:,.0f} ({delta.rate / ceiling.rate:.2f}, CPU "
-                    f"{delta.cpu_rate / ceiling.cpu_rate:.2f}); load {os.getloadavg()[0]:.1f}"
+                    f"{delta.cpu_rate / ceiling.cpu_rate:.2f}), client floor {floor.rate:,.0f} "
+                    f"({floor.rate / ceiling.rate:.2f}); load {os.getloadavg()[0]:.1f}"
                 )
                 if run >= warmup:
                     ceilings.append(ceiling)
                     lists.append(listed)
                     deltas.append(delta)
+                    floors.append(floor)
         load = (load_before, os.getloadavg()[0])
         return Result(
-            backend, records, page_size, tuple(ceilings), tuple(lists), tuple(deltas), load
+            backend,
+            records,
+            page_size,
+            tuple(ceilings),
+            tuple(lists),
+            tuple(deltas),
+            tuple(floors),
+            load,
         )
 
 
@@ -356,15 +432,17 @@ def run_backend(
 def report(results: Sequence[Result]) -> str:
     lines = [
         "| Back end | Records | Page size | Ceiling (records/s) | HTTP list walk (records/s) "
-        "| **List / ceiling** (CPU) | Streamed delta (changes/s) | **Delta / ceiling** (CPU) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| **List / ceiling** (CPU) | Streamed delta (changes/s) | **Delta / ceiling** (CPU) "
+        "| Client floor (records/s) | Floor / ceiling |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {db_label(r.backend)} | {r.records:,} | {r.page_size:,} | {r.ceiling_rate:,.0f} "
             f"| {r.list_rate:,.0f} | **{r.list_rate / r.ceiling_rate:.2f}** "
             f"({r.cpu_ratio(r.lists):.2f}) | {r.delta_rate:,.0f} "
-            f"| **{r.delta_rate / r.ceiling_rate:.2f}** ({r.cpu_ratio(r.deltas):.2f}) |"
+            f"| **{r.delta_rate / r.ceiling_rate:.2f}** ({r.cpu_ratio(r.deltas):.2f}) "
+            f"| {r.floor_rate:,.0f} | {r.floor_rate / r.ceiling_rate:.2f} |"
         )
     lines.append("")
     lines += [f"- {db_label(r.backend)}: {_rounds(r)} {_split(r)}" for r in results]
