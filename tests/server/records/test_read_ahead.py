@@ -14,7 +14,13 @@ import sqlalchemy as sa
 
 from chronodelta.domain import API_PREFIX, Scope
 from chronodelta.server import place_in_org_group, reset_tenant
-from chronodelta.server.records._read_ahead import ReadAheadCounts
+from chronodelta.server.records._read_ahead import (
+    PageBody,
+    PageKey,
+    PageReadAhead,
+    ReadAheadCounts,
+    TenantStamp,
+)
 from chronodelta.storage import read_transaction, tables
 from tests.server.conftest import SEED_UNTIL, Api
 
@@ -122,3 +128,41 @@ def test_a_page_read_ahead_of_another_tenant_state_is_not_served_after_a_reset(
     reset_tenant(api.engine, api.tenant)
     response = api.http.get(page["nextLink"], headers=api.auth(Scope.CLOCKINGS_READ))
     assert response.status_code == 409, response.text
+
+
+def test_a_tenant_being_written_is_read_ahead_less_and_again_once_quiet() -> None:
+    """Pages that go stale are work thrown away: after each, more of the tenant's next
+    pages are read at request time instead (1, 2, 4, 4, ...); a page served resets it."""
+    read_ahead = PageReadAhead()
+    old, new = TenantStamp(1, 0, 0), TenantStamp(2, 0, 0)
+    built: list[int] = []
+
+    def offer(page: int, stamp: TenantStamp) -> None:
+        def build() -> PageBody:
+            built.append(page)
+            return PageBody(stamp, b"{}", None)
+
+        read_ahead.read_ahead(_key(page), build)
+        read_ahead.settle(WAIT)
+
+    def outcome(page: int, now: TenantStamp) -> bool:
+        return read_ahead.take(_key(page), now, wait=WAIT) is not None
+
+    offer(1, old)
+    assert not outcome(1, new)  # stale: the next one is skipped
+    offer(2, new)
+    assert built == [1]
+    offer(3, old)
+    assert not outcome(3, new)  # stale again: the next two are skipped
+    for page in (4, 5, 6):
+        offer(page, new)
+    assert built == [1, 3, 6]
+    assert outcome(6, new)  # served: no more skipping
+    offer(7, new)
+    assert built == [1, 3, 6, 7]
+    assert read_ahead.counts == ReadAheadCounts(hits=1, stale=2, misses=0)
+    read_ahead.close()
+
+
+def _key(page: int) -> PageKey:
+    return PageKey(1, "clockings", FILTER, (page,), 25, None)

@@ -66,10 +66,11 @@ class Log:
 def writer(base_url: str, auth: dict[str, str], number: int, log: Log) -> None:
     with httpx.Client(base_url=base_url, headers=USER_AGENT, timeout=120) as http:
         for index in range(WRITES):
-            body = {
+            minutes = 300 + 7 * index + number
+            body: dict[str, Any] = {
                 "person": {"id": 1 + (number + index) % 6},
                 "date": f"2026-01-{11 + (number * WRITES + index) % 10:02d}",
-                "timeOfDayInMinutes": 300 + 7 * index + number,
+                "timeOfDayInMinutes": minutes,
                 "kind": "InOut",
             }
             created = log.check("create", http.post(CLOCKINGS, json=body, headers=auth))
@@ -77,7 +78,7 @@ def writer(base_url: str, auth: dict[str, str], number: int, log: Log) -> None:
                 continue
             with log.lock:
                 log.committed.add(created.json()["id"])
-            moved = {**body, "timeOfDayInMinutes": body["timeOfDayInMinutes"] + 1}
+            moved = {**body, "timeOfDayInMinutes": minutes + 1}
             target = f"{CLOCKINGS}/{created.json()['id']}"
             log.check("update", http.put(target, json=moved, headers=auth))
 
@@ -143,7 +144,7 @@ def test_walks_served_by_read_ahead_while_writers_write(server: str, database_ur
     client = provision_with_cli(database_url, people=6, days=10, until=TODAY)
     with httpx.Client(base_url=server, headers=USER_AGENT, timeout=120) as http:
         auth = bearer(http, client)
-        log, missed, stop = Log(), [], threading.Event()
+        log, missed, stop = Log(), list[str](), threading.Event()
         org_filter = f"{FILTER} and person in org-group(1)"
         threads = [
             *(threading.Thread(target=writer, args=(server, auth, n, log)) for n in range(WRITERS)),

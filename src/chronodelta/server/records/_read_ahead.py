@@ -49,6 +49,8 @@ READ_AHEAD = Counter(
     "changed since: read again), miss (none was ready)",
     ["outcome"],
 )
+# After stale pages, at most this many of a tenant's next pages are not read ahead.
+MAX_SKIPS = 4
 _LABELS = {"hits": "hit", "stale": "stale", "misses": "miss"}  # ReadAheadCounts' fields
 
 
@@ -110,6 +112,11 @@ class PageReadAhead:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self.counts = ReadAheadCounts()
+        # Tenant -> (pages not to read ahead, how many after the next stale one): a page
+        # that went stale says the tenant is being written now; reading ahead then is
+        # mostly work thrown away, so it backs off, more after each stale page (up to
+        # MAX_SKIPS), and a page served resets it.
+        self._backoff: dict[int, tuple[int, int]] = {}
 
     def take(self, key: PageKey, stamp: TenantStamp, *, wait: float) -> PageBody | None:
         """The page read ahead for ``key`` if it is still what a read now gives.
@@ -124,9 +131,14 @@ class PageReadAhead:
             self._count("misses")
         elif page.stamp != stamp:
             self._count("stale")
+            with self._lock:
+                _, after_stale = self._backoff.get(key.tenant_id, (0, 1))
+                self._backoff[key.tenant_id] = (after_stale, min(2 * after_stale, MAX_SKIPS))
             page = None
         else:
             self._count("hits")
+            with self._lock:
+                self._backoff.pop(key.tenant_id, None)
         return page
 
     def settle(self, timeout: float) -> None:
@@ -155,7 +167,7 @@ class PageReadAhead:
         if not self.enabled:
             return
         with self._lock:
-            if key in self._pending:
+            if key in self._pending or self._skipped(key.tenant_id):
                 return
             while len(self._pending) >= self._capacity:
                 _, oldest = self._pending.popitem(last=False)
@@ -165,6 +177,14 @@ class PageReadAhead:
                 # so read-ahead never takes more than one thread's share of the worker.
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="page-read-ahead")
             self._pending[key] = self._executor.submit(build)
+
+    def _skipped(self, tenant_id: int) -> bool:
+        """Whether to skip this read-ahead of the tenant's (under ``_lock``)."""
+        skips, after_stale = self._backoff.get(tenant_id, (0, 1))
+        if skips == 0:
+            return False
+        self._backoff[tenant_id] = (skips - 1, after_stale)
+        return True
 
     def close(self) -> None:
         with self._lock:
