@@ -62,6 +62,7 @@ class Services:
         references = ReferenceStore(engine)
         clocks = TenantClocks(engine, settings.today_override)
         pages = PageTokenCodec(signer)
+        read_ahead = PageReadAhead(enabled=settings.page_read_ahead)
         tracker = DeltaTracker(
             engine,
             signer,
@@ -78,7 +79,7 @@ class Services:
             auth=AuthService(engine, tokens, settings, clocks),
             pages=pages,
             deltas=tracker,
-            delta=DeltaService(tracker, references, pages, settings),
+            delta=DeltaService(tracker, references, pages, settings, read_ahead),
             activities=ActivityDefinitionService(engine),
             webhooks=WebhookBackend(
                 engine,
@@ -86,7 +87,7 @@ class Services:
                 allow_private=settings.webhook_allow_private,
             ),
             clocks=clocks,
-            read_ahead=PageReadAhead(enabled=settings.page_read_ahead),
+            read_ahead=read_ahead,
         )
 
 

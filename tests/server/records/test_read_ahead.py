@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from chronodelta.domain import API_PREFIX, Scope
+from chronodelta.domain import API_PREFIX, CLOCKINGS_FILTER, FilterCriteria, Scope, compile_filter
 from chronodelta.server import place_in_org_group, reset_tenant
 from chronodelta.server.records._read_ahead import (
     PageBody,
@@ -166,3 +166,69 @@ def test_a_tenant_being_written_is_read_ahead_less_and_again_once_quiet() -> Non
 
 def _key(page: int) -> PageKey:
     return PageKey(1, "clockings", FILTER, (page,), 25, None)
+
+
+def snapshot_walk(api: Api) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A delta's first page (it starts the delta) and the one after it."""
+    response = api.http.get(
+        CLOCKINGS, params={"filter": FILTER, "delta": ""}, headers=api.auth(Scope.CLOCKINGS_READ)
+    )
+    assert response.status_code == 200, response.text
+    first: dict[str, Any] = response.json()
+    return first["value"], first
+
+
+def rest_of_snapshot(api: Api, page: dict[str, Any]) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    while "nextLink" in page:
+        response = api.http.get(page["nextLink"], headers=api.auth(Scope.CLOCKINGS_READ))
+        assert response.status_code == 200, response.text
+        page = response.json()
+        records += page["value"]
+        api.services.read_ahead.settle(WAIT)
+    assert "deltaLink" in page
+    return records
+
+
+def test_a_delta_snapshot_is_read_ahead_and_equals_a_plain_one(api: Api) -> None:
+    records, first = snapshot_walk(api)
+    api.services.read_ahead.settle(WAIT)
+    walked = records + rest_of_snapshot(api, first)
+    assert counts(api).hits >= len(walked) // 25 - 1
+
+    api.services.read_ahead.enabled = False
+    records, first = snapshot_walk(api)
+    assert records + rest_of_snapshot(api, first) == walked
+
+
+def test_a_record_changed_after_a_delta_began_is_not_in_a_snapshot_page_read_ahead(
+    api: Api,
+) -> None:
+    """Seed 000: the snapshot is the state at the delta's start; a record changed after
+    it comes in the changes. Page 2 was read ahead before the change."""
+    records, first = snapshot_walk(api)
+    api.services.read_ahead.settle(WAIT)
+    plain = api.services.backend.list_clockings(
+        api.tenant_id,
+        _criteria(),
+        (records[-1]["date"], records[-1]["id"]),
+        25,
+    )
+    moved = plain.records[0]  # the first record of page 2
+    body = {
+        "person": {"id": moved["person"]["id"]},
+        "date": moved["date"].isoformat(),
+        "timeOfDayInMinutes": (moved["timeOfDayInMinutes"] + 1) % 1440,
+        "kind": moved["kind"],
+    }
+    target = f"{CLOCKINGS}/{moved['id']}"
+    updated = api.http.put(target, json=body, headers=api.auth(Scope.CLOCKINGS_WRITE))
+    assert updated.status_code == 200, updated.text
+
+    rest = rest_of_snapshot(api, first)
+    assert moved["id"] not in {record["id"] for record in rest}
+    assert counts(api).stale == 1
+
+
+def _criteria() -> FilterCriteria:
+    return compile_filter(FILTER, CLOCKINGS_FILTER, mode="list", today=SEED_UNTIL)

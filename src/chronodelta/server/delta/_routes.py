@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -33,7 +32,7 @@ def snapshot_response(
 ) -> Response:
     """A page of a delta's initial snapshot: the first one starts the delta."""
     body = services(request).delta.snapshot_page(principal, tracked, query)
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from chronodelta.domain import (
     ExternalReference,
     FilterCriteria,
@@ -30,6 +32,14 @@ from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._tracker import ChangeFeed, DeltaState, DeltaTracker, delta_link
 from chronodelta.server.records._lists import FILTER_SAFE
 from chronodelta.server.records._paging import PagePosition, PageTokenCodec, filter_digest
+from chronodelta.server.records._read_ahead import (
+    UNSTAMPED,
+    PageBody,
+    PageKey,
+    PageReadAhead,
+    TenantStamp,
+    tenant_stamp,
+)
 from chronodelta.server.records._tracked import Page, TrackedCollection
 from chronodelta.server.references._store import ReferenceStore
 
@@ -59,32 +69,58 @@ class DeltaService:
         references: ReferenceStore,
         pages: PageTokenCodec,
         settings: Settings,
+        read_ahead: PageReadAhead | None = None,
     ) -> None:
         self.tracker = tracker
         self._references = references
         self._pages = pages
         self._settings = settings
+        self._read_ahead = read_ahead or PageReadAhead(enabled=False)
 
     def snapshot_page(
         self, principal: Principal, tracked: TrackedCollection, query: SnapshotQuery
-    ) -> dict[str, Any]:
-        """A page of a delta's initial snapshot (the body); without a token, a new delta."""
+    ) -> bytes:
+        """A page of a delta's initial snapshot (its JSON); without a token, a new delta.
+
+        Later pages are read ahead as list pages are (``records/_read_ahead.py``): a
+        write that moves a record out of the snapshot (a version past the delta's)
+        raises the change version, so a page read before it is not served.
+        """
         if query.delta_token is None:
             state, criteria, references = self._start(principal, tracked, query)
-            after = None
+            walk = _SnapshotWalk(self, tracked, state, criteria, references, query.filter_text)
+            page = walk.read(None, None, first=True)
         else:
             state, criteria, after = self._resume_snapshot(principal, tracked, query)
-            references = state_references(state)
-        page = self.tracker.snapshot_page(
-            tracked, state, criteria, after, self._settings.page_size, references
-        )
+            walk = _SnapshotWalk(
+                self, tracked, state, criteria, state_references(state), query.filter_text
+            )
+            stamp = tenant_stamp(self.tracker.engine, state.tenant_id)
+            wait = self._settings.db_busy_timeout
+            page = self._read_ahead.take(walk.key(after), stamp, wait=wait) or walk.read(
+                after, stamp
+            )
+        if page.next_key is not None:
+            walk.read_ahead(page.next_key)
+        return page.body
+
+    def _snapshot_body(
+        self,
+        tracked: TrackedCollection,
+        state: DeltaState,
+        page: Page,
+        filter_text: str | None,
+        *,
+        first: bool,
+    ) -> tuple[bytes, tuple[Any, ...] | None]:
+        """A snapshot page's JSON, and where the next page starts (None: this is the last)."""
         body: dict[str, Any] = {"value": page.records}
-        key = continue_after(tracked, page, first=query.delta_token is None)
+        key = continue_after(tracked, page, first=first)
         if key is not None:
-            body["nextLink"] = self._next_link(tracked, state, key, query.filter_text)
+            body["nextLink"] = self._next_link(tracked, state, key, filter_text)
         else:
             body["deltaLink"] = delta_link(tracked.name, self.tracker.first_changes_token(state))
-        return body
+        return orjson.dumps(body), key
 
     def changes(self, principal: Principal, tracked: TrackedCollection, token: str) -> Changes:
         """Every change since the deltaLink's ``token``, and the next deltaLink."""
@@ -155,6 +191,55 @@ class DeltaService:
             f"deltaToken={self.tracker.snapshot_token(state)}",
         ]
         return f"{tracked.info.path}?{'&'.join(query)}"
+
+
+@dataclass(frozen=True)
+class _SnapshotWalk:
+    """The pages of one delta's snapshot walk, read now or ahead (``snapshot_page``)."""
+
+    service: DeltaService
+    tracked: TrackedCollection
+    state: DeltaState
+    criteria: FilterCriteria | None
+    references: tuple[ExternalReference, ...]
+    filter_text: str | None
+
+    def key(self, after: tuple[Any, ...] | None) -> PageKey:
+        return PageKey(
+            self.state.tenant_id,
+            self.tracked.name,
+            self.state.filter_canonical,
+            after,
+            self.service._settings.page_size,
+            format_external_references(self.references),
+            delta_id=self.state.id,
+        )
+
+    def read(
+        self, after: tuple[Any, ...] | None, stamp: TenantStamp | None, *, first: bool = False
+    ) -> PageBody:
+        """The page after ``after``, read now (``stamp``, if any, read before it)."""
+        service = self.service
+        page = service.tracker.snapshot_page(
+            self.tracked,
+            self.state,
+            self.criteria,
+            after,
+            service._settings.page_size,
+            self.references,
+        )
+        body, key = service._snapshot_body(
+            self.tracked, self.state, page, self.filter_text, first=first
+        )
+        return PageBody(stamp or UNSTAMPED, body, key)
+
+    def read_ahead(self, after: tuple[Any, ...]) -> None:
+        engine = self.service.tracker.engine
+
+        def read() -> PageBody:
+            return self.read(after, tenant_stamp(engine, self.state.tenant_id))
+
+        self.service._read_ahead.read_ahead(self.key(after), read)
 
 
 def continue_after(

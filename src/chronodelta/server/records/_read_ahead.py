@@ -72,6 +72,11 @@ def tenant_stamp(engine: Engine, tenant_id: int) -> TenantStamp:
     )
 
 
+# The stamp of a page read for its own request only (a delta's first snapshot page):
+# never equal to a tenant's, so never served to another.
+UNSTAMPED = TenantStamp(-1, -1, -1)
+
+
 @dataclass(frozen=True, slots=True)
 class PageKey:
     """Everything a list page's body is a function of, besides the tenant's state."""
@@ -82,6 +87,7 @@ class PageKey:
     after: tuple[Any, ...] | None
     limit: int
     external_references: str | None
+    delta_id: int | None = None  # a delta's snapshot page: its records, up to its version
 
 
 @dataclass(frozen=True, slots=True)
