@@ -25,7 +25,7 @@ from chronodelta.server.delta._service import DeltaService
 from chronodelta.server.delta._tracker import DeltaTracker
 from chronodelta.server.records._backend import ConnectorBackend
 from chronodelta.server.records._paging import PageTokenCodec
-from chronodelta.server.records._read_ahead import PageReadAhead
+from chronodelta.server.records._read_ahead import PageReadAhead, read_ahead_capacity
 from chronodelta.server.references._store import ReferenceStore
 from chronodelta.server.webhooks._backend import WebhookBackend
 from chronodelta.storage import create_engine
@@ -62,7 +62,9 @@ class Services:
         references = ReferenceStore(engine)
         clocks = TenantClocks(engine, settings.today_override)
         pages = PageTokenCodec(signer)
-        read_ahead = PageReadAhead(enabled=settings.page_read_ahead)
+        read_ahead = PageReadAhead(
+            enabled=settings.page_read_ahead, capacity=read_ahead_capacity(settings.page_size)
+        )
         tracker = DeltaTracker(
             engine,
             signer,

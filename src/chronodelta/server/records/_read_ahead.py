@@ -108,6 +108,12 @@ class PageBody:
     next_key: tuple[Any, ...] | None
 
 
+def read_ahead_capacity(page_size: int) -> int:
+    """How many pages a worker holds read ahead: 16 walks at a time, but about 16,000
+    records at most (some 4 MB of JSON), so that a page size of 100,000 holds one."""
+    return max(1, min(16, 16_000 // page_size))
+
+
 class PageReadAhead:
     """The next pages of the walks a worker is serving (at most ``capacity``)."""
 
