@@ -21,7 +21,9 @@ rounds of three measurements, one after the other:
 
 Then the **client floor**: the same client GETs the first list page's bytes as often as
 the walk has pages from a server that does nothing else (``_static_page.py``) and
-parses them the same way. Its rate is what this client reaches against a server that
+parses them the same way. And the list walk once more, from a second server on the same
+database with ``CHRONODELTA_PAGE_READ_AHEAD=false`` (every page read at request time):
+what the read-ahead (``server/records/_read_ahead.py``) is worth. Its rate is what this client reaches against a server that
 costs nothing: the most any server could give it.
 
 Each walk must give exactly ``--records`` distinct ids. The report (Markdown on
@@ -59,7 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -139,15 +141,57 @@ class Ceiling:
 
 
 @dataclass(frozen=True)
+class Round:
+    """One round's measurements, taken one after the other."""
+
+    ceiling: Ceiling
+    listed: Walk
+    delta: Walk
+    floor: Walk
+    plain: Walk  # the list walk from the server that reads no page ahead
+
+    def summary(self) -> str:
+        c = self.ceiling
+
+        def ratio(walk: Walk) -> str:
+            return (
+                f"{walk.rate:,.0f} ({walk.rate / c.rate:.2f}, CPU {walk.cpu_rate / c.cpu_rate:.2f})"
+            )
+
+        return (
+            f"ceiling {c.rate:,.0f} records/s, list walk {ratio(self.listed)}, without "
+            f"read-ahead {ratio(self.plain)}, streamed delta {ratio(self.delta)}, "
+            f"client floor {self.floor.rate:,.0f} ({self.floor.rate / c.rate:.2f})"
+        )
+
+
+@dataclass(frozen=True)
 class Result:
     backend: Backend
     records: int
     page_size: int
-    ceiling: tuple[Ceiling, ...]
-    lists: tuple[Walk, ...]
-    deltas: tuple[Walk, ...]
-    floors: tuple[Walk, ...]
+    rounds: tuple[Round, ...]
     load: tuple[float, float]  # the 1-minute load average before and after
+
+    @property
+    def ceiling(self) -> tuple[Ceiling, ...]:
+        return tuple(r.ceiling for r in self.rounds)
+
+    @property
+    def lists(self) -> tuple[Walk, ...]:
+        return tuple(r.listed for r in self.rounds)
+
+    @property
+    def deltas(self) -> tuple[Walk, ...]:
+        return tuple(r.delta for r in self.rounds)
+
+    @property
+    def floors(self) -> tuple[Walk, ...]:
+        return tuple(r.floor for r in self.rounds)
+
+    @property
+    def plains(self) -> tuple[Walk, ...]:
+        return tuple(r.plain for r in self.rounds)
 
     @property
     def ceiling_rate(self) -> float:
@@ -157,17 +201,8 @@ class Result:
         ceiling = statistics.median(c.cpu_rate for c in self.ceiling)
         return statistics.median(w.cpu_rate for w in walks) / ceiling
 
-    @property
-    def list_rate(self) -> float:
-        return statistics.median(w.rate for w in self.lists)
-
-    @property
-    def delta_rate(self) -> float:
-        return statistics.median(w.rate for w in self.deltas)
-
-    @property
-    def floor_rate(self) -> float:
-        return statistics.median(w.rate for w in self.floors)
+    def rate(self, walks: Sequence[Walk]) -> float:
+        return statistics.median(w.rate for w in walks)
 
 
 def log(message: str) -> None:
@@ -366,64 +401,62 @@ def run_backend(
             "CHRONODELTA_DELTA_OVERLAP_SECONDS": str(WHOLE_HISTORY_OVERLAP),
             "CHRONODELTA_TODAY": PINNED_TODAY.isoformat(),
         }
-        ceilings: list[Ceiling] = []
-        lists: list[Walk] = []
-        deltas: list[Walk] = []
-        floors: list[Walk] = []
+        rounds: list[Round] = []
         load_before = os.getloadavg()[0]
-        with (
-            bench_server(url, page_size=page_size, env=env) as server,
-            http_client(server.base_url) as http,
-            ExitStack() as floor_server,
-        ):
-            http.headers["Authorization"] = "Bearer " + fetch_token(
-                http, tenant, [Scope.CLOCKINGS_READ]
-            )
+        with ExitStack() as servers:
+            http, pid = servers.enter_context(served(url, tenant, page_size, env))
+            # The same list walk from a server that reads every page at request time.
+            off = {**env, "CHRONODELTA_PAGE_READ_AHEAD": "false"}
+            plain, plain_pid = servers.enter_context(served(url, tenant, page_size, off))
             link = start_delta(http, tenant)
             first_page = http.get(CLOCKINGS.path, params={"filter": tenant.clockings_filter})
-            roots = [psutil.Process(server.pid), *database_processes(url)]
+            static_url = servers.enter_context(static_page_server(first_page.content))
+            static = servers.enter_context(http_client(static_url))
+            database = database_processes(url)
+            roots = [psutil.Process(pid), *database]
+            plain_roots = [psutil.Process(plain_pid), *database]
             # This process also holds what seeded the data (the server package, SQLAlchemy):
             # frozen, the collector no longer walks it whenever a parsed page's dicts set
             # it off, so the client costs what a client holding only httpx would (parsing
             # a page took about 2 us a record instead of 3 here). The server does the same.
-            static_url = floor_server.enter_context(static_page_server(first_page.content))
-            static = floor_server.enter_context(http_client(static_url))
             gc.collect()
             gc.freeze()
             for run in range(warmup + repeat):
-                ceiling = run_ceiling(ceiling_dir, table, records)
-                with counting_cpu(roots) as spent:
-                    listed = walk_list(http, tenant)
-                listed = replace(listed, cpu_seconds=spent[0])
-                with counting_cpu(roots) as spent:
-                    delta = walk_delta(http, tenant, link)
-                delta = replace(delta, cpu_seconds=spent[0])
-                floor = walk_floor(static, -(-records // page_size), page_size)
-                label = "warm-up" if run < warmup else f"run {run - warmup + 1}/{repeat}"
-                log(
-                    f"[{backend}] {label}: ceiling {ceiling.rate:,.0f} records/s, list walk "
-                    f"{listed.rate:,.0f} ({listed.rate / ceiling.rate:.2f}, CPU "
-                    f"{listed.cpu_rate / ceiling.cpu_rate:.2f}), streamed delta "
-                    f"{delta.rate:,.0f} ({delta.rate / ceiling.rate:.2f}, CPU "
-                    f"{delta.cpu_rate / ceiling.cpu_rate:.2f}), client floor {floor.rate:,.0f} "
-                    f"({floor.rate / ceiling.rate:.2f}); load {os.getloadavg()[0]:.1f}"
+                measured = Round(
+                    run_ceiling(ceiling_dir, table, records),
+                    counted(roots, lambda: walk_list(http, tenant)),
+                    counted(roots, lambda: walk_delta(http, tenant, link)),
+                    walk_floor(static, -(-records // page_size), page_size),
+                    counted(plain_roots, lambda: walk_list(plain, tenant)),
                 )
+                label = "warm-up" if run < warmup else f"run {run - warmup + 1}/{repeat}"
+                log(f"[{backend}] {label}: {measured.summary()}; load {os.getloadavg()[0]:.1f}")
                 if run >= warmup:
-                    ceilings.append(ceiling)
-                    lists.append(listed)
-                    deltas.append(delta)
-                    floors.append(floor)
+                    rounds.append(measured)
         load = (load_before, os.getloadavg()[0])
-        return Result(
-            backend,
-            records,
-            page_size,
-            tuple(ceilings),
-            tuple(lists),
-            tuple(deltas),
-            tuple(floors),
-            load,
-        )
+        return Result(backend, records, page_size, tuple(rounds), load)
+
+
+@contextmanager
+def served(
+    url: str, tenant: SeededTenant, page_size: int, env: dict[str, str]
+) -> Iterator[tuple[httpx.Client, int]]:
+    """A server on ``url`` with ``env``: a keep-alive client with a token for it, and
+    the server's process id."""
+    with (
+        bench_server(url, page_size=page_size, env=env) as server,
+        http_client(server.base_url) as http,
+    ):
+        token = fetch_token(http, tenant, [Scope.CLOCKINGS_READ])
+        http.headers["Authorization"] = "Bearer " + token
+        yield http, server.pid
+
+
+def counted(roots: Sequence[psutil.Process], walk: Callable[[], Walk]) -> Walk:
+    """``walk()``, with the CPU seconds this process and ``roots`` spent on it."""
+    with counting_cpu(roots) as spent:
+        walked = walk()
+    return replace(walked, cpu_seconds=spent[0])
 
 
 # --- report -----------------------------------------------------------------------------
@@ -432,17 +465,20 @@ def run_backend(
 def report(results: Sequence[Result]) -> str:
     lines = [
         "| Back end | Records | Page size | Ceiling (records/s) | HTTP list walk (records/s) "
-        "| **List / ceiling** (CPU) | Streamed delta (changes/s) | **Delta / ceiling** (CPU) "
+        "| **List / ceiling** (CPU) | List walk without read-ahead (records/s) | Without / ceiling "
+        "| Streamed delta (changes/s) | **Delta / ceiling** (CPU) "
         "| Client floor (records/s) | Floor / ceiling |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {db_label(r.backend)} | {r.records:,} | {r.page_size:,} | {r.ceiling_rate:,.0f} "
-            f"| {r.list_rate:,.0f} | **{r.list_rate / r.ceiling_rate:.2f}** "
-            f"({r.cpu_ratio(r.lists):.2f}) | {r.delta_rate:,.0f} "
-            f"| **{r.delta_rate / r.ceiling_rate:.2f}** ({r.cpu_ratio(r.deltas):.2f}) "
-            f"| {r.floor_rate:,.0f} | {r.floor_rate / r.ceiling_rate:.2f} |"
+            f"| {r.rate(r.lists):,.0f} | **{r.rate(r.lists) / r.ceiling_rate:.2f}** "
+            f"({r.cpu_ratio(r.lists):.2f}) | {r.rate(r.plains):,.0f} "
+            f"| {r.rate(r.plains) / r.ceiling_rate:.2f} ({r.cpu_ratio(r.plains):.2f}) "
+            f"| {r.rate(r.deltas):,.0f} "
+            f"| **{r.rate(r.deltas) / r.ceiling_rate:.2f}** ({r.cpu_ratio(r.deltas):.2f}) "
+            f"| {r.rate(r.floors):,.0f} | {r.rate(r.floors) / r.ceiling_rate:.2f} |"
         )
     lines.append("")
     lines += [f"- {db_label(r.backend)}: {_rounds(r)} {_split(r)}" for r in results]
