@@ -21,10 +21,11 @@ rounds of three measurements, one after the other:
 
 Then the **client floor**: the same client GETs the first list page's bytes as often as
 the walk has pages from a server that does nothing else (``_static_page.py``) and
-parses them the same way. And the list walk once more, from a second server on the same
-database with ``CHRONODELTA_PAGE_READ_AHEAD=false`` (every page read at request time):
-what the read-ahead (``server/records/_read_ahead.py``) is worth. Its rate is what this client reaches against a server that
-costs nothing: the most any server could give it.
+parses them the same way. Its rate is what this client reaches against a server that
+costs nothing: the most any server could give it. Last, the list walk once more, from
+a second server on the same database with ``CHRONODELTA_PAGE_READ_AHEAD=false`` (every
+page read at request time): what the read-ahead (``server/records/_read_ahead.py``)
+is worth.
 
 Each walk must give exactly ``--records`` distinct ids. The report (Markdown on
 stdout; progress on stderr) is the median rate of each, the ratios list / ceiling and
