@@ -16,6 +16,7 @@ from ._engine import (
     resolve_database_url,
 )
 from ._migrate import current_revision, head_revision, upgrade
+from ._seal import ReadBack
 from ._transactions import (
     DatabaseBusy,
     DatabaseConnectionLost,
@@ -40,6 +41,7 @@ __all__ = [
     "DatabaseConnectionLost",
     "DatabaseUnavailable",
     "DatabaseUrlError",
+    "ReadBack",
     "VersionedWriteObserver",
     "WriteTransaction",
     "busy_timeout_from_env",

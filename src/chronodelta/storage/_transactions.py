@@ -49,7 +49,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,6 +57,7 @@ from sqlalchemy.engine import Engine
 
 from . import tables
 from ._engine import SQLITE_IMMEDIATE_OPTIONS, is_postgresql, writer_queue
+from ._seal import ReadBack, Stamp, run_seal
 from .tables import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
@@ -138,12 +139,23 @@ def _unavailability_as_errors() -> Iterator[None]:
 # the same transaction, whatever collection the change was to.
 VersionedWriteObserver = Callable[["WriteTransaction", int, int], None]
 _observers: list[VersionedWriteObserver] = []
+# An observer's probe: a query on the tenant (bind parameter ``tenant``) that returns
+# a row when the observer may have work. A late write on PostgreSQL evaluates it in
+# its last statement under the version lock (``_seal.py``) and skips the observer when
+# it returns none: no round trip for a tenant with nothing to observe.
+_probes: dict[VersionedWriteObserver, sa.Select[Any]] = {}
 
 
-def observe_versioned_writes(observer: VersionedWriteObserver) -> None:
-    """Call ``observer`` in every versioned write transaction of this process."""
+def observe_versioned_writes(
+    observer: VersionedWriteObserver, probe: sa.Select[Any] | None = None
+) -> None:
+    """Call ``observer`` in every versioned write transaction of this process
+    (``probe``: skip it, where the write can tell cheaply, when the probe finds nothing;
+    the observer must then find nothing to do either)."""
     if observer not in _observers:
         _observers.append(observer)
+    if probe is not None:
+        _probes[observer] = probe
 
 
 @dataclass
@@ -168,6 +180,9 @@ class WriteTransaction:
     _people: set[int] = field(default_factory=set)
     _all_people: bool = False
     _finals: dict[str, int] = field(default_factory=dict)
+    # After ``seal``: the observers its probes said to call, and the last version it
+    # wrote to the counter (nothing may be versioned after it).
+    _sealed: tuple[list[VersionedWriteObserver], int] | None = None
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this transaction has committed (never if it fails)."""
@@ -273,6 +288,13 @@ class WriteTransaction:
         """
         if self.locked:
             return
+        taken = self._take_lock()
+        if taken is not None:
+            provisional, last, last_ids = taken
+            provisional.finish(self.connection, self.tenant_id, last, last_ids)
+
+    def _take_lock(self) -> tuple[_Provisional, int, dict[str, int]] | None:
+        """Lock and read the counters; the provisional values' finals (None: none)."""
         provisional, self._provisional = self._provisional, None
         names = list(provisional.id_counts) if provisional else []
         last_ids = _lock_counters(self.connection, self.tenant_id, names)
@@ -280,13 +302,62 @@ class WriteTransaction:
         self._first_version = self._last_version = last
         self.locked = True
         if provisional is None:
-            return
+            return None
         self._last_version = last + provisional.versions
         for collection, count in provisional.id_counts.items():
             self._id_counters[collection] = last_ids[collection] + count
             self._dirty_ids.add(collection)
         self._finals = {"base": provisional.base, CHANGE_VERSION: last, **last_ids}
-        provisional.finish(self.connection, self.tenant_id, last, last_ids)
+        return provisional, last, last_ids
+
+    def seal(self, read_back: ReadBack | None = None) -> tuple[Any, ...] | None:
+        """Finish a write: take the version lock, make everything final, and read back
+        the row it answers with (None: not found); nothing may be versioned after.
+
+        A late write on PostgreSQL does all of it in two statements, the lock and one
+        more (``_seal.py``), then commits: the fewest round trips under the lock. Any
+        other write takes the lock (if it has not yet) and reads the row; its counters
+        and mark are written at commit, as always.
+        """
+        if self.locked or self._provisional is None:
+            self.lock_versions()
+            return None if read_back is None else self._read_back(read_back)
+        provisional, last, last_ids = self._take_lock()  # type: ignore[misc]
+        counters = {name: self._id_counters[name] for name in self._dirty_ids}
+        versioned = self._last_version != self._first_version
+        if versioned:
+            counters[CHANGE_VERSION] = self._last_version
+        observers = [o for o in _observers if o in _probes] if versioned else []
+        result = run_seal(
+            self.connection,
+            self.tenant_id,
+            provisional.stamps(last, last_ids),
+            provisional.final_deferred(last),
+            counters,
+            self._last_version if versioned else None,
+            [_probes[o] for o in observers],
+            None if read_back is None else replace(read_back, record_id=self._final(
+                read_back.id_counter or "", read_back.record_id)),
+        )  # fmt: skip
+        unprobed = [o for o in _observers if o not in _probes] if versioned else []
+        called = [o for o, found in zip(observers, result.probes, strict=True) if found]
+        self._dirty_ids.clear()
+        self._sealed = (unprobed + called, self._last_version)
+        return result.row
+
+    def _read_back(self, read_back: ReadBack) -> tuple[Any, ...] | None:
+        table, final = read_back.table, read_back.record_id
+        if read_back.id_counter is not None:
+            final = self._final(read_back.id_counter, final)
+        key = (table.name, tuple(str(c.key) for c in read_back.columns))
+        query = _READ_BACK.get(key)
+        if query is None:
+            query = sa.select(*read_back.columns).where(
+                table.c.tenant_id == sa.bindparam("tenant"), table.c.id == sa.bindparam("id")
+            )
+            _READ_BACK[key] = query
+        row = self.connection.execute(query, {"tenant": self.tenant_id, "id": final}).first()
+        return None if row is None else tuple(row)
 
     def final_id(self, collection: str, provisional_id: int) -> int:
         """The id that ``provisional_id`` (from ``allocate_ids``) became at the lock."""
@@ -304,6 +375,13 @@ class WriteTransaction:
         return self._finals[counter] + (-value - self._finals["base"])
 
     def _flush_counters(self) -> None:
+        if self._sealed is not None:
+            observers, sealed_version = self._sealed
+            if self._dirty_ids or self._last_version != sealed_version:
+                raise RuntimeError("versions or ids taken after seal()")
+            for observe in observers:
+                observe(self, self._first_version + 1, self._last_version)
+            return
         counters = {name: self._id_counters[name] for name in self._dirty_ids}
         versioned = self._last_version != self._first_version
         if versioned:
@@ -379,8 +457,8 @@ def late_write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTran
         tx = WriteTransaction(connection, tenant_id, 0, 0, locked=False)
         tx._provisional = provisional
         yield tx
-        if provisional.versions or provisional.id_counts:
-            tx.lock_versions()  # else nothing was versioned: no lock needed
+        if not tx.locked and (provisional.versions or provisional.id_counts):
+            tx.seal()  # else nothing was versioned: no lock needed
         tx._flush_counters()
     for callback in tx._after_commit:
         callback()
@@ -441,14 +519,35 @@ class _Provisional:
             first, *others = updates
             ctes = [update.cte(f"stamp_{n}") for n, update in enumerate(others)]
             connection.execute(first.add_cte(*ctes) if ctes else first)
-        for table, rows in self.deferred:
-            final = [
-                {**row, "change_version": last - self.base - row["change_version"]}
-                if row["change_version"] < 0
-                else row
-                for row in rows
-            ]
-            connection.execute(table.insert(), final)
+        for table, rows in self.final_deferred(last):
+            connection.execute(table.insert(), rows)
+
+    def stamps(self, last: int, last_ids: dict[str, int]) -> list[Stamp]:
+        """The rewrite of every table that got provisional values (``_seal.py``)."""
+        id_collections = {table.name: name for name, table in _ID_TABLES.items()}
+        found = []
+        for name, table in self.tables.items():
+            collection = id_collections.get(name)
+            id_offset = None
+            if collection in self.id_counts:
+                id_offset = last_ids[collection] - self.base
+            found.append(Stamp(table, last - self.base, id_offset))
+        return found
+
+    def final_deferred(self, last: int) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
+        """The rows given to ``insert_versioned``, with their final versions."""
+        return [
+            (
+                table,
+                [
+                    {**row, "change_version": last - self.base - row["change_version"]}
+                    if row["change_version"] < 0
+                    else row
+                    for row in rows
+                ],
+            )
+            for table, rows in self.deferred
+        ]
 
 
 @contextmanager
@@ -526,6 +625,7 @@ def ensure_tenant_counters(connection: sa.Connection, tenant_id: int, names: lis
 
 
 # Built once: every write runs these (building a statement costs more than running it).
+_READ_BACK: dict[tuple[str, tuple[str, ...]], sa.Select[Any]] = {}
 _COUNTER = sa.select(tenant_counters.c.value).where(
     tenant_counters.c.tenant_id == sa.bindparam("tenant"),
     tenant_counters.c.name == sa.bindparam("name"),

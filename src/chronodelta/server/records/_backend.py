@@ -41,6 +41,7 @@ from chronodelta.server.references._lookup import (
 )
 from chronodelta.server.totals._calculation import PersonDay, recalculate
 from chronodelta.storage import (
+    ReadBack,
     WriteTransaction,
     is_postgresql,
     late_write_transaction,
@@ -304,12 +305,12 @@ def _read_record(
 
 def _stamped(tx: WriteTransaction, clocking_id: int) -> Wire:
     """The write's versions made final (the version lock, held to commit), and the
-    clocking it stored as the response shows it, with its final id and version."""
-    tx.lock_versions()
-    final_id = tx.final_id("clockings", clocking_id)
-    record = _read_record(tx.connection, "clockings", tx.tenant_id, final_id)
-    assert record is not None  # written in this transaction
-    return record
+    clocking it stored as the response shows it, with its final id and version: on
+    PostgreSQL one statement after the lock does all of it (``storage._seal``)."""
+    tracked = TRACKED["clockings"]
+    row = tx.seal(ReadBack(clockings, tracked.columns, clocking_id, "clockings"))
+    assert row is not None  # written in this transaction
+    return tracked.to_wire(row)
 
 
 def _checked(
