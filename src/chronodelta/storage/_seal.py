@@ -168,9 +168,7 @@ def _build(
     ]
     source = "(SELECT 1) AS one"
     if shape.read_back is not None:
-        stamp = next(
-            (f"s{n}" for n, (name, _) in enumerate(shape.stamps) if name == back), None
-        )
+        stamp = next((f"s{n}" for n, (name, _) in enumerate(shape.stamps) if name == back), None)
         if stamp is None:
             raise RuntimeError(f"read back from {back!r}, which this write did not stamp")
         selected.append(f"{stamp}.id IS NOT NULL AS found")
