@@ -8,7 +8,8 @@ runs exactly one more statement before ``COMMIT``, built here from data-modifyin
 ``WITH`` clauses:
 
 * every table's provisional versions and ids rewritten to the final ones;
-* the rows given to ``insert_versioned`` (departures), with their final versions;
+* the rows given to ``insert_versioned`` and ``update_versioned`` (departures, the
+  totals a recalculation changed), with their final versions and ids;
 * the id counters and the version counter set, and the commit mark inserted;
 * each versioned-write observer's *probe* (does it have anything to do?), so that an
   observer with nothing to do (a tenant without webhooks) costs no round trip;
@@ -70,6 +71,7 @@ def run_seal(
     tenant_id: int,
     stamps: Sequence[Stamp],
     deferred: Sequence[tuple[sa.Table, list[dict[str, Any]]]],
+    updates: Sequence[tuple[sa.Table, list[dict[str, Any]]]],
     counters: dict[str, int],
     mark_version: int | None,
     probes: Sequence[sa.Select[Any]],
@@ -79,6 +81,7 @@ def run_seal(
     shape = _Shape(
         tuple((s.table.name, s.id_offset is not None) for s in stamps),
         tuple((table.name, tuple(rows[0])) for table, rows in deferred),
+        tuple((table.name, tuple(rows[0])) for table, rows in updates),
         mark_version is not None,
         tuple(id(p) for p in probes),
         None if read_back is None else (read_back.table.name, _names(read_back.columns)),
@@ -93,6 +96,8 @@ def run_seal(
             params[f"s{n}_i"] = stamp.id_offset
     for n, (_table, rows) in enumerate(deferred):
         params[f"d{n}"] = orjson.dumps(rows).decode()
+    for n, (_table, rows) in enumerate(updates):
+        params[f"u{n}"] = orjson.dumps(rows).decode()
     params["names"], params["values"] = list(counters), list(counters.values())
     if mark_version is not None:
         params["version"], params["at"] = mark_version, dt.datetime.now(dt.UTC)
@@ -112,6 +117,7 @@ def run_seal(
 class _Shape:
     stamps: tuple[tuple[str, bool], ...]
     deferred: tuple[tuple[str, tuple[str, ...]], ...]
+    updates: tuple[tuple[str, tuple[str, ...]], ...]
     mark: bool
     probes: tuple[int, ...]
     read_back: tuple[str, tuple[str, ...]] | None
@@ -149,6 +155,13 @@ def _build(
         clauses.append(
             f"d{n} AS (INSERT INTO {name} ({listed}) SELECT {listed} "
             f"FROM json_populate_recordset(NULL::{name}, CAST(%(d{n})s AS json)))"
+        )
+    for n, (name, columns) in enumerate(shape.updates):
+        sets = ", ".join(f"{c} = data.{c}" for c in columns if c not in ("tenant_id", "id"))
+        clauses.append(
+            f"u{n} AS (UPDATE {name} SET {sets} "
+            f"FROM json_populate_recordset(NULL::{name}, CAST(%(u{n})s AS json)) AS data "
+            f"WHERE {name}.tenant_id = data.tenant_id AND {name}.id = data.id)"
         )
     counters = tenant_counters.name
     clauses.append(

@@ -47,6 +47,7 @@ retriable error the server answers with 503 and ``Retry-After``.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -243,12 +244,22 @@ class WriteTransaction:
         self._id_counters[collection] = last
 
     def insert_versioned(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Insert rows that only this write reads back (departures): now if the
-        versions are final, else with their final versions when they are."""
+        """Insert rows that this write does not read back (departures, the totals of a
+        recalculation): now if the versions are final, else with their final versions
+        and ids when they are (on PostgreSQL in ``seal``'s statement, no round trip).
+        Their versions come from ``next_change_version()`` with no table."""
         if self._provisional is None:
             self.connection.execute(table.insert(), rows)
         else:
             self._provisional.deferred.append((table, rows))
+
+    def update_versioned(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Update rows by (tenant_id, id), each with the other columns it names, that
+        this write does not read back: as ``insert_versioned``, now or when final."""
+        if self._provisional is None:
+            self.connection.execute(_update_by_key(table, rows[0]), _keyed(rows))
+        else:
+            self._provisional.updates.append((table, rows))
 
     def lock_people(self, person_ids: Iterable[int]) -> None:
         """Serialize this tenant's writers per person (PostgreSQL; SQLite has one writer).
@@ -332,7 +343,8 @@ class WriteTransaction:
             self.connection,
             self.tenant_id,
             provisional.stamps(last, last_ids),
-            provisional.final_deferred(last),
+            provisional.final_deferred(last, last_ids),
+            provisional.final_deferred(last, last_ids, updates=True),
             counters,
             self._last_version if versioned else None,
             [_probes[o] for o in observers],
@@ -384,11 +396,13 @@ class WriteTransaction:
             return
         counters = {name: self._id_counters[name] for name in self._dirty_ids}
         versioned = self._last_version != self._first_version
+        if versioned and not is_postgresql(self.connection.engine):
+            self._mark_and_observe(counters)
+            return
         if versioned:
             for observe in _observers:
                 observe(self, self._first_version + 1, self._last_version)
             counters[CHANGE_VERSION] = self._last_version
-        if versioned and is_postgresql(self.connection.engine):
             self._flush_in_one_statement(counters)
             return
         if counters:
@@ -402,12 +416,34 @@ class WriteTransaction:
         if versioned:
             # When this transaction's versions became visible, for delta's overlap window.
             self.connection.execute(
-                change_marks.insert().values(
-                    tenant_id=self.tenant_id,
-                    change_version=self._last_version,
-                    committed_at=dt.datetime.now(dt.UTC),
-                )
+                _MARK,
+                {
+                    "tenant": self.tenant_id,
+                    "version": self._last_version,
+                    "at": dt.datetime.now(dt.UTC),
+                },
             )
+
+    def _mark_and_observe(self, counters: dict[str, int]) -> None:
+        """SQLite: the commit mark inserted with the observers' probes evaluated in
+        its ``RETURNING`` (one statement; the counters in one more), then the
+        observers that have work."""
+        probed = [o for o in _observers if o in _probes] if _SQLITE_RETURNING else []
+        bound = {"tenant": self.tenant_id, "version": self._last_version,
+                 "at": dt.datetime.now(dt.UTC)}  # fmt: skip
+        called = [o for o in _observers if o not in probed]
+        if probed:
+            row = self.connection.execute(_mark_probing(probed), bound).one()
+            called += [o for o, found in zip(probed, row, strict=True) if found]
+        else:
+            self.connection.execute(_MARK, bound)
+        for observe in called:
+            observe(self, self._first_version + 1, self._last_version)
+        counters[CHANGE_VERSION] = self._last_version
+        self.connection.execute(
+            _SET_COUNTER,
+            [{"tenant": self.tenant_id, "counter": k, "new_value": v} for k, v in counters.items()],
+        )
 
     def _flush_in_one_statement(self, counters: dict[str, int]) -> None:
         """The counters and the commit mark in one round trip (PostgreSQL, under the
@@ -428,8 +464,13 @@ class WriteTransaction:
 def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransaction]:
     """A transaction that holds the tenant's write lock until it commits."""
     with plain_write_transaction(engine) as connection:
-        last = _read_counter(connection, tenant_id, CHANGE_VERSION, lock=True)
-        tx = WriteTransaction(connection, tenant_id, last, last)
+        if is_postgresql(engine):
+            last = _read_counter(connection, tenant_id, CHANGE_VERSION, lock=True)
+            tx = WriteTransaction(connection, tenant_id, last, last)
+        else:  # BEGIN IMMEDIATE holds every counter: all of them in one query
+            counters = _read_counters(connection, tenant_id)
+            last = counters.pop(CHANGE_VERSION)
+            tx = WriteTransaction(connection, tenant_id, last, last, _id_counters=counters)
         yield tx
         tx._flush_counters()
     for callback in tx._after_commit:
@@ -484,6 +525,7 @@ class _Provisional:
     id_counts: dict[str, int] = field(default_factory=dict)
     tables: dict[str, sa.Table] = field(default_factory=dict)
     deferred: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
+    updates: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
 
     def version(self, table: sa.Table | None) -> int:
         if table is not None:
@@ -519,8 +561,10 @@ class _Provisional:
             first, *others = updates
             ctes = [update.cte(f"stamp_{n}") for n, update in enumerate(others)]
             connection.execute(first.add_cte(*ctes) if ctes else first)
-        for table, rows in self.final_deferred(last):
+        for table, rows in self.final_deferred(last, last_ids):
             connection.execute(table.insert(), rows)
+        for table, rows in self.final_deferred(last, last_ids, updates=True):
+            connection.execute(_update_by_key(table, rows[0]), _keyed(rows))
 
     def stamps(self, last: int, last_ids: dict[str, int]) -> list[Stamp]:
         """The rewrite of every table that got provisional values (``_seal.py``)."""
@@ -534,20 +578,28 @@ class _Provisional:
             found.append(Stamp(table, last - self.base, id_offset))
         return found
 
-    def final_deferred(self, last: int) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
-        """The rows given to ``insert_versioned``, with their final versions."""
-        return [
-            (
-                table,
-                [
-                    {**row, "change_version": last - self.base - row["change_version"]}
-                    if row["change_version"] < 0
-                    else row
-                    for row in rows
-                ],
-            )
-            for table, rows in self.deferred
-        ]
+    def final_deferred(
+        self, last: int, last_ids: dict[str, int], updates: bool = False
+    ) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
+        """The rows given to ``insert_versioned`` (``update_versioned``), with their
+        final versions and ids."""
+        id_collections = {table.name: name for name, table in _ID_TABLES.items()}
+        found = []
+        for table, rows in self.updates if updates else self.deferred:
+            collection = id_collections.get(table.name)
+            id_offset = None
+            if collection in self.id_counts:
+                id_offset = last_ids[collection] - self.base
+            final = []
+            for row in rows:
+                row = dict(row)
+                if row["change_version"] < 0:
+                    row["change_version"] = last - self.base - row["change_version"]
+                if id_offset is not None and row["id"] < 0:
+                    row["id"] = id_offset - row["id"]
+                final.append(row)
+            found.append((table, final))
+        return found
 
 
 @contextmanager
@@ -631,6 +683,18 @@ _COUNTER = sa.select(tenant_counters.c.value).where(
     tenant_counters.c.name == sa.bindparam("name"),
 )
 _COUNTER_FOR_UPDATE = _COUNTER.with_for_update()
+_ALL_COUNTERS = sa.select(tenant_counters.c.name, tenant_counters.c.value).where(
+    tenant_counters.c.tenant_id == sa.bindparam("tenant")
+)
+_MARK = change_marks.insert().values(
+    tenant_id=sa.bindparam("tenant"),
+    change_version=sa.bindparam("version"),
+    committed_at=sa.bindparam("at"),
+)
+_MARKS_PROBING: dict[tuple[int, ...], sa.Insert] = {}
+# RETURNING came with SQLite 3.35; an older library inserts the mark and calls every
+# observer (which then runs its own check).
+_SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 _LOCK_COUNTERS = (
     sa.select(tenant_counters.c.name, tenant_counters.c.value)
     .where(
@@ -665,6 +729,58 @@ _SET_COUNTER = (
     )
     .values(value=sa.bindparam("new_value"))
 )
+
+
+def _update_by_key(table: sa.Table, sample: dict[str, Any]) -> sa.Update:
+    """An executemany UPDATE keyed by (tenant_id, id) setting the other keys of
+    ``sample`` (built once per table and set of columns)."""
+    columns = tuple(name for name in sample if name not in ("tenant_id", "id"))
+    statement = _UPDATES.get((table.name, columns))
+    if statement is None:
+        key = (table.c.tenant_id == sa.bindparam("k_tenant"), table.c.id == sa.bindparam("k_id"))
+        statement = table.update().where(*key).values({n: sa.bindparam(f"v_{n}") for n in columns})
+        _UPDATES[(table.name, columns)] = statement
+    return statement
+
+
+def _keyed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``_update_by_key``'s parameters for these rows."""
+    return [
+        {
+            **{
+                f"v_{name}": value for name, value in row.items() if name not in ("tenant_id", "id")
+            },
+            "k_tenant": row["tenant_id"],
+            "k_id": row["id"],
+        }
+        for row in rows
+    ]
+
+
+_UPDATES: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+
+
+def _read_counters(connection: sa.Connection, tenant_id: int) -> dict[str, int]:
+    """All the tenant's counters (SQLite, under ``BEGIN IMMEDIATE``)."""
+    found = {
+        row.name: int(row.value) for row in connection.execute(_ALL_COUNTERS, {"tenant": tenant_id})
+    }
+    if CHANGE_VERSION not in found:
+        raise LookupError(f"tenant {tenant_id} has no counter {CHANGE_VERSION!r}")
+    return found
+
+
+def _mark_probing(probed: list[VersionedWriteObserver]) -> sa.Insert:
+    """The commit mark's insert returning whether each probe found a row (built once
+    per set of observers)."""
+    key = tuple(id(o) for o in probed)
+    statement = _MARKS_PROBING.get(key)
+    if statement is None:
+        statement = _MARK.returning(
+            *(sa.exists(_probes[o]).label(f"probe_{n}") for n, o in enumerate(probed))
+        )
+        _MARKS_PROBING[key] = statement
+    return statement
 
 
 def _read_counter(connection: sa.Connection, tenant_id: int, name: str, *, lock: bool) -> int:

@@ -66,8 +66,12 @@ def recalculate(
     tx.lock_people(person for person, _ in ordered)
     connection, tenant_id = tx.connection, tx.tenant_id
     counters = load_counter_links(connection, tenant_id) if facts is None else facts.counters
+    # One batch (every clocking write): nothing reads its totals back, so they are
+    # written with the write's last statement (``insert_versioned``); a bulk
+    # recalculation's later batches read the running sums an earlier one wrote.
+    defer = len(ordered) <= BATCH
     for start in range(0, len(ordered), BATCH):
-        _recalculate_batch(tx, ordered[start : start + BATCH], counters, facts)
+        _recalculate_batch(tx, ordered[start : start + BATCH], counters, facts, defer)
 
 
 def _recalculate_batch(
@@ -75,6 +79,7 @@ def _recalculate_batch(
     days: list[PersonDay],
     counters: CounterLinks,
     references: ReferenceFacts | None,
+    defer: bool,
 ) -> None:
     connection, tenant_id = tx.connection, tx.tenant_id
     read = read_days(connection, tenant_id, days)  # one statement (_day_read.py)
@@ -84,7 +89,7 @@ def _recalculate_batch(
         shifts = load_shift_windows(connection, tenant_id, people)
     else:
         shifts = {p: s for p in people if (s := references.shifts.get(p)) is not None}
-    writer = _TotalsWriter(tx)
+    writer = _TotalsWriter(tx, defer)
     existing_presences = _by_day(read.totals[paid_presences])
     existing_durations = _by_day(read.totals[activity_durations_table])
     figures = {}
@@ -204,6 +209,7 @@ class _TotalsWriter:
     """Collects the inserts, updates and deletes of a batch and writes them at once."""
 
     tx: WriteTransaction
+    defer: bool = False  # written by the transaction when final (insert_versioned)
 
     def __post_init__(self) -> None:
         self.inserts: dict[sa.Table, list[dict[str, Any]]] = {}
@@ -252,31 +258,39 @@ class _TotalsWriter:
         if current is None:
             (new_id,) = self.tx.allocate_ids(COLLECTION_OF[table])
             row = {**values, "tenant_id": self.tx.tenant_id, "id": new_id}
-            self.inserts.setdefault(table, []).append(_versioned(self.tx, table, row))
+            self.inserts.setdefault(table, []).append(self._versioned(table, row))
         elif any(getattr(current, name) != value for name, value in values.items()):
             row = {**values, "tenant_id": self.tx.tenant_id, "id": current.id}
-            self.updates.setdefault(table, []).append(_versioned(self.tx, table, row))
+            self.updates.setdefault(table, []).append(self._versioned(table, row))
+
+    def _versioned(self, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+        version = self.tx.next_change_version(None if self.defer else table)
+        return {**row, "change_version": version}
 
     def flush(self) -> None:
         connection = self.tx.connection
         for table, rows in self.inserts.items():
-            connection.execute(table.insert(), rows)
+            if self.defer:
+                self.tx.insert_versioned(table, rows)
+            else:
+                connection.execute(table.insert(), rows)
         for table, rows in self.updates.items():
-            connection.execute(_update_by_key(table, rows[0]), [_bind(r) for r in rows])
+            if self.defer:
+                self.tx.update_versioned(table, rows)
+            else:
+                connection.execute(_update_by_key(table, rows[0]), [_bind(r) for r in rows])
+        departures = []
         for table, removed in self.deletes.items():
-            self._delete(table, removed)
-
-    def _delete(self, table: sa.Table, removed: list[Any]) -> None:
-        departures = [
-            departure_row(COLLECTION_OF[table], row, self.tx.next_change_version(), removed=True)
-            for row in removed
-        ]
-        self.tx.insert_versioned(tables.departures, departures)
-        self.tx.connection.execute(
-            table.delete().where(
-                table.c.tenant_id == self.tx.tenant_id, table.c.id.in_([r.id for r in removed])
-            )
-        )
+            departures += [
+                departure_row(
+                    COLLECTION_OF[table], row, self.tx.next_change_version(), removed=True
+                )
+                for row in removed
+            ]
+            bound = {"tenant": self.tx.tenant_id, "ids": [row.id for row in removed]}
+            connection.execute(_DELETE_BY_IDS[table], bound)
+        if departures:  # one insert for every table's
+            self.tx.insert_versioned(tables.departures, departures)
 
 
 def duration_values(person_id: int, date: dt.date, total: ActivityDurationTotal) -> dict[str, Any]:
@@ -294,18 +308,31 @@ def duration_values(person_id: int, date: dt.date, total: ActivityDurationTotal)
     }
 
 
-def _versioned(tx: WriteTransaction, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "change_version": tx.next_change_version(table)}
-
-
 def _update_by_key(table: sa.Table, sample: dict[str, Any]) -> sa.Update:
-    """An executemany UPDATE keyed by (tenant_id, id); other keys of ``sample`` are set."""
-    columns = [name for name in sample if name not in ("tenant_id", "id")]
-    return (
-        table.update()
-        .where(table.c.tenant_id == sa.bindparam("k_tenant"), table.c.id == sa.bindparam("k_id"))
-        .values({name: sa.bindparam(f"v_{name}") for name in columns})
+    """An executemany UPDATE keyed by (tenant_id, id); other keys of ``sample`` are set
+    (built once per table and set of columns)."""
+    columns = tuple(name for name in sample if name not in ("tenant_id", "id"))
+    statement = _UPDATES.get((table.name, columns))
+    if statement is None:
+        statement = (
+            table.update()
+            .where(
+                table.c.tenant_id == sa.bindparam("k_tenant"), table.c.id == sa.bindparam("k_id")
+            )
+            .values({name: sa.bindparam(f"v_{name}") for name in columns})
+        )
+        _UPDATES[(table.name, columns)] = statement
+    return statement
+
+
+_UPDATES: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+_DELETE_BY_IDS = {
+    table: table.delete().where(
+        table.c.tenant_id == sa.bindparam("tenant"),
+        table.c.id.in_(sa.bindparam("ids", expanding=True)),
     )
+    for table in tables.TOTAL_TABLES.values()
+}
 
 
 def _bind(row: dict[str, Any]) -> dict[str, Any]:

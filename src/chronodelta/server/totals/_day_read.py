@@ -34,41 +34,57 @@ CLOCKING_COLUMNS = (
 TOTALS = (tables.paid_presences, tables.activity_durations, tables.calculated_totals)
 
 
-def _of_days(table: sa.Table) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        table.c.tenant_id == sa.bindparam("tenant"),
-        sa.tuple_(table.c.person_id, table.c.date).in_(sa.bindparam("days", expanding=True)),
-    )
+# Up to this many person-days (and people) a read has its own statement with one bound
+# parameter each: an "expanding" IN list is rendered into the SQL again at every
+# execution, which cost more Python than the query took (a write touches one or two).
+_FIXED = 2
 
 
-def _span(table: sa.Table) -> sa.ColumnElement[bool]:
+def _of_days(table: sa.Table, days: int | None) -> sa.ColumnElement[bool]:
+    pair = sa.tuple_(table.c.person_id, table.c.date)
+    if days is None:
+        listed = pair.in_(sa.bindparam("days", expanding=True))
+    else:
+        listed = pair.in_(
+            [
+                sa.tuple_(sa.bindparam(f"p{n}", type_=sa.BigInteger),
+                          sa.bindparam(f"d{n}", type_=sa.Date))
+                for n in range(days)
+            ]
+        )  # fmt: skip
+    return sa.and_(table.c.tenant_id == sa.bindparam("tenant"), listed)
+
+
+def _span(table: sa.Table, people: int | None) -> sa.ColumnElement[bool]:
+    if people is None:
+        listed = table.c.person_id.in_(sa.bindparam("people", expanding=True))
+    else:
+        listed = table.c.person_id.in_(
+            [sa.bindparam(f"q{n}", type_=sa.BigInteger) for n in range(people)]
+        )
     return sa.and_(
         table.c.tenant_id == sa.bindparam("tenant"),
-        table.c.person_id.in_(sa.bindparam("people", expanding=True)),
+        listed,
         table.c.date >= sa.bindparam("first"),
         table.c.date <= sa.bindparam("last"),
     )
 
 
-# (source table, its columns, its filter): clockings first, so their types lead.
-_PARTS: tuple[tuple[sa.Table, tuple[sa.Column[Any], ...], sa.ColumnElement[bool]], ...] = (
-    (tables.clockings, CLOCKING_COLUMNS, _of_days(tables.clockings)),
-    (tables.paid_presences, tuple(tables.paid_presences.c), _of_days(tables.paid_presences)),
-    (
-        tables.activity_durations,
-        tuple(tables.activity_durations.c),
-        _of_days(tables.activity_durations),
-    ),
-    (tables.calculated_totals, tuple(tables.calculated_totals.c), _span(tables.calculated_totals)),
+# (source table, its columns): clockings first, so that their types lead.
+_PARTS: tuple[tuple[sa.Table, tuple[sa.Column[Any], ...]], ...] = (
+    (tables.clockings, CLOCKING_COLUMNS),
+    *((table, tuple(table.c)) for table in TOTALS),
 )
-_SLOTS = [(part, column) for part, (_, columns, _) in enumerate(_PARTS) for column in columns]
-_STARTS = [sum(len(columns) for _, columns, _ in _PARTS[:n]) + 1 for n in range(len(_PARTS))]
+_SLOTS = [(part, column) for part, (_, columns) in enumerate(_PARTS) for column in columns]
+_STARTS = [sum(len(columns) for _, columns in _PARTS[:n]) + 1 for n in range(len(_PARTS))]
+_ENDS = [*_STARTS[1:], len(_SLOTS) + 1]
 # The totals' rows as named tuples: attributes by column name, like a Row, cheaper.
 _ROW_TYPES = [namedtuple(f"{t.name}_row", [c.name for c in t.c]) for t in TOTALS]
 
 
-def _branch(part: int) -> sa.Select[Any]:
-    table, _, where = _PARTS[part]
+def _branch(part: int, days: int | None, people: int | None) -> sa.Select[Any]:
+    table = _PARTS[part][0]
+    where = _span(table, people) if table is tables.calculated_totals else _of_days(table, days)
     selected: list[sa.ColumnElement[Any]] = [sa.literal_column(str(part), sa.Integer).label("part")]
     for slot, (owner, column) in enumerate(_SLOTS):
         value = column if owner == part else sa.cast(sa.null(), column.type)
@@ -76,7 +92,16 @@ def _branch(part: int) -> sa.Select[Any]:
     return sa.select(*selected).select_from(table).where(where)
 
 
-_READ = sa.union_all(*(_branch(part) for part in range(len(_PARTS))))
+def _read_statement(days: int | None, people: int | None) -> sa.CompoundSelect[Any]:
+    return sa.union_all(*(_branch(part, days, people) for part in range(len(_PARTS))))
+
+
+_READS = {
+    (days, people): _read_statement(days, people)
+    for days in range(1, _FIXED + 1)
+    for people in range(1, days + 1)
+}
+_READ_ANY = _read_statement(None, None)
 
 
 @dataclass
@@ -100,12 +125,21 @@ def span_of(days: Sequence[PersonDay]) -> dict[str, Any]:
 
 def read_days(connection: sa.Connection, tenant_id: int, days: Sequence[PersonDay]) -> DayRead:
     """Everything the recalculation of ``days`` reads, in one round trip."""
-    bound = {"tenant": tenant_id, "days": list(days), **span_of(days)}
+    span = span_of(days)
+    people = span.pop("people")
+    bound: dict[str, Any] = {"tenant": tenant_id, **span}
+    statement = _READS.get((len(days), len(people)))
+    if statement is None:
+        statement = _READ_ANY
+        bound.update(days=list(days), people=people)
+    else:
+        for n, (person, date) in enumerate(days):
+            bound[f"p{n}"], bound[f"d{n}"] = person, date
+        bound.update({f"q{n}": person for n, person in enumerate(people)})
     read = DayRead({}, {table: [] for table in TOTALS})
-    ends = [*_STARTS[1:], len(_SLOTS) + 1]
-    for row in connection.execute(_READ, bound):
+    for row in connection.execute(statement, bound):
         part = row[0]
-        values = tuple(row[_STARTS[part] : ends[part]])
+        values = tuple(row[_STARTS[part] : _ENDS[part]])
         if part == 0:
             read.clockings.setdefault((values[0], values[1]), []).append(values)
         else:
