@@ -98,6 +98,7 @@ def run_seal(
         params[f"d{n}"] = orjson.dumps(rows).decode()
     for n, (_table, rows) in enumerate(updates):
         params[f"u{n}"] = orjson.dumps(rows).decode()
+        params[f"u{n}_ids"] = [row["id"] for row in rows]
     params["names"], params["values"] = list(counters), list(counters.values())
     if mark_version is not None:
         params["version"], params["at"] = mark_version, dt.datetime.now(dt.UTC)
@@ -161,7 +162,10 @@ def _build(
         clauses.append(
             f"u{n} AS (UPDATE {name} SET {sets} "
             f"FROM json_populate_recordset(NULL::{name}, CAST(%(u{n})s AS json)) AS data "
-            f"WHERE {name}.tenant_id = data.tenant_id AND {name}.id = data.id)"
+            # The ids again as an array: the rows are then found by the primary key
+            # (the planner guesses 100 rows for a JSON record set, and hashes a scan).
+            f"WHERE {name}.tenant_id = %(tenant)s AND {name}.id = ANY(CAST(%(u{n}_ids)s "
+            f"AS bigint[])) AND {name}.id = data.id)"
         )
     counters = tenant_counters.name
     clauses.append(

@@ -261,21 +261,33 @@ class WriteTransaction:
         else:
             self._provisional.updates.append((table, rows))
 
-    def lock_people(self, person_ids: Iterable[int]) -> None:
+    def lock_people(self, person_ids: Iterable[int], along: RowWrite | None = None) -> None:
         """Serialize this tenant's writers per person (PostgreSQL; SQLite has one writer).
 
         Taken before a recalculation reads the person's clockings and totals, and held
         to commit: two writers of one person-day (or of one week's running sums) cannot
         both miss the other's clocking. Lock order: the tenant's people key (shared),
-        the people sorted, all in one call; the version lock last.
+        the people sorted, all in one call; the version lock last. ``along``: the
+        write's own row write, run in the same round trip (on PostgreSQL a
+        data-modifying ``WITH`` clause of the lock's statement; issue 14, item 1).
         """
         wanted = sorted(set(person_ids) - self._people)
-        if self._all_people or not wanted or not is_postgresql(self.connection.engine):
+        postgresql = is_postgresql(self.connection.engine)
+        if self._all_people or not wanted or not postgresql:
+            if along is not None:
+                along.run(self.connection)
             return
         if self._people or self.locked:
             raise RuntimeError("lock a write's people at once, before the version lock")
         keys = [_ALL_PEOPLE, *wanted]
-        self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
+        if along is None:
+            self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
+        else:
+            sql, params = along.compiled(self.connection)
+            self.connection.exec_driver_sql(
+                f"WITH row_write AS ({sql}) {_LOCK_PEOPLE_PG}",
+                {**params, "lock_tenant": self.tenant_id, "lock_keys": keys},
+            )
         self._people.update(wanted)
 
     def lock_all_people(self) -> None:
@@ -458,6 +470,47 @@ class WriteTransaction:
                 "values": list(counters.values()),
             },
         )
+
+
+@dataclass(frozen=True)
+class RowWrite:
+    """One row's insert, or update by (tenant_id, id) of the other columns ``row``
+    names: a write's own row, which ``lock_people`` can run with its lock."""
+
+    table: sa.Table
+    row: dict[str, Any]
+    update: bool = False
+
+    def statement(self) -> sa.Insert | sa.Update:
+        if self.update:
+            return _update_by_key(self.table, self.row)
+        key = (self.table.name, tuple(self.row))
+        statement = _INSERTS.get(key)
+        if statement is None:
+            statement = _INSERTS.setdefault(
+                key, self.table.insert().values({n: sa.bindparam(n) for n in self.row})
+            )
+        return statement
+
+    def params(self) -> dict[str, Any]:
+        return _keyed([self.row])[0] if self.update else self.row
+
+    def run(self, connection: sa.Connection) -> None:
+        connection.execute(self.statement(), self.params())
+
+    def compiled(self, connection: sa.Connection) -> tuple[str, dict[str, Any]]:
+        """Its SQL for ``exec_driver_sql`` (compiled once per shape; PostgreSQL's
+        driver takes these Python values as they are) and its parameters."""
+        statement = self.statement()
+        key = (id(statement), connection.dialect.name)
+        sql = _COMPILED.get(key)
+        if sql is None:
+            sql = _COMPILED.setdefault(key, str(statement.compile(dialect=connection.dialect)))
+        return sql, self.params()
+
+
+_INSERTS: dict[tuple[str, tuple[str, ...]], sa.Insert] = {}
+_COMPILED: dict[tuple[int, str], str] = {}
 
 
 @contextmanager
@@ -719,6 +772,12 @@ _LOCK_PEOPLE = sa.text(
     "SELECT CASE WHEN p = 0 THEN pg_advisory_xact_lock_shared(CAST(:tenant AS integer), 0) "
     "ELSE pg_advisory_xact_lock(CAST(:tenant AS integer), CAST(p % 2147483647 AS integer)) END "
     "FROM unnest(CAST(:keys AS bigint[])) AS p"
+)
+# The same for exec_driver_sql, after a row write's WITH clause.
+_LOCK_PEOPLE_PG = (
+    "SELECT CASE WHEN p = 0 THEN pg_advisory_xact_lock_shared(CAST(%(lock_tenant)s AS integer), "
+    "0) ELSE pg_advisory_xact_lock(CAST(%(lock_tenant)s AS integer), "
+    "CAST(p %% 2147483647 AS integer)) END FROM unnest(CAST(%(lock_keys)s AS bigint[])) AS p"
 )
 _LOCK_ALL_PEOPLE = sa.text("SELECT pg_advisory_xact_lock(CAST(:tenant AS integer), 0)")
 _SET_COUNTER = (

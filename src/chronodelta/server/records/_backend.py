@@ -42,6 +42,7 @@ from chronodelta.server.references._lookup import (
 from chronodelta.server.totals._calculation import PersonDay, recalculate
 from chronodelta.storage import (
     ReadBack,
+    RowWrite,
     WriteTransaction,
     is_postgresql,
     late_write_transaction,
@@ -171,8 +172,8 @@ class ConnectorBackend:
             (clocking_id,) = tx.allocate_ids("clockings")
             version = tx.next_change_version(clockings)
             values = clocking_values(draft, tenant_id, clocking_id, version)
-            tx.connection.execute(clockings.insert().values(values))
-            self._recalculate(tx, [(draft.person_id, draft.date)], facts)
+            insert = RowWrite(clockings, values)
+            self._recalculate(tx, [(draft.person_id, draft.date)], facts, insert)
             return _stamped(tx, clocking_id)
 
     def update_clocking(
@@ -194,12 +195,8 @@ class ConnectorBackend:
             if (current.date, current.kind) != (draft.date, draft.kind.value):
                 departure = departure_row("clockings", current, version, removed=False)
                 tx.insert_versioned(tables.departures, [departure])
-            tx.connection.execute(
-                clockings.update().where(*_clocking_key(tenant_id, clocking_id)).values(values)
-            )
-            self._recalculate(
-                tx, [(current.person_id, current.date), (draft.person_id, draft.date)], facts
-            )
+            days = [(current.person_id, current.date), (draft.person_id, draft.date)]
+            self._recalculate(tx, days, facts, RowWrite(clockings, values, update=True))
             return _stamped(tx, clocking_id)
 
     def delete_clocking(self, tenant_id: int, clocking_id: int, if_match: str | None) -> None:
@@ -209,12 +206,10 @@ class ConnectorBackend:
             if current.status == ClockingStatus.DELETED:
                 return  # deleting twice changes nothing, so it takes no new version
             version = tx.next_change_version(clockings)
-            tx.connection.execute(
-                clockings.update()
-                .where(*_clocking_key(tenant_id, clocking_id))
-                .values(status=ClockingStatus.DELETED.value, change_version=version)
-            )
-            self._recalculate(tx, [(current.person_id, current.date)])
+            deleted = {"tenant_id": tenant_id, "id": clocking_id, "change_version": version,
+                       "status": ClockingStatus.DELETED.value}  # fmt: skip
+            update = RowWrite(clockings, deleted, update=True)
+            self._recalculate(tx, [(current.person_id, current.date)], along=update)
 
     def purge_clocking(self, tenant_id: int, clocking_id: int) -> None:
         """Remove a clocking for good (a hard delete, unlike DELETE's soft delete).
@@ -231,14 +226,22 @@ class ConnectorBackend:
             self._recalculate(tx, [(current.person_id, current.date)])
 
     def _recalculate(
-        self, tx: WriteTransaction, person_days: list[PersonDay], facts: Facts = None
+        self,
+        tx: WriteTransaction,
+        person_days: list[PersonDay],
+        facts: Facts = None,
+        along: RowWrite | None = None,
     ) -> None:
-        if self.calculate_totals:
-            # A delete checks no references; its recalculation still takes the shifts
-            # and counter links from the cached facts (one query instead of three).
-            if facts is None:
-                facts = reference_facts(tx.connection, tx.tenant_id)
-            recalculate(tx, person_days, facts)
+        """The write's clocking row (``along``) and the recalculation of its days."""
+        if not self.calculate_totals:
+            if along is not None:
+                _write_row(tx.connection, along)
+            return
+        # A delete checks no references; its recalculation still takes the shifts and
+        # counter links from the cached facts (one query instead of three).
+        if facts is None:
+            facts = reference_facts(tx.connection, tx.tenant_id)
+        recalculate(tx, person_days, facts, along)
 
     def _lock_clocking(
         self, connection: sa.Connection, tenant_id: int, clocking_id: int, if_match: str | None
@@ -305,6 +308,17 @@ def _read_record(
         sa.select(*tracked.columns).where(table.c.tenant_id == tenant_id, table.c.id == record_id)
     ).first()
     return None if row is None else tracked.to_wire(row)
+
+
+def _write_row(connection: sa.Connection, write: RowWrite) -> None:
+    """The clocking's own row, as a write without the calculation writes it."""
+    table, row = write.table, write.row
+    if not write.update:
+        connection.execute(table.insert().values(row))
+        return
+    key = (table.c.tenant_id == row["tenant_id"], table.c.id == row["id"])
+    changed = {name: value for name, value in row.items() if name not in ("tenant_id", "id")}
+    connection.execute(table.update().where(*key).values(changed))
 
 
 def _stamped(tx: WriteTransaction, clocking_id: int) -> Wire:

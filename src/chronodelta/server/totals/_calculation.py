@@ -39,7 +39,7 @@ from chronodelta.server.records._serialize import dump_activity_levels, parse_ac
 from chronodelta.server.records._tracked import departure_row
 from chronodelta.server.totals._calculated import calculated_changes
 from chronodelta.server.totals._day_read import CLOCKING_COLUMNS, read_days
-from chronodelta.storage import WriteTransaction, tables
+from chronodelta.storage import RowWrite, WriteTransaction, tables
 
 PersonDay = tuple[int, dt.date]
 BATCH = 400  # person-days per query: well under SQLite's 32766 bound parameters
@@ -51,19 +51,25 @@ COLLECTION_OF = {table: name for name, table in tables.TOTAL_TABLES.items()}
 
 
 def recalculate(
-    tx: WriteTransaction, person_days: Iterable[PersonDay], facts: ReferenceFacts | None = None
+    tx: WriteTransaction,
+    person_days: Iterable[PersonDay],
+    facts: ReferenceFacts | None = None,
+    along: RowWrite | None = None,
 ) -> None:
     """Bring the totals of these person-days in line with their clockings.
 
     ``facts``: the tenant's reference data a clocking write already checked against
     (cached, ``records/_reference_facts.py``); without them (an operator's bulk
-    recalculation) shifts and counter links are read afresh."""
+    recalculation) shifts and counter links are read afresh. ``along``: the write's
+    clocking row, written first (with the people's lock, in one round trip)."""
     ordered = sorted(set(person_days))
     if not ordered:
+        if along is not None:
+            along.run(tx.connection)
         return
     # Before anything of theirs is read: a concurrent writer of the same person waits
     # until this one commits, and then reads its clocking (issue 14, item 1).
-    tx.lock_people(person for person, _ in ordered)
+    tx.lock_people((person for person, _ in ordered), along)
     connection, tenant_id = tx.connection, tx.tenant_id
     counters = load_counter_links(connection, tenant_id) if facts is None else facts.counters
     # One batch (every clocking write): nothing reads its totals back, so they are
