@@ -17,10 +17,14 @@ Issue 14, item 1: the lock is taken as *late* as it can be. ``late_write_transac
 (the clocking writes) does its work first, validation, reference resolution, row
 writes and recalculation, with *provisional* versions and ids (negative, unique among
 running transactions), overlapping the tenant's other writers; ``lock_versions`` then
-takes the counter lock and rewrites them to the final ones, one UPDATE per table, just
-before commit. Rows with provisional values are invisible to every other transaction
-(MVCC), and the webhooks' outbox is written after the rewrite, so it sees only final
-versions. ``write_transaction`` still locks first: the rare writes of reference data.
+takes the counter lock and rewrites them to the final ones just before commit. Rows
+with provisional values are invisible to every other transaction (MVCC), and the
+webhooks' outbox is written after the rewrite, so it sees only final versions. A
+clocking write ends with ``seal``: on PostgreSQL the lock and then a single statement
+(``_seal.py``: every stamp, the rows deferred with ``insert_versioned`` and
+``update_versioned``, the counters, the commit mark, the observers' probes and the
+answer's row), so it holds the lock for two round trips and the commit.
+``write_transaction`` still locks first: the rare writes of reference data.
 Two writers of one person must not both miss the other's clocking when they
 recalculate, so a recalculation first takes the person's lock (``lock_people``, an
 advisory lock). Lock order, everywhere: a write's clocking row, its people (sorted,
