@@ -1,25 +1,30 @@
-"""A late write's last statement on PostgreSQL: everything under the version lock in one.
+"""A late write's end on PostgreSQL: the version lock and everything under it, in one
+round trip.
 
 Issue 14, item 1: writers of one tenant queue for its version lock, so every round
 trip made while holding it is one that all of them wait for (on a busy 2-core machine
 a round trip can take milliseconds: the worker and the database backend each wait
-for a core). After the lock statement (``_transactions._lock_counters``) a late write
-runs exactly one more statement before ``COMMIT``, built here from data-modifying
-``WITH`` clauses:
+for a core, and the worker's thread for the GIL). So a late write sends two
+statements as one query, then commits:
 
-* every table's provisional versions and ids rewritten to the final ones;
-* the rows given to ``insert_versioned`` and ``update_versioned`` (departures, the
-  totals a recalculation changed), with their final versions and ids;
-* the id counters and the version counter set, and the commit mark inserted;
-* each versioned-write observer's *probe* (does it have anything to do?), so that an
-  observer with nothing to do (a tenant without webhooks) costs no round trip;
-* the row the write answers with, read back from its table's stamp (``RETURNING``:
-  the main query cannot see the stamp's effect on the table itself).
+1. the lock: the tenant's counters ``SELECT ... FOR UPDATE``, the version row first;
+2. the seal, data-modifying ``WITH`` clauses that compute every final value from the
+   counters, read now that they are locked and current:
 
-The statement starts after the lock was granted, so under READ COMMITTED its snapshot
-sees every transaction that committed before: a webhook subscription committed before
-our lock is seen by its probe, and gets our events. The SQL is built once per shape
-(which tables, which read-back) and cached; only the values vary.
+   * every table's provisional versions and ids rewritten to the final ones;
+   * the rows given to ``insert_versioned`` and ``update_versioned`` (departures, the
+     totals a recalculation changed), with their final versions and ids;
+   * the counters moved on, and the commit mark inserted;
+   * each versioned-write observer's *probe* (does it have anything to do?), so that
+     an observer with nothing to do (a tenant without webhooks) costs no round trip;
+   * the row the write answers with, read back from its table's stamp (``RETURNING``:
+     the main query cannot see the stamp's effect on the table itself).
+
+The simple query protocol runs the two in order, and under READ COMMITTED the seal's
+snapshot is taken when it starts, after the lock was granted: it sees every
+transaction that committed before, so a webhook subscription committed before our
+lock is seen by its probe and gets our events. The SQL is built once per shape (which
+tables, which read-back) and cached; only the values vary.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ import sqlalchemy as sa
 
 from .tables import change_marks, tenant_counters
 
+CHANGE_VERSION = "change_version"  # as in _transactions (which imports this module)
+
 _PARAMETER = re.compile(r"%\((\w+)\)s")
 
 
@@ -51,74 +58,110 @@ class ReadBack:
 
 
 @dataclass(frozen=True)
-class Stamp:
-    """One table's rewrite: final version = ``version_offset`` - provisional version,
-    final id = ``id_offset`` - provisional id (None: its ids are all final)."""
+class Sealed:
+    """What the seal found: the counters' values before it (the last committed
+    version, the id counters), each probe's answer, and the read-back row (None:
+    not found)."""
 
-    table: sa.Table
-    version_offset: int
-    id_offset: int | None
+    last: int
+    last_ids: dict[str, int]
+    probes: tuple[bool, ...]
+    row: tuple[Any, ...] | None
 
 
 @dataclass(frozen=True)
-class SealResult:
-    row: tuple[Any, ...] | None  # the read-back row's columns; None if not found
-    probes: tuple[bool, ...]
+class Provisionals:
+    """A late write's provisional values (``_transactions._Provisional``): the k-th
+    version or id is ``-(base + k)``, its final value ``last + k``."""
+
+    base: int
+    versions: int
+    id_counts: dict[str, int]
+    stamped: Sequence[tuple[sa.Table, str | None]]  # each table, the counter of its ids
+    inserts: Sequence[tuple[sa.Table, str | None, list[dict[str, Any]]]]
+    updates: Sequence[tuple[sa.Table, str | None, list[dict[str, Any]]]]
 
 
 def run_seal(
     connection: sa.Connection,
     tenant_id: int,
-    stamps: Sequence[Stamp],
-    deferred: Sequence[tuple[sa.Table, list[dict[str, Any]]]],
-    updates: Sequence[tuple[sa.Table, list[dict[str, Any]]]],
-    counters: dict[str, int],
-    mark_version: int | None,
+    values: Provisionals,
     probes: Sequence[sa.Select[Any]],
     read_back: ReadBack | None,
-) -> SealResult:
-    """Run the one statement (see the module docstring); its read-back row and probes."""
+) -> Sealed:
+    """Lock the counters, then make everything final, in one round trip.
+
+    Two statements sent as one query (psycopg's client-side binding; the simple query
+    protocol runs them in order, each with its own READ COMMITTED snapshot): the lock
+    (the version row first), then the seal, which computes every final value from the
+    counters it reads, now that they are locked and current.
+    """
+    names = [CHANGE_VERSION, *sorted(values.id_counts)]
     shape = _Shape(
-        tuple((s.table.name, s.id_offset is not None) for s in stamps),
-        tuple((table.name, tuple(rows[0])) for table, rows in deferred),
-        tuple((table.name, tuple(rows[0])) for table, rows in updates),
-        mark_version is not None,
+        tuple(names[1:]),
+        tuple((t.name, ids) for t, ids in values.stamped),
+        tuple((t.name, ids, tuple(rows[0])) for t, ids, rows in values.inserts),
+        tuple((t.name, ids, tuple(rows[0])) for t, ids, rows in values.updates),
+        values.versions > 0,
         tuple(id(p) for p in probes),
         None if read_back is None else (read_back.table.name, _names(read_back.columns)),
     )
     sql = _statements.get(shape)
     if sql is None:
         sql = _statements.setdefault(shape, _build(connection, shape, probes, read_back))
-    params: dict[str, Any] = {"tenant": tenant_id}
-    for n, stamp in enumerate(stamps):
-        params[f"s{n}_v"] = stamp.version_offset
-        if stamp.id_offset is not None:
-            params[f"s{n}_i"] = stamp.id_offset
-    for n, (_table, rows) in enumerate(deferred):
+    params: dict[str, Any] = {
+        "tenant": tenant_id,
+        "names": names,
+        "deltas": [values.versions, *(values.id_counts[n] for n in names[1:])],
+        "base": values.base,
+        "versions": values.versions,
+        "at": dt.datetime.now(dt.UTC),
+    }
+    for n, (_table, _ids, rows) in enumerate(values.inserts):
         params[f"d{n}"] = orjson.dumps(rows).decode()
-    for n, (_table, rows) in enumerate(updates):
+    for n, (_table, _ids, rows) in enumerate(values.updates):
         params[f"u{n}"] = orjson.dumps(rows).decode()
         params[f"u{n}_ids"] = [row["id"] for row in rows]
-    params["names"], params["values"] = list(counters), list(counters.values())
-    if mark_version is not None:
-        params["version"], params["at"] = mark_version, dt.datetime.now(dt.UTC)
     for n, probe in enumerate(probes):
         params.update(_probe_sql(connection, probe)[1](n))
     if read_back is not None:
         params["read_id"] = read_back.record_id
-    row = connection.exec_driver_sql(sql, params).one()
-    found = tuple(bool(row[n]) for n in range(len(probes)))
+    row = _two_statements(connection, sql, params)
+    last, *rest = row
+    last_ids = dict(zip(names[1:], rest[: len(names) - 1], strict=True))
+    rest = rest[len(names) - 1 :]
+    found = tuple(bool(rest[n]) for n in range(len(probes)))
     if read_back is None:
-        return SealResult(None, found)
-    found_row, *back = row[len(probes) :]
-    return SealResult(tuple(back) if found_row else None, found)
+        return Sealed(int(last), last_ids, found, None)
+    found_row, *back = rest[len(probes) :]
+    return Sealed(int(last), last_ids, found, tuple(back) if found_row else None)
+
+
+def _two_statements(connection: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
+    """Run ``sql`` (the lock; the seal) on the transaction's own driver connection; the
+    seal's one row. A driver error becomes SQLAlchemy's, as any statement's would
+    (``DatabaseBusy`` for a lock wait past the busy timeout)."""
+    import psycopg  # only here: the PostgreSQL driver is there when the database is
+
+    raw = connection.connection.dbapi_connection
+    try:
+        with psycopg.ClientCursor(raw) as cursor:  # type: ignore[call-overload]
+            cursor.execute(sql, params)
+            if not cursor.nextset():
+                raise RuntimeError("the seal returned no result")
+            return cursor.fetchone()
+    except psycopg.Error as error:
+        raise sa.exc.DBAPIError.instance(
+            sql, params, error, psycopg.Error, dialect=connection.dialect
+        ) from error
 
 
 @dataclass(frozen=True)
 class _Shape:
-    stamps: tuple[tuple[str, bool], ...]
-    deferred: tuple[tuple[str, tuple[str, ...]], ...]
-    updates: tuple[tuple[str, tuple[str, ...]], ...]
+    id_counters: tuple[str, ...]
+    stamps: tuple[tuple[str, str | None], ...]
+    inserts: tuple[tuple[str, str | None, tuple[str, ...]], ...]
+    updates: tuple[tuple[str, str | None, tuple[str, ...]], ...]
     mark: bool
     probes: tuple[int, ...]
     read_back: tuple[str, tuple[str, ...]] | None
@@ -126,10 +169,23 @@ class _Shape:
 
 _statements: dict[_Shape, str] = {}
 _lock = threading.Lock()
+_COUNTERS = tenant_counters.name
+# The lock: the counters sorted before they are locked, the version row first, so a
+# writer waiting for it holds no id counter row (``_transactions._lock_counters``).
+_LOCK = (
+    f"SELECT name, value FROM {_COUNTERS} WHERE tenant_id = %(tenant)s "
+    "AND name = ANY(CAST(%(names)s AS varchar[])) "
+    f"ORDER BY name <> '{CHANGE_VERSION}' FOR UPDATE"
+)
 
 
 def _names(columns: Sequence[sa.ColumnElement[Any]]) -> tuple[str, ...]:
     return tuple(str(column.key) for column in columns)
+
+
+def _final(value: str, offset: str) -> str:
+    """A provisional (negative) value's final one; a final one as it is."""
+    return f"CASE WHEN {value} < 0 THEN (SELECT off FROM {offset}) - {value} ELSE {value} END"
 
 
 def _build(
@@ -138,27 +194,43 @@ def _build(
     probes: Sequence[sa.Select[Any]],
     read_back: ReadBack | None,
 ) -> str:
-    clauses = []
+    # Offsets: final = (counter before this write - base) - provisional.
+    offsets = {CHANGE_VERSION: "v", **{name: f"i{n}" for n, name in enumerate(shape.id_counters)}}
+    clauses = [
+        f"cv AS (SELECT name, value FROM {_COUNTERS} WHERE tenant_id = %(tenant)s "
+        "AND name = ANY(CAST(%(names)s AS varchar[])))",
+        *(
+            f"{alias} AS (SELECT COALESCE((SELECT value FROM cv WHERE name = '{name}'), 0) "
+            "- %(base)s AS off)"
+            for name, alias in offsets.items()
+        ),
+    ]
     back = None if read_back is None else read_back.table.name
-    for n, (name, has_ids) in enumerate(shape.stamps):
-        sets = f"change_version = %(s{n}_v)s - change_version"
-        if has_ids:
-            sets += f", id = CASE WHEN id < 0 THEN %(s{n}_i)s - id ELSE id END"
+    stamp_of_back = None
+    for n, (name, ids) in enumerate(shape.stamps):
+        sets = "change_version = (SELECT off FROM v) - change_version"
+        if ids is not None:
+            sets += f", id = {_final('id', offsets[ids])}"
         returning = ""
         if name == back and shape.read_back is not None:
             returning = " RETURNING " + ", ".join(shape.read_back[1])
+            stamp_of_back = (f"s{n}", ids)
         clauses.append(
             f"s{n} AS (UPDATE {name} SET {sets} "
             f"WHERE tenant_id = %(tenant)s AND change_version < 0{returning})"
         )
-    for n, (name, columns) in enumerate(shape.deferred):
-        listed = ", ".join(columns)
+    for n, (name, ids, columns) in enumerate(shape.inserts):
+        picked = [_picked(f"r.{c}", c, ids, offsets) for c in columns]
         clauses.append(
-            f"d{n} AS (INSERT INTO {name} ({listed}) SELECT {listed} "
-            f"FROM json_populate_recordset(NULL::{name}, CAST(%(d{n})s AS json)))"
+            f"d{n} AS (INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(picked)} "
+            f"FROM json_populate_recordset(NULL::{name}, CAST(%(d{n})s AS json)) AS r)"
         )
-    for n, (name, columns) in enumerate(shape.updates):
-        sets = ", ".join(f"{c} = data.{c}" for c in columns if c not in ("tenant_id", "id"))
+    for n, (name, ids, columns) in enumerate(shape.updates):
+        sets = ", ".join(
+            f"{c} = {_picked(f'data.{c}', c, ids, offsets)}"
+            for c in columns
+            if c not in ("tenant_id", "id")
+        )
         clauses.append(
             f"u{n} AS (UPDATE {name} SET {sets} "
             f"FROM json_populate_recordset(NULL::{name}, CAST(%(u{n})s AS json)) AS data "
@@ -167,31 +239,46 @@ def _build(
             f"WHERE {name}.tenant_id = %(tenant)s AND {name}.id = ANY(CAST(%(u{n}_ids)s "
             f"AS bigint[])) AND {name}.id = data.id)"
         )
-    counters = tenant_counters.name
     clauses.append(
-        f"counters AS (UPDATE {counters} SET value = data.value "
-        "FROM unnest(CAST(%(names)s AS varchar[]), CAST(%(values)s AS bigint[])) "
-        f"AS data(name, value) WHERE {counters}.tenant_id = %(tenant)s "
-        f"AND {counters}.name = data.name)"
+        f"counters AS (INSERT INTO {_COUNTERS} (tenant_id, name, value) "
+        "SELECT %(tenant)s, d.name, d.delta FROM unnest(CAST(%(names)s AS varchar[]), "
+        "CAST(%(deltas)s AS bigint[])) AS d(name, delta) "
+        f"ON CONFLICT (tenant_id, name) DO UPDATE SET value = {_COUNTERS}.value + EXCLUDED.value)"
     )
     if shape.mark:
         clauses.append(
             f"mark AS (INSERT INTO {change_marks.name} (tenant_id, change_version, "
-            "committed_at) VALUES (%(tenant)s, %(version)s, %(at)s))"
+            "committed_at) SELECT %(tenant)s, (SELECT off FROM v) + %(base)s + %(versions)s, "
+            "%(at)s)"
         )
     selected = [
+        f"(SELECT off FROM {alias}) + %(base)s AS last_{n}"
+        for n, alias in enumerate(offsets.values())
+    ]
+    selected += [
         f"EXISTS ({_probe_sql(connection, probe)[0](n)}) AS probe_{n}"
         for n, probe in enumerate(probes)
     ]
     source = "(SELECT 1) AS one"
     if shape.read_back is not None:
-        stamp = next((f"s{n}" for n, (name, _) in enumerate(shape.stamps) if name == back), None)
-        if stamp is None:
+        if stamp_of_back is None:
             raise RuntimeError(f"read back from {back!r}, which this write did not stamp")
+        stamp, ids = stamp_of_back
+        wanted = "%(read_id)s" if ids is None else _final("%(read_id)s", offsets[ids])
         selected.append(f"{stamp}.id IS NOT NULL AS found")
         selected += [f"{stamp}.{column}" for column in shape.read_back[1]]
-        source += f" LEFT JOIN {stamp} ON {stamp}.id = %(read_id)s"
-    return f"WITH {', '.join(clauses)} SELECT {', '.join(selected) or '1'} FROM {source}"
+        source += f" LEFT JOIN {stamp} ON {stamp}.id = {wanted}"
+    seal = f"WITH {', '.join(clauses)} SELECT {', '.join(selected)} FROM {source}"
+    return f"{_LOCK}; {seal}"
+
+
+def _picked(value: str, column: str, ids: str | None, offsets: dict[str, str]) -> str:
+    """A deferred row's column as it is stored: versions and provisional ids final."""
+    if column == "change_version":
+        return _final(value, "v")
+    if column == "id" and ids is not None:
+        return _final(value, offsets[ids])
+    return value
 
 
 _ProbeSql = tuple[Any, Any]  # (n -> SQL text, n -> parameters)

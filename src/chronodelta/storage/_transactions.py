@@ -54,7 +54,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,7 +62,7 @@ from sqlalchemy.engine import Engine
 
 from . import tables
 from ._engine import SQLITE_IMMEDIATE_OPTIONS, is_postgresql, writer_queue
-from ._seal import ReadBack, Stamp, run_seal
+from ._seal import Provisionals, ReadBack, run_seal
 from .tables import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
@@ -349,29 +349,25 @@ class WriteTransaction:
         if self.locked or self._provisional is None:
             self.lock_versions()
             return None if read_back is None else self._read_back(read_back)
-        provisional, last, last_ids = self._take_lock()  # type: ignore[misc]
-        counters = {name: self._id_counters[name] for name in self._dirty_ids}
-        versioned = self._last_version != self._first_version
-        if versioned:
-            counters[CHANGE_VERSION] = self._last_version
-        observers = [o for o in _observers if o in _probes] if versioned else []
-        result = run_seal(
+        provisional, self._provisional = self._provisional, None
+        observers = [o for o in _observers if o in _probes] if provisional.versions else []
+        sealed = run_seal(
             self.connection,
             self.tenant_id,
-            provisional.stamps(last, last_ids),
-            provisional.final_deferred(last, last_ids),
-            provisional.final_deferred(last, last_ids, updates=True),
-            counters,
-            self._last_version if versioned else None,
+            provisional.provisionals(),
             [_probes[o] for o in observers],
-            None if read_back is None else replace(read_back, record_id=self._final(
-                read_back.id_counter or "", read_back.record_id)),
-        )  # fmt: skip
-        unprobed = [o for o in _observers if o not in _probes] if versioned else []
-        called = [o for o, found in zip(observers, result.probes, strict=True) if found]
-        self._dirty_ids.clear()
+            read_back,
+        )
+        last, last_ids = sealed.last, sealed.last_ids
+        self._first_version, self._last_version = last, last + provisional.versions
+        self.locked = True
+        for collection, count in provisional.id_counts.items():
+            self._id_counters[collection] = last_ids[collection] + count
+        self._finals = {"base": provisional.base, CHANGE_VERSION: last, **last_ids}
+        unprobed = [o for o in _observers if o not in _probes] if provisional.versions else []
+        called = [o for o, found in zip(observers, sealed.probes, strict=True) if found]
         self._sealed = (unprobed + called, self._last_version)
-        return result.row
+        return sealed.row
 
     def _read_back(self, read_back: ReadBack) -> tuple[Any, ...] | None:
         table, final = read_back.table, read_back.record_id
@@ -623,17 +619,22 @@ class _Provisional:
         for table, rows in self.final_deferred(last, last_ids, updates=True):
             connection.execute(_update_by_key(table, rows[0]), _keyed(rows))
 
-    def stamps(self, last: int, last_ids: dict[str, int]) -> list[Stamp]:
-        """The rewrite of every table that got provisional values (``_seal.py``)."""
+    def provisionals(self) -> Provisionals:
+        """What ``_seal.run_seal`` makes final."""
         id_collections = {table.name: name for name, table in _ID_TABLES.items()}
-        found = []
-        for name, table in self.tables.items():
-            collection = id_collections.get(name)
-            id_offset = None
-            if collection in self.id_counts:
-                id_offset = last_ids[collection] - self.base
-            found.append(Stamp(table, last - self.base, id_offset))
-        return found
+
+        def ids_of(table: sa.Table) -> str | None:
+            collection = id_collections.get(table.name)
+            return collection if collection in self.id_counts else None
+
+        return Provisionals(
+            self.base,
+            self.versions,
+            dict(self.id_counts),
+            [(table, ids_of(table)) for table in self.tables.values()],
+            [(table, ids_of(table), rows) for table, rows in self.deferred],
+            [(table, ids_of(table), rows) for table, rows in self.updates],
+        )
 
     def final_deferred(
         self, last: int, last_ids: dict[str, int], updates: bool = False
