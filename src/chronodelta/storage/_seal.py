@@ -20,8 +20,9 @@ statements as one query, then commits:
    * the row the write answers with, read back from its table's stamp (``RETURNING``:
      the main query cannot see the stamp's effect on the table itself).
 
-The simple query protocol runs the two in order, and under READ COMMITTED the seal's
-snapshot is taken when it starts, after the lock was granted: it sees every
+The server runs the two in order (psycopg's pipeline mode sends them together), and
+under READ COMMITTED the seal's snapshot is taken when it starts, after the lock was
+granted: it sees every
 transaction that committed before, so a webhook subscription committed before our
 lock is seen by its probe and gets our events. The SQL is built once per shape (which
 tables, which read-back) and cached; only the values vary.
@@ -91,10 +92,9 @@ def run_seal(
 ) -> Sealed:
     """Lock the counters, then make everything final, in one round trip.
 
-    Two statements sent as one query (psycopg's client-side binding; the simple query
-    protocol runs them in order, each with its own READ COMMITTED snapshot): the lock
-    (the version row first), then the seal, which computes every final value from the
-    counters it reads, now that they are locked and current.
+    Two statements sent together (``_two_statements``), run in order, each with its
+    own READ COMMITTED snapshot: the lock (the version row first), then the seal, which
+    computes every final value from the counters it reads, now locked and current.
     """
     names = [CHANGE_VERSION, *sorted(values.id_counts)]
     shape = _Shape(
@@ -138,18 +138,24 @@ def run_seal(
 
 
 def _two_statements(connection: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
-    """Run ``sql`` (the lock; the seal) on the transaction's own driver connection; the
-    seal's one row. A driver error becomes SQLAlchemy's, as any statement's would
-    (``DatabaseBusy`` for a lock wait past the busy timeout)."""
+    """Run the lock and then the seal (``sql``) on the transaction's own driver
+    connection, in one round trip; the seal's one row.
+
+    psycopg's pipeline mode sends both before it waits for either; the server still
+    runs them one after the other, each with its own snapshot, and both are prepared
+    statements after a few runs (the seal is planned once, not on every write). A
+    driver error becomes SQLAlchemy's, as any statement's would (``DatabaseBusy`` for a
+    lock wait past the busy timeout).
+    """
     import psycopg  # only here: the PostgreSQL driver is there when the database is
 
-    raw = connection.connection.dbapi_connection
+    raw: Any = connection.connection.dbapi_connection
     try:
-        with psycopg.ClientCursor(raw) as cursor:  # type: ignore[call-overload]
-            cursor.execute(sql, params)
-            if not cursor.nextset():
-                raise RuntimeError("the seal returned no result")
-            return cursor.fetchone()
+        with raw.cursor() as lock, raw.cursor() as seal:
+            with raw.pipeline():
+                lock.execute(_LOCK, params)
+                seal.execute(sql, params)
+            return seal.fetchone()
     except psycopg.Error as error:
         raise sa.exc.DBAPIError.instance(
             sql, params, error, psycopg.Error, dialect=connection.dialect
@@ -269,7 +275,7 @@ def _build(
         selected += [f"{stamp}.{column}" for column in shape.read_back[1]]
         source += f" LEFT JOIN {stamp} ON {stamp}.id = {wanted}"
     seal = f"WITH {', '.join(clauses)} SELECT {', '.join(selected)} FROM {source}"
-    return f"{_LOCK}; {seal}"
+    return seal
 
 
 def _picked(value: str, column: str, ids: str | None, offsets: dict[str, str]) -> str:
