@@ -20,10 +20,10 @@ running transactions), overlapping the tenant's other writers; ``lock_versions``
 takes the counter lock and rewrites them to the final ones just before commit. Rows
 with provisional values are invisible to every other transaction (MVCC), and the
 webhooks' outbox is written after the rewrite, so it sees only final versions. A
-clocking write ends with ``seal``: on PostgreSQL the lock and then a single statement
-(``_seal.py``: every stamp, the rows deferred with ``insert_versioned`` and
-``update_versioned``, the counters, the commit mark, the observers' probes and the
-answer's row), so it holds the lock for two round trips and the commit.
+clocking write ends with ``seal``: on PostgreSQL the lock and a single statement for
+everything else (``_seal.py``: every stamp, the rows deferred with ``insert_versioned``
+and ``update_versioned``, the counters, the commit mark, the observers' probes and the
+answer's row), sent together, so it holds the lock for one round trip and the commit.
 ``write_transaction`` still locks first: the rare writes of reference data.
 Two writers of one person must not both miss the other's clocking when they
 recalculate, so a recalculation first takes the person's lock (``lock_people``, an
@@ -341,8 +341,8 @@ class WriteTransaction:
         """Finish a write: take the version lock, make everything final, and read back
         the row it answers with (None: not found); nothing may be versioned after.
 
-        A late write on PostgreSQL does all of it in two statements, the lock and one
-        more (``_seal.py``), then commits: the fewest round trips under the lock. Any
+        A late write on PostgreSQL does all of it in two statements sent together, the
+        lock and one more (``_seal.py``), then commits: one round trip under the lock. Any
         other write takes the lock (if it has not yet) and reads the row; its counters
         and mark are written at commit, as always.
         """
