@@ -31,6 +31,7 @@ bench: $(DEV_STAMP) system-deps
 	$(BIN)/python -m bench.page_ceiling
 	$(BIN)/python -m bench.delta_read
 	$(BIN)/python -m bench.write_throughput
+	$(BIN)/python -m bench.write_statements
 	$(BIN)/python -m bench.sync_throughput
 	$(BIN)/python -m bench.delta_parse
 	$(BIN)/python -m bench.load_mix

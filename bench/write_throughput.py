@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -54,7 +55,7 @@ from chronodelta.server import (
     insert_reference_data,
 )
 from chronodelta.server.records import _backend as backend_module
-from chronodelta.storage import create_engine
+from chronodelta.storage import ReadBack, create_engine
 
 from ._support import BACKENDS, Backend, db_label, migrated_databases, positive
 from ._write_scaling import run_scaling, scaling_report
@@ -83,6 +84,18 @@ class UntrackedTransaction:
 
     def final_id(self, collection: str, provisional_id: int) -> int:
         return provisional_id
+
+    def seal(self, read_back: ReadBack | None = None) -> tuple[Any, ...] | None:
+        """The answer's row, read as a write without change tracking reads it."""
+        if read_back is None:
+            return None
+        table = read_back.table
+        row = self.connection.execute(
+            sa.select(*read_back.columns).where(
+                table.c.tenant_id == self.tenant_id, table.c.id == read_back.record_id
+            )
+        ).first()
+        return None if row is None else tuple(row)
 
     def allocate_ids(self, collection: str, count: int = 1) -> range:
         first = next(self.ids)

@@ -16,11 +16,13 @@ from ._engine import (
     resolve_database_url,
 )
 from ._migrate import current_revision, head_revision, upgrade
+from ._seal import ReadBack
 from ._transactions import (
     CHANGE_VERSION,
     DatabaseBusy,
     DatabaseConnectionLost,
     DatabaseUnavailable,
+    RowWrite,
     VersionedWriteObserver,
     WriteTransaction,
     bump_tenant_counter,
@@ -43,6 +45,8 @@ __all__ = [
     "DatabaseConnectionLost",
     "DatabaseUnavailable",
     "DatabaseUrlError",
+    "ReadBack",
+    "RowWrite",
     "VersionedWriteObserver",
     "WriteTransaction",
     "bump_tenant_counter",

@@ -17,10 +17,14 @@ Issue 14, item 1: the lock is taken as *late* as it can be. ``late_write_transac
 (the clocking writes) does its work first, validation, reference resolution, row
 writes and recalculation, with *provisional* versions and ids (negative, unique among
 running transactions), overlapping the tenant's other writers; ``lock_versions`` then
-takes the counter lock and rewrites them to the final ones, one UPDATE per table, just
-before commit. Rows with provisional values are invisible to every other transaction
-(MVCC), and the webhooks' outbox is written after the rewrite, so it sees only final
-versions. ``write_transaction`` still locks first: the rare writes of reference data.
+takes the counter lock and rewrites them to the final ones just before commit. Rows
+with provisional values are invisible to every other transaction (MVCC), and the
+webhooks' outbox is written after the rewrite, so it sees only final versions. A
+clocking write ends with ``seal``: on PostgreSQL the lock and a single statement for
+everything else (``_seal.py``: every stamp, the rows deferred with ``insert_versioned``
+and ``update_versioned``, the counters, the commit mark, the observers' probes and the
+answer's row), sent together, so it holds the lock for one round trip and the commit.
+``write_transaction`` still locks first: the rare writes of reference data.
 Two writers of one person must not both miss the other's clocking when they
 recalculate, so a recalculation first takes the person's lock (``lock_people``, an
 advisory lock). Lock order, everywhere: a write's clocking row, its people (sorted,
@@ -47,6 +51,7 @@ retriable error the server answers with 503 and ``Retry-After``.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +67,7 @@ from ._engine import (
     is_postgresql,
     writer_queue,
 )
+from ._seal import Provisionals, ReadBack, run_seal
 from .tables import change_marks, tenant_counters
 
 CHANGE_VERSION = "change_version"
@@ -143,12 +149,23 @@ def _unavailability_as_errors() -> Iterator[None]:
 # the same transaction, whatever collection the change was to.
 VersionedWriteObserver = Callable[["WriteTransaction", int, int], None]
 _observers: list[VersionedWriteObserver] = []
+# An observer's probe: a query on the tenant (bind parameter ``tenant``) that returns
+# a row when the observer may have work. A late write on PostgreSQL evaluates it in
+# its last statement under the version lock (``_seal.py``) and skips the observer when
+# it returns none: no round trip for a tenant with nothing to observe.
+_probes: dict[VersionedWriteObserver, sa.Select[Any]] = {}
 
 
-def observe_versioned_writes(observer: VersionedWriteObserver) -> None:
-    """Call ``observer`` in every versioned write transaction of this process."""
+def observe_versioned_writes(
+    observer: VersionedWriteObserver, probe: sa.Select[Any] | None = None
+) -> None:
+    """Call ``observer`` in every versioned write transaction of this process
+    (``probe``: skip it, where the write can tell cheaply, when the probe finds nothing;
+    the observer must then find nothing to do either)."""
     if observer not in _observers:
         _observers.append(observer)
+    if probe is not None:
+        _probes[observer] = probe
 
 
 @dataclass
@@ -173,6 +190,9 @@ class WriteTransaction:
     _people: set[int] = field(default_factory=set)
     _all_people: bool = False
     _finals: dict[str, int] = field(default_factory=dict)
+    # After ``seal``: the observers its probes said to call, and the last version it
+    # wrote to the counter (nothing may be versioned after it).
+    _sealed: tuple[list[VersionedWriteObserver], int] | None = None
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this transaction has committed (never if it fails)."""
@@ -233,28 +253,50 @@ class WriteTransaction:
         self._id_counters[collection] = last
 
     def insert_versioned(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Insert rows that only this write reads back (departures): now if the
-        versions are final, else with their final versions when they are."""
+        """Insert rows that this write does not read back (departures, the totals of a
+        recalculation): now if the versions are final, else with their final versions
+        and ids when they are (on PostgreSQL in ``seal``'s statement, no round trip).
+        Their versions come from ``next_change_version()`` with no table."""
         if self._provisional is None:
             self.connection.execute(table.insert(), rows)
         else:
             self._provisional.deferred.append((table, rows))
 
-    def lock_people(self, person_ids: Iterable[int]) -> None:
+    def update_versioned(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Update rows by (tenant_id, id), each with the other columns it names, that
+        this write does not read back: as ``insert_versioned``, now or when final."""
+        if self._provisional is None:
+            self.connection.execute(_update_by_key(table, rows[0]), _keyed(rows))
+        else:
+            self._provisional.updates.append((table, rows))
+
+    def lock_people(self, person_ids: Iterable[int], along: RowWrite | None = None) -> None:
         """Serialize this tenant's writers per person (PostgreSQL; SQLite has one writer).
 
         Taken before a recalculation reads the person's clockings and totals, and held
         to commit: two writers of one person-day (or of one week's running sums) cannot
         both miss the other's clocking. Lock order: the tenant's people key (shared),
-        the people sorted, all in one call; the version lock last.
+        the people sorted, all in one call; the version lock last. ``along``: the
+        write's own row write, run in the same round trip (on PostgreSQL a
+        data-modifying ``WITH`` clause of the lock's statement; issue 14, item 1).
         """
         wanted = sorted(set(person_ids) - self._people)
-        if self._all_people or not wanted or not is_postgresql(self.connection.engine):
+        postgresql = is_postgresql(self.connection.engine)
+        if self._all_people or not wanted or not postgresql:
+            if along is not None:
+                along.run(self.connection)
             return
         if self._people or self.locked:
             raise RuntimeError("lock a write's people at once, before the version lock")
         keys = [_ALL_PEOPLE, *wanted]
-        self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
+        if along is None:
+            self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
+        else:
+            sql, params = along.compiled(self.connection)
+            self.connection.exec_driver_sql(
+                f"WITH row_write AS ({sql}) {_LOCK_PEOPLE_PG}",
+                {**params, "lock_tenant": self.tenant_id, "lock_keys": keys},
+            )
         self._people.update(wanted)
 
     def lock_all_people(self) -> None:
@@ -278,6 +320,13 @@ class WriteTransaction:
         """
         if self.locked:
             return
+        taken = self._take_lock()
+        if taken is not None:
+            provisional, last, last_ids = taken
+            provisional.finish(self.connection, self.tenant_id, last, last_ids)
+
+    def _take_lock(self) -> tuple[_Provisional, int, dict[str, int]] | None:
+        """Lock and read the counters; the provisional values' finals (None: none)."""
         provisional, self._provisional = self._provisional, None
         names = list(provisional.id_counts) if provisional else []
         last_ids = _lock_counters(self.connection, self.tenant_id, names)
@@ -285,13 +334,59 @@ class WriteTransaction:
         self._first_version = self._last_version = last
         self.locked = True
         if provisional is None:
-            return
+            return None
         self._last_version = last + provisional.versions
         for collection, count in provisional.id_counts.items():
             self._id_counters[collection] = last_ids[collection] + count
             self._dirty_ids.add(collection)
         self._finals = {"base": provisional.base, CHANGE_VERSION: last, **last_ids}
-        provisional.finish(self.connection, self.tenant_id, last, last_ids)
+        return provisional, last, last_ids
+
+    def seal(self, read_back: ReadBack | None = None) -> tuple[Any, ...] | None:
+        """Finish a write: take the version lock, make everything final, and read back
+        the row it answers with (None: not found); nothing may be versioned after.
+
+        A late write on PostgreSQL does all of it in two statements sent together, the
+        lock and one more (``_seal.py``), then commits: one round trip under the lock. Any
+        other write takes the lock (if it has not yet) and reads the row; its counters
+        and mark are written at commit, as always.
+        """
+        if self.locked or self._provisional is None:
+            self.lock_versions()
+            return None if read_back is None else self._read_back(read_back)
+        provisional, self._provisional = self._provisional, None
+        observers = [o for o in _observers if o in _probes] if provisional.versions else []
+        sealed = run_seal(
+            self.connection,
+            self.tenant_id,
+            provisional.provisionals(),
+            [_probes[o] for o in observers],
+            read_back,
+        )
+        last, last_ids = sealed.last, sealed.last_ids
+        self._first_version, self._last_version = last, last + provisional.versions
+        self.locked = True
+        for collection, count in provisional.id_counts.items():
+            self._id_counters[collection] = last_ids[collection] + count
+        self._finals = {"base": provisional.base, CHANGE_VERSION: last, **last_ids}
+        unprobed = [o for o in _observers if o not in _probes] if provisional.versions else []
+        called = [o for o, found in zip(observers, sealed.probes, strict=True) if found]
+        self._sealed = (unprobed + called, self._last_version)
+        return sealed.row
+
+    def _read_back(self, read_back: ReadBack) -> tuple[Any, ...] | None:
+        table, final = read_back.table, read_back.record_id
+        if read_back.id_counter is not None:
+            final = self._final(read_back.id_counter, final)
+        key = (table.name, tuple(str(c.key) for c in read_back.columns))
+        query = _READ_BACK.get(key)
+        if query is None:
+            query = sa.select(*read_back.columns).where(
+                table.c.tenant_id == sa.bindparam("tenant"), table.c.id == sa.bindparam("id")
+            )
+            _READ_BACK[key] = query
+        row = self.connection.execute(query, {"tenant": self.tenant_id, "id": final}).first()
+        return None if row is None else tuple(row)
 
     def final_id(self, collection: str, provisional_id: int) -> int:
         """The id that ``provisional_id`` (from ``allocate_ids``) became at the lock."""
@@ -309,13 +404,22 @@ class WriteTransaction:
         return self._finals[counter] + (-value - self._finals["base"])
 
     def _flush_counters(self) -> None:
+        if self._sealed is not None:
+            observers, sealed_version = self._sealed
+            if self._dirty_ids or self._last_version != sealed_version:
+                raise RuntimeError("versions or ids taken after seal()")
+            for observe in observers:
+                observe(self, self._first_version + 1, self._last_version)
+            return
         counters = {name: self._id_counters[name] for name in self._dirty_ids}
         versioned = self._last_version != self._first_version
+        if versioned and not is_postgresql(self.connection.engine):
+            self._mark_and_observe(counters)
+            return
         if versioned:
             for observe in _observers:
                 observe(self, self._first_version + 1, self._last_version)
             counters[CHANGE_VERSION] = self._last_version
-        if versioned and is_postgresql(self.connection.engine):
             self._flush_in_one_statement(counters)
             return
         if counters:
@@ -329,12 +433,34 @@ class WriteTransaction:
         if versioned:
             # When this transaction's versions became visible, for delta's overlap window.
             self.connection.execute(
-                change_marks.insert().values(
-                    tenant_id=self.tenant_id,
-                    change_version=self._last_version,
-                    committed_at=dt.datetime.now(dt.UTC),
-                )
+                _MARK,
+                {
+                    "tenant": self.tenant_id,
+                    "version": self._last_version,
+                    "at": dt.datetime.now(dt.UTC),
+                },
             )
+
+    def _mark_and_observe(self, counters: dict[str, int]) -> None:
+        """SQLite: the commit mark inserted with the observers' probes evaluated in
+        its ``RETURNING`` (one statement; the counters in one more), then the
+        observers that have work."""
+        probed = [o for o in _observers if o in _probes] if _SQLITE_RETURNING else []
+        bound = {"tenant": self.tenant_id, "version": self._last_version,
+                 "at": dt.datetime.now(dt.UTC)}  # fmt: skip
+        called = [o for o in _observers if o not in probed]
+        if probed:
+            row = self.connection.execute(_mark_probing(probed), bound).one()
+            called += [o for o, found in zip(probed, row, strict=True) if found]
+        else:
+            self.connection.execute(_MARK, bound)
+        for observe in called:
+            observe(self, self._first_version + 1, self._last_version)
+        counters[CHANGE_VERSION] = self._last_version
+        self.connection.execute(
+            _SET_COUNTER,
+            [{"tenant": self.tenant_id, "counter": k, "new_value": v} for k, v in counters.items()],
+        )
 
     def _flush_in_one_statement(self, counters: dict[str, int]) -> None:
         """The counters and the commit mark in one round trip (PostgreSQL, under the
@@ -351,12 +477,58 @@ class WriteTransaction:
         )
 
 
+@dataclass(frozen=True)
+class RowWrite:
+    """One row's insert, or update by (tenant_id, id) of the other columns ``row``
+    names: a write's own row, which ``lock_people`` can run with its lock."""
+
+    table: sa.Table
+    row: dict[str, Any]
+    update: bool = False
+
+    def statement(self) -> sa.Insert | sa.Update:
+        if self.update:
+            return _update_by_key(self.table, self.row)
+        key = (self.table.name, tuple(self.row))
+        statement = _INSERTS.get(key)
+        if statement is None:
+            statement = _INSERTS.setdefault(
+                key, self.table.insert().values({n: sa.bindparam(n) for n in self.row})
+            )
+        return statement
+
+    def params(self) -> dict[str, Any]:
+        return _keyed([self.row])[0] if self.update else self.row
+
+    def run(self, connection: sa.Connection) -> None:
+        connection.execute(self.statement(), self.params())
+
+    def compiled(self, connection: sa.Connection) -> tuple[str, dict[str, Any]]:
+        """Its SQL for ``exec_driver_sql`` (compiled once per shape; PostgreSQL's
+        driver takes these Python values as they are) and its parameters."""
+        statement = self.statement()
+        key = (id(statement), connection.dialect.name)
+        sql = _COMPILED.get(key)
+        if sql is None:
+            sql = _COMPILED.setdefault(key, str(statement.compile(dialect=connection.dialect)))
+        return sql, self.params()
+
+
+_INSERTS: dict[tuple[str, tuple[str, ...]], sa.Insert] = {}
+_COMPILED: dict[tuple[int, str], str] = {}
+
+
 @contextmanager
 def write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTransaction]:
     """A transaction that holds the tenant's write lock until it commits."""
     with plain_write_transaction(engine) as connection:
-        last = _read_counter(connection, tenant_id, CHANGE_VERSION, lock=True)
-        tx = WriteTransaction(connection, tenant_id, last, last)
+        if is_postgresql(engine):
+            last = _read_counter(connection, tenant_id, CHANGE_VERSION, lock=True)
+            tx = WriteTransaction(connection, tenant_id, last, last)
+        else:  # BEGIN IMMEDIATE holds every counter: all of them in one query
+            counters = _read_counters(connection, tenant_id)
+            last = counters.pop(CHANGE_VERSION)
+            tx = WriteTransaction(connection, tenant_id, last, last, _id_counters=counters)
         yield tx
         tx._flush_counters()
     for callback in tx._after_commit:
@@ -384,8 +556,8 @@ def late_write_transaction(engine: Engine, tenant_id: int) -> Iterator[WriteTran
         tx = WriteTransaction(connection, tenant_id, 0, 0, locked=False)
         tx._provisional = provisional
         yield tx
-        if provisional.versions or provisional.id_counts:
-            tx.lock_versions()  # else nothing was versioned: no lock needed
+        if not tx.locked and (provisional.versions or provisional.id_counts):
+            tx.seal()  # else nothing was versioned: no lock needed
         tx._flush_counters()
     for callback in tx._after_commit:
         callback()
@@ -411,6 +583,7 @@ class _Provisional:
     id_counts: dict[str, int] = field(default_factory=dict)
     tables: dict[str, sa.Table] = field(default_factory=dict)
     deferred: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
+    updates: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
 
     def version(self, table: sa.Table | None) -> int:
         if table is not None:
@@ -446,14 +619,50 @@ class _Provisional:
             first, *others = updates
             ctes = [update.cte(f"stamp_{n}") for n, update in enumerate(others)]
             connection.execute(first.add_cte(*ctes) if ctes else first)
-        for table, rows in self.deferred:
-            final = [
-                {**row, "change_version": last - self.base - row["change_version"]}
-                if row["change_version"] < 0
-                else row
-                for row in rows
-            ]
-            connection.execute(table.insert(), final)
+        for table, rows in self.final_deferred(last, last_ids):
+            connection.execute(table.insert(), rows)
+        for table, rows in self.final_deferred(last, last_ids, updates=True):
+            connection.execute(_update_by_key(table, rows[0]), _keyed(rows))
+
+    def provisionals(self) -> Provisionals:
+        """What ``_seal.run_seal`` makes final."""
+        id_collections = {table.name: name for name, table in _ID_TABLES.items()}
+
+        def ids_of(table: sa.Table) -> str | None:
+            collection = id_collections.get(table.name)
+            return collection if collection in self.id_counts else None
+
+        return Provisionals(
+            self.base,
+            self.versions,
+            dict(self.id_counts),
+            [(table, ids_of(table)) for table in self.tables.values()],
+            [(table, ids_of(table), rows) for table, rows in self.deferred],
+            [(table, ids_of(table), rows) for table, rows in self.updates],
+        )
+
+    def final_deferred(
+        self, last: int, last_ids: dict[str, int], updates: bool = False
+    ) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
+        """The rows given to ``insert_versioned`` (``update_versioned``), with their
+        final versions and ids."""
+        id_collections = {table.name: name for name, table in _ID_TABLES.items()}
+        found = []
+        for table, rows in self.updates if updates else self.deferred:
+            collection = id_collections.get(table.name)
+            id_offset = None
+            if collection in self.id_counts:
+                id_offset = last_ids[collection] - self.base
+            final = []
+            for row in rows:
+                row = dict(row)
+                if row["change_version"] < 0:
+                    row["change_version"] = last - self.base - row["change_version"]
+                if id_offset is not None and row["id"] < 0:
+                    row["id"] = id_offset - row["id"]
+                final.append(row)
+            found.append((table, final))
+        return found
 
 
 @contextmanager
@@ -544,11 +753,24 @@ _BUMP_COUNTER = sa.text(
 
 
 # Built once: every write runs these (building a statement costs more than running it).
+_READ_BACK: dict[tuple[str, tuple[str, ...]], sa.Select[Any]] = {}
 _COUNTER = sa.select(tenant_counters.c.value).where(
     tenant_counters.c.tenant_id == sa.bindparam("tenant"),
     tenant_counters.c.name == sa.bindparam("name"),
 )
 _COUNTER_FOR_UPDATE = _COUNTER.with_for_update()
+_ALL_COUNTERS = sa.select(tenant_counters.c.name, tenant_counters.c.value).where(
+    tenant_counters.c.tenant_id == sa.bindparam("tenant")
+)
+_MARK = change_marks.insert().values(
+    tenant_id=sa.bindparam("tenant"),
+    change_version=sa.bindparam("version"),
+    committed_at=sa.bindparam("at"),
+)
+_MARKS_PROBING: dict[tuple[int, ...], sa.Insert] = {}
+# RETURNING came with SQLite 3.35; an older library inserts the mark and calls every
+# observer (which then runs its own check).
+_SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 _LOCK_COUNTERS = (
     sa.select(tenant_counters.c.name, tenant_counters.c.value)
     .where(
@@ -574,6 +796,12 @@ _LOCK_PEOPLE = sa.text(
     "ELSE pg_advisory_xact_lock(CAST(:tenant AS integer), CAST(p % 2147483647 AS integer)) END "
     "FROM unnest(CAST(:keys AS bigint[])) AS p"
 )
+# The same for exec_driver_sql, after a row write's WITH clause.
+_LOCK_PEOPLE_PG = (
+    "SELECT CASE WHEN p = 0 THEN pg_advisory_xact_lock_shared(CAST(%(lock_tenant)s AS integer), "
+    "0) ELSE pg_advisory_xact_lock(CAST(%(lock_tenant)s AS integer), "
+    "CAST(p %% 2147483647 AS integer)) END FROM unnest(CAST(%(lock_keys)s AS bigint[])) AS p"
+)
 _LOCK_ALL_PEOPLE = sa.text("SELECT pg_advisory_xact_lock(CAST(:tenant AS integer), 0)")
 _SET_COUNTER = (
     tenant_counters.update()
@@ -583,6 +811,58 @@ _SET_COUNTER = (
     )
     .values(value=sa.bindparam("new_value"))
 )
+
+
+def _update_by_key(table: sa.Table, sample: dict[str, Any]) -> sa.Update:
+    """An executemany UPDATE keyed by (tenant_id, id) setting the other keys of
+    ``sample`` (built once per table and set of columns)."""
+    columns = tuple(name for name in sample if name not in ("tenant_id", "id"))
+    statement = _UPDATES.get((table.name, columns))
+    if statement is None:
+        key = (table.c.tenant_id == sa.bindparam("k_tenant"), table.c.id == sa.bindparam("k_id"))
+        statement = table.update().where(*key).values({n: sa.bindparam(f"v_{n}") for n in columns})
+        _UPDATES[(table.name, columns)] = statement
+    return statement
+
+
+def _keyed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``_update_by_key``'s parameters for these rows."""
+    return [
+        {
+            **{
+                f"v_{name}": value for name, value in row.items() if name not in ("tenant_id", "id")
+            },
+            "k_tenant": row["tenant_id"],
+            "k_id": row["id"],
+        }
+        for row in rows
+    ]
+
+
+_UPDATES: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+
+
+def _read_counters(connection: sa.Connection, tenant_id: int) -> dict[str, int]:
+    """All the tenant's counters (SQLite, under ``BEGIN IMMEDIATE``)."""
+    found = {
+        row.name: int(row.value) for row in connection.execute(_ALL_COUNTERS, {"tenant": tenant_id})
+    }
+    if CHANGE_VERSION not in found:
+        raise LookupError(f"tenant {tenant_id} has no counter {CHANGE_VERSION!r}")
+    return found
+
+
+def _mark_probing(probed: list[VersionedWriteObserver]) -> sa.Insert:
+    """The commit mark's insert returning whether each probe found a row (built once
+    per set of observers)."""
+    key = tuple(id(o) for o in probed)
+    statement = _MARKS_PROBING.get(key)
+    if statement is None:
+        statement = _MARK.returning(
+            *(sa.exists(_probes[o]).label(f"probe_{n}") for n, o in enumerate(probed))
+        )
+        _MARKS_PROBING[key] = statement
+    return statement
 
 
 def _read_counter(connection: sa.Connection, tenant_id: int, name: str, *, lock: bool) -> int:

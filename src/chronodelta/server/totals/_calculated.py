@@ -13,7 +13,7 @@ deltas as an InsertOrUpdate of every later record whose balance or sums it chang
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,16 +41,25 @@ _STORED = sa.select(calculated_totals).where(
 
 
 def calculated_changes(
-    connection: sa.Connection, tenant_id: int, fresh: Mapping[PersonDay, DayFigures | None]
+    connection: sa.Connection,
+    tenant_id: int,
+    fresh: Mapping[PersonDay, DayFigures | None],
+    rows: Iterable[Any] | None = None,
 ) -> Iterator[Change]:
     """What to write for the person-days with ``fresh`` figures (None: no record) and
-    the later days their running sums reach."""
+    the later days their running sums reach. ``rows``: the stored records of the span
+    ``_day_read.span_of(fresh)`` if the caller read them already."""
     if not fresh:
         return
     touched: dict[int, dict[dt.date, DayFigures | None]] = {}
     for (person_id, date), figures in fresh.items():
         touched.setdefault(person_id, {})[date] = figures
-    stored = _stored_rows(connection, tenant_id, touched, fresh)
+    if rows is None:
+        stored = _stored_rows(connection, tenant_id, touched, fresh)
+    else:
+        stored = {}
+        for row in rows:
+            stored.setdefault(row.person_id, {})[row.date] = row
     for person_id, days in touched.items():
         yield from _person_changes(person_id, days, stored.get(person_id, {}))
 

@@ -38,7 +38,8 @@ from chronodelta.server.records._reference_facts import ReferenceFacts
 from chronodelta.server.records._serialize import dump_activity_levels, parse_activity_levels
 from chronodelta.server.records._tracked import departure_row
 from chronodelta.server.totals._calculated import calculated_changes
-from chronodelta.storage import WriteTransaction, tables
+from chronodelta.server.totals._day_read import CLOCKING_COLUMNS, read_days
+from chronodelta.storage import RowWrite, WriteTransaction, tables
 
 PersonDay = tuple[int, dt.date]
 BATCH = 400  # person-days per query: well under SQLite's 32766 bound parameters
@@ -50,23 +51,33 @@ COLLECTION_OF = {table: name for name, table in tables.TOTAL_TABLES.items()}
 
 
 def recalculate(
-    tx: WriteTransaction, person_days: Iterable[PersonDay], facts: ReferenceFacts | None = None
+    tx: WriteTransaction,
+    person_days: Iterable[PersonDay],
+    facts: ReferenceFacts | None = None,
+    along: RowWrite | None = None,
 ) -> None:
     """Bring the totals of these person-days in line with their clockings.
 
     ``facts``: the tenant's reference data a clocking write already checked against
     (cached, ``records/_reference_facts.py``); without them (an operator's bulk
-    recalculation) shifts and counter links are read afresh."""
+    recalculation) shifts and counter links are read afresh. ``along``: the write's
+    clocking row, written first (with the people's lock, in one round trip)."""
     ordered = sorted(set(person_days))
     if not ordered:
+        if along is not None:
+            along.run(tx.connection)
         return
     # Before anything of theirs is read: a concurrent writer of the same person waits
     # until this one commits, and then reads its clocking (issue 14, item 1).
-    tx.lock_people(person for person, _ in ordered)
+    tx.lock_people((person for person, _ in ordered), along)
     connection, tenant_id = tx.connection, tx.tenant_id
     counters = load_counter_links(connection, tenant_id) if facts is None else facts.counters
+    # One batch (every clocking write): nothing reads its totals back, so they are
+    # written with the write's last statement (``insert_versioned``); a bulk
+    # recalculation's later batches read the running sums an earlier one wrote.
+    defer = len(ordered) <= BATCH
     for start in range(0, len(ordered), BATCH):
-        _recalculate_batch(tx, ordered[start : start + BATCH], counters, facts)
+        _recalculate_batch(tx, ordered[start : start + BATCH], counters, facts, defer)
 
 
 def _recalculate_batch(
@@ -74,17 +85,19 @@ def _recalculate_batch(
     days: list[PersonDay],
     counters: CounterLinks,
     references: ReferenceFacts | None,
+    defer: bool,
 ) -> None:
     connection, tenant_id = tx.connection, tx.tenant_id
-    facts = load_day_clockings(connection, tenant_id, days)
+    read = read_days(connection, tenant_id, days)  # one statement (_day_read.py)
+    facts = {day: [day_clocking(row) for row in rows] for day, rows in read.clockings.items()}
     people = {person for person, _ in days}
     if references is None:
         shifts = load_shift_windows(connection, tenant_id, people)
     else:
         shifts = {p: s for p in people if (s := references.shifts.get(p)) is not None}
-    writer = _TotalsWriter(tx)
-    existing_presences = writer.existing(paid_presences, days)
-    existing_durations = writer.existing(activity_durations_table, days)
+    writer = _TotalsWriter(tx, defer)
+    existing_presences = _by_day(read.totals[paid_presences])
+    existing_durations = _by_day(read.totals[activity_durations_table])
     figures = {}
     for person_id, date in days:
         day_clockings, shift = facts.get((person_id, date), []), shifts.get(person_id)
@@ -101,7 +114,8 @@ def _recalculate_batch(
             activity_durations(day_clockings, shift, counters),
             existing_durations.get((person_id, date), {}),
         )
-    for values, current in calculated_changes(connection, tenant_id, figures):
+    stored = read.totals[tables.calculated_totals]
+    for values, current in calculated_changes(connection, tenant_id, figures, stored):
         writer.put(tables.calculated_totals, values, current)
     writer.flush()
 
@@ -112,13 +126,10 @@ def _recalculate_batch(
 # The statements are built once: a write runs them every time, and building a
 # statement (and its cache key) costs more than SQLite takes to run it.
 _c = clockings.c
-_DAY_CLOCKINGS = sa.select(
-    _c.person_id, _c.date, _c.id, _c.calculated_time_of_day, _c.kind, _c.status,
-    _c.is_generated, _c.original_time_of_day, _c.reason_id, _c.is_open, _c.activity_levels,
-).where(
+_DAY_CLOCKINGS = sa.select(*CLOCKING_COLUMNS).where(
     _c.tenant_id == sa.bindparam("tenant"),
     sa.tuple_(_c.person_id, _c.date).in_(sa.bindparam("days", expanding=True)),
-)  # fmt: skip
+)
 _person, _shift = tables.people, tables.shift_definitions
 _SHIFT_WINDOWS = (
     sa.select(_person.c.id, _shift.c.id.label("shift_id"), _shift.c.start_minutes,
@@ -136,17 +147,9 @@ def _counter_links_query(table: sa.Table, key: str) -> sa.Select[Any]:
     )
 
 
-def _existing_query(table: sa.Table) -> sa.Select[Any]:
-    return sa.select(table).where(
-        table.c.tenant_id == sa.bindparam("tenant"),
-        sa.tuple_(table.c.person_id, table.c.date).in_(sa.bindparam("days", expanding=True)),
-    )
-
-
 # Activity levels name their definitions by GUID (seed 003), absences by id.
 _ACTIVITY_COUNTERS = _counter_links_query(tables.activity_definitions, "guid")
 _ABSENCE_COUNTERS = _counter_links_query(tables.absence_definitions, "id")
-_EXISTING = {table: _existing_query(table) for table in (paid_presences, activity_durations_table)}
 
 
 def load_day_clockings(
@@ -155,19 +158,34 @@ def load_day_clockings(
     """The clockings of these person-days (deleted ones too: the rules skip them)."""
     found: dict[PersonDay, list[DayClocking]] = {}
     for row in connection.execute(_DAY_CLOCKINGS, {"tenant": tenant_id, "days": list(days)}):
-        found.setdefault((row.person_id, row.date), []).append(
-            DayClocking(
-                id=row.id,
-                time=row.calculated_time_of_day,
-                kind=ClockingKind(row.kind),
-                status=ClockingStatus(row.status),
-                is_generated=bool(row.is_generated),
-                is_edited=row.original_time_of_day is not None,
-                reason_id=row.reason_id,
-                is_open=row.is_open,
-                activity_levels=parse_activity_levels(row.activity_levels),
-            )
-        )
+        found.setdefault((row.person_id, row.date), []).append(day_clocking(row))
+    return found
+
+
+def day_clocking(row: Sequence[Any]) -> DayClocking:
+    """A clocking as the rules see it, from its columns in ``_DAY_CLOCKINGS`` order."""
+    _person, _date, record_id, time, kind, status, generated, original, reason, is_open, levels = (
+        row
+    )
+    return DayClocking(
+        id=record_id,
+        time=time,
+        kind=ClockingKind(kind),
+        status=ClockingStatus(status),
+        is_generated=bool(generated),
+        is_edited=original is not None,
+        reason_id=reason,
+        is_open=is_open,
+        activity_levels=parse_activity_levels(levels),
+    )
+
+
+def _by_day(rows: Iterable[Any]) -> dict[PersonDay, dict[str, Any]]:
+    """Current totals by person-day and key ("" for paid presences)."""
+    found: dict[PersonDay, dict[str, Any]] = {}
+    for row in rows:
+        key = getattr(row, "duration_key", "")
+        found.setdefault((row.person_id, row.date), {})[key] = row
     return found
 
 
@@ -197,30 +215,19 @@ class _TotalsWriter:
     """Collects the inserts, updates and deletes of a batch and writes them at once."""
 
     tx: WriteTransaction
+    defer: bool = False  # written by the transaction when final (insert_versioned)
 
     def __post_init__(self) -> None:
         self.inserts: dict[sa.Table, list[dict[str, Any]]] = {}
         self.updates: dict[sa.Table, list[dict[str, Any]]] = {}
-        self.deletes: dict[sa.Table, list[sa.Row[Any]]] = {}
-
-    def existing(
-        self, table: sa.Table, days: Sequence[PersonDay]
-    ) -> dict[PersonDay, dict[str, sa.Row[Any]]]:
-        """Current totals by person-day and key ("" for paid presences)."""
-        has_key = "duration_key" in table.c
-        found: dict[PersonDay, dict[str, sa.Row[Any]]] = {}
-        bound = {"tenant": self.tx.tenant_id, "days": list(days)}
-        for row in self.tx.connection.execute(_EXISTING[table], bound):
-            key = row.duration_key if has_key else ""
-            found.setdefault((row.person_id, row.date), {})[key] = row
-        return found
+        self.deletes: dict[sa.Table, list[Any]] = {}
 
     def put_presence(
         self,
         person_id: int,
         date: dt.date,
         total: PaidPresenceTotal | None,
-        current: sa.Row[Any] | None,
+        current: Any,
     ) -> None:
         values = None
         if total is not None:
@@ -237,7 +244,7 @@ class _TotalsWriter:
         person_id: int,
         date: dt.date,
         totals: Sequence[ActivityDurationTotal],
-        current: dict[str, sa.Row[Any]],
+        current: dict[str, Any],
     ) -> None:
         wanted = {total.key: total for total in totals}
         for key, total in wanted.items():
@@ -248,9 +255,7 @@ class _TotalsWriter:
             if key not in wanted:
                 self.put(activity_durations_table, None, row)
 
-    def put(
-        self, table: sa.Table, values: dict[str, Any] | None, current: sa.Row[Any] | None
-    ) -> None:
+    def put(self, table: sa.Table, values: dict[str, Any] | None, current: Any) -> None:
         """Insert, update (only if a value differs) or delete one total of ``table``."""
         if values is None:
             if current is not None:
@@ -259,31 +264,39 @@ class _TotalsWriter:
         if current is None:
             (new_id,) = self.tx.allocate_ids(COLLECTION_OF[table])
             row = {**values, "tenant_id": self.tx.tenant_id, "id": new_id}
-            self.inserts.setdefault(table, []).append(_versioned(self.tx, table, row))
+            self.inserts.setdefault(table, []).append(self._versioned(table, row))
         elif any(getattr(current, name) != value for name, value in values.items()):
             row = {**values, "tenant_id": self.tx.tenant_id, "id": current.id}
-            self.updates.setdefault(table, []).append(_versioned(self.tx, table, row))
+            self.updates.setdefault(table, []).append(self._versioned(table, row))
+
+    def _versioned(self, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+        version = self.tx.next_change_version(None if self.defer else table)
+        return {**row, "change_version": version}
 
     def flush(self) -> None:
         connection = self.tx.connection
         for table, rows in self.inserts.items():
-            connection.execute(table.insert(), rows)
+            if self.defer:
+                self.tx.insert_versioned(table, rows)
+            else:
+                connection.execute(table.insert(), rows)
         for table, rows in self.updates.items():
-            connection.execute(_update_by_key(table, rows[0]), [_bind(r) for r in rows])
+            if self.defer:
+                self.tx.update_versioned(table, rows)
+            else:
+                connection.execute(_update_by_key(table, rows[0]), [_bind(r) for r in rows])
+        departures = []
         for table, removed in self.deletes.items():
-            self._delete(table, removed)
-
-    def _delete(self, table: sa.Table, removed: list[sa.Row[Any]]) -> None:
-        departures = [
-            departure_row(COLLECTION_OF[table], row, self.tx.next_change_version(), removed=True)
-            for row in removed
-        ]
-        self.tx.insert_versioned(tables.departures, departures)
-        self.tx.connection.execute(
-            table.delete().where(
-                table.c.tenant_id == self.tx.tenant_id, table.c.id.in_([r.id for r in removed])
-            )
-        )
+            departures += [
+                departure_row(
+                    COLLECTION_OF[table], row, self.tx.next_change_version(), removed=True
+                )
+                for row in removed
+            ]
+            bound = {"tenant": self.tx.tenant_id, "ids": [row.id for row in removed]}
+            connection.execute(_DELETE_BY_IDS[table], bound)
+        if departures:  # one insert for every table's
+            self.tx.insert_versioned(tables.departures, departures)
 
 
 def duration_values(person_id: int, date: dt.date, total: ActivityDurationTotal) -> dict[str, Any]:
@@ -301,18 +314,31 @@ def duration_values(person_id: int, date: dt.date, total: ActivityDurationTotal)
     }
 
 
-def _versioned(tx: WriteTransaction, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "change_version": tx.next_change_version(table)}
-
-
 def _update_by_key(table: sa.Table, sample: dict[str, Any]) -> sa.Update:
-    """An executemany UPDATE keyed by (tenant_id, id); other keys of ``sample`` are set."""
-    columns = [name for name in sample if name not in ("tenant_id", "id")]
-    return (
-        table.update()
-        .where(table.c.tenant_id == sa.bindparam("k_tenant"), table.c.id == sa.bindparam("k_id"))
-        .values({name: sa.bindparam(f"v_{name}") for name in columns})
+    """An executemany UPDATE keyed by (tenant_id, id); other keys of ``sample`` are set
+    (built once per table and set of columns)."""
+    columns = tuple(name for name in sample if name not in ("tenant_id", "id"))
+    statement = _UPDATES.get((table.name, columns))
+    if statement is None:
+        statement = (
+            table.update()
+            .where(
+                table.c.tenant_id == sa.bindparam("k_tenant"), table.c.id == sa.bindparam("k_id")
+            )
+            .values({name: sa.bindparam(f"v_{name}") for name in columns})
+        )
+        _UPDATES[(table.name, columns)] = statement
+    return statement
+
+
+_UPDATES: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+_DELETE_BY_IDS = {
+    table: table.delete().where(
+        table.c.tenant_id == sa.bindparam("tenant"),
+        table.c.id.in_(sa.bindparam("ids", expanding=True)),
     )
+    for table in tables.TOTAL_TABLES.values()
+}
 
 
 def _bind(row: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,9 @@
 * ``_destinations``: URL rules and the SSRF guard.
 """
 
-from chronodelta.server.webhooks._outbox import write_events
+from chronodelta.server.webhooks._outbox import ANY_SUBSCRIPTION, write_events
 from chronodelta.storage import observe_versioned_writes
 
-# Every process that imports the server writes events for every versioned write.
-observe_versioned_writes(write_events)
+# Every process that imports the server writes events for every versioned write; a
+# late write skips the hook when the tenant has no enabled subscription (its probe).
+observe_versioned_writes(write_events, ANY_SUBSCRIPTION)

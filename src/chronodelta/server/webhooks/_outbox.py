@@ -43,8 +43,9 @@ _LIVE = sa.select(webhooks.c.id, webhooks.c.collection, webhooks.c.external_refe
     webhooks.c.deleted_at.is_(None),
     webhooks.c.valid_until > sa.bindparam("now"),
 )
-# Whether the tenant has any, before its clock is read (most writes have none).
-_ANY = (
+# Whether the tenant has any, before its clock is read (most writes have none); also
+# the probe a late write evaluates under its version lock (``storage._seal``).
+ANY_SUBSCRIPTION = _ANY = (
     sa.select(webhooks.c.id)
     .where(
         webhooks.c.tenant_id == sa.bindparam("tenant"),
