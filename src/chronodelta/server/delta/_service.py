@@ -95,14 +95,19 @@ class DeltaService:
             walk = _SnapshotWalk(
                 self, tracked, state, criteria, state_references(state), query.filter_text
             )
-            stamp = tenant_stamp(self.tracker.engine, state.tenant_id)
-            wait = self._settings.db_busy_timeout
-            page = self._read_ahead.take(walk.key(after), stamp, wait=wait) or walk.read(
-                after, stamp
-            )
+            page = self._later_page(walk, after)
         if page.next_key is not None:
             walk.read_ahead(page.next_key)
         return page.body
+
+    def _later_page(self, walk: _SnapshotWalk, after: tuple[Any, ...] | None) -> PageBody:
+        """A later snapshot page: the one read ahead if still current, else read now. The
+        stamp is read only with read-ahead on: a snapshot page needs it for nothing else."""
+        if not self._read_ahead.enabled:
+            return walk.read(after, None)
+        stamp = tenant_stamp(self.tracker.engine, walk.state.tenant_id)
+        ahead = self._read_ahead.take(walk.key(after), stamp, wait=self._settings.db_busy_timeout)
+        return ahead or walk.read(after, stamp)
 
     def _snapshot_body(
         self,
@@ -170,9 +175,12 @@ class DeltaService:
         if query.continuation is not None:
             digest = filter_digest(canonical)
             # An empty key: the first page was empty, and the walk starts again at the top.
-            after = self._pages.decode(
-                query.continuation, principal.tenant_id, tracked.name, digest
-            ).key or None
+            after = (
+                self._pages.decode(
+                    query.continuation, principal.tenant_id, tracked.name, digest
+                ).key
+                or None
+            )
         return state, criteria, after
 
     def _next_link(
@@ -234,12 +242,10 @@ class _SnapshotWalk:
         return PageBody(stamp or UNSTAMPED, body, key)
 
     def read_ahead(self, after: tuple[Any, ...]) -> None:
-        engine = self.service.tracker.engine
-
-        def read() -> PageBody:
-            return self.read(after, tenant_stamp(engine, self.state.tenant_id))
-
-        self.service._read_ahead.read_ahead(self.key(after), read)
+        """Read the page after ``after`` in the background, its stamp first."""
+        self.service._read_ahead.read_next(
+            self.key(after), self.service.tracker.engine, lambda stamp: self.read(after, stamp)
+        )
 
 
 def continue_after(

@@ -27,7 +27,7 @@ from chronodelta.server.delta._routes import snapshot_response
 from chronodelta.server.delta._service import SnapshotQuery
 from chronodelta.server.records._backend import References
 from chronodelta.server.records._lists import ListStart, json_response, page_body, position
-from chronodelta.server.records._read_ahead import PageBody, PageKey, tenant_stamp
+from chronodelta.server.records._read_ahead import PageBody, PageKey
 from chronodelta.server.records._tracked import Page, TrackedCollection
 
 
@@ -135,8 +135,6 @@ class DatedWalk:
 
     def read_ahead(self, after: tuple[Any, ...]) -> None:
         """Read the page after ``after`` in the background, its stamp first."""
-
-        def read() -> PageBody:
-            return self.read(ListStart(after, tenant_stamp(self.found.engine, self.tenant_id)))
-
-        self.found.read_ahead.read_ahead(self.key(after), read)
+        self.found.read_ahead.read_next(
+            self.key(after), self.found.engine, lambda stamp: self.read(ListStart(after, stamp))
+        )

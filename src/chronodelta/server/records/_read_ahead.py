@@ -190,6 +190,12 @@ class PageReadAhead:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="page-read-ahead")
             self._pending[key] = self._executor.submit(build)
 
+    def read_next(
+        self, key: PageKey, engine: Engine, read: Callable[[TenantStamp], PageBody]
+    ) -> None:
+        """Read ``key``'s page ahead: the tenant's stamp first, then the page under it."""
+        self.read_ahead(key, lambda: read(tenant_stamp(engine, key.tenant_id)))
+
     def _skipped(self, tenant_id: int) -> bool:
         """Whether to skip this read-ahead of the tenant's (under ``_lock``)."""
         skips, after_stale = self._backoff.get(tenant_id, (0, 1))
