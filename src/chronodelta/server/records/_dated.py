@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from fastapi import Query, Request
@@ -96,8 +97,9 @@ class DatedWalk:
     filter_text: str | None
     external_references: str | None
 
-    @property
+    @cached_property
     def canonical(self) -> str:
+        """The filter's canonical text (each page's key, token and link use it)."""
         return self.criteria.canonical()
 
     def key(self, after: tuple[Any, ...] | None) -> PageKey:
