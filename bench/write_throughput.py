@@ -55,7 +55,7 @@ from chronodelta.server import (
     insert_reference_data,
 )
 from chronodelta.server.records import _backend as backend_module
-from chronodelta.storage import ReadBack, create_engine
+from chronodelta.storage import ReadBack, create_engine, read_back_row
 
 from ._support import BACKENDS, Backend, db_label, migrated_databases, positive
 from ._write_scaling import run_scaling, scaling_report
@@ -89,13 +89,7 @@ class UntrackedTransaction:
         """The answer's row, read as a write without change tracking reads it."""
         if read_back is None:
             return None
-        table = read_back.table
-        row = self.connection.execute(
-            sa.select(*read_back.columns).where(
-                table.c.tenant_id == self.tenant_id, table.c.id == read_back.record_id
-            )
-        ).first()
-        return None if row is None else tuple(row)
+        return read_back_row(self.connection, self.tenant_id, read_back)
 
     def allocate_ids(self, collection: str, count: int = 1) -> range:
         first = next(self.ids)

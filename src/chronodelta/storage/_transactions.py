@@ -375,18 +375,10 @@ class WriteTransaction:
         return sealed.row
 
     def _read_back(self, read_back: ReadBack) -> tuple[Any, ...] | None:
-        table, final = read_back.table, read_back.record_id
+        final = read_back.record_id
         if read_back.id_counter is not None:
             final = self._final(read_back.id_counter, final)
-        key = (table.name, tuple(str(c.key) for c in read_back.columns))
-        query = _READ_BACK.get(key)
-        if query is None:
-            query = sa.select(*read_back.columns).where(
-                table.c.tenant_id == sa.bindparam("tenant"), table.c.id == sa.bindparam("id")
-            )
-            _READ_BACK[key] = query
-        row = self.connection.execute(query, {"tenant": self.tenant_id, "id": final}).first()
-        return None if row is None else tuple(row)
+        return read_back_row(self.connection, self.tenant_id, read_back, final)
 
     def final_id(self, collection: str, provisional_id: int) -> int:
         """The id that ``provisional_id`` (from ``allocate_ids``) became at the lock."""
@@ -722,6 +714,24 @@ def read_statement(
     )
     with _unavailability_as_errors(), engine.connect().execution_options(**options) as connection:
         return list(connection.execute(statement, parameters or {}))
+
+
+def read_back_row(
+    connection: sa.Connection, tenant_id: int, read_back: ReadBack, record_id: int | None = None
+) -> tuple[Any, ...] | None:
+    """``read_back``'s columns of the tenant's row ``record_id`` (default: the one it
+    names), None if there is none: the answer of a write that is not sealed in SQL."""
+    table = read_back.table
+    key = (table.name, tuple(str(c.key) for c in read_back.columns))
+    query = _READ_BACK.get(key)
+    if query is None:
+        query = sa.select(*read_back.columns).where(
+            table.c.tenant_id == sa.bindparam("tenant"), table.c.id == sa.bindparam("id")
+        )
+        _READ_BACK[key] = query
+    chosen = read_back.record_id if record_id is None else record_id
+    row = connection.execute(query, {"tenant": tenant_id, "id": chosen}).first()
+    return None if row is None else tuple(row)
 
 
 def ensure_tenant_counters(connection: sa.Connection, tenant_id: int, names: list[str]) -> None:

@@ -30,7 +30,13 @@ from chronodelta.server.delta._tracker import DeltaState, DeltaTracker, Position
 from chronodelta.server.records import _backend as backend_module
 from chronodelta.server.records._clockings import clocking_values
 from chronodelta.server.records._tracked import TRACKED
-from chronodelta.storage import ReadBack, late_write_transaction, tables, write_transaction
+from chronodelta.storage import (
+    ReadBack,
+    late_write_transaction,
+    read_back_row,
+    tables,
+    write_transaction,
+)
 
 pytestmark = pytest.mark.postgresql
 FILTER = "date ge '2026-01-01'"
@@ -69,13 +75,7 @@ class PlainSequenceTransaction:
     def seal(self, read_back: ReadBack | None = None) -> tuple[Any, ...] | None:
         if read_back is None:
             return None
-        table = read_back.table
-        row = self.connection.execute(
-            sa.select(*read_back.columns).where(
-                table.c.tenant_id == self.tenant_id, table.c.id == read_back.record_id
-            )
-        ).first()
-        return None if row is None else tuple(row)
+        return read_back_row(self.connection, self.tenant_id, read_back)
 
 
 @contextmanager
