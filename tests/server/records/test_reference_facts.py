@@ -3,8 +3,9 @@ reference data made anywhere (here through another engine, as another worker wou
 is seen by the next write.
 
 Issue 14, item 1: "cache per tenant what rarely changes, with invalidation". The
-cache revalidates with a signature (each reference table's highest change version and
-row count), so a versioned insert and a removal must both invalidate it.
+cache revalidates with a signature (each reference table's highest change version
+among its rows and among its removal departures), so a versioned insert and a removal
+must both invalidate it, even a removal of a row that is not the newest.
 """
 
 from __future__ import annotations
@@ -61,17 +62,33 @@ def test_a_new_person_and_a_removed_terminal_are_seen_at_once(
     other = create_engine(database_url)  # another worker's engine, its own cache
     try:
         copy_row(other, tables.people, tenant_id, 1, 99)
-        terminal = max(cached.terminals) + 1
-        copy_row(other, tables.terminals, tenant_id, min(cached.terminals), terminal)
+        removed, kept = max(cached.terminals) + 1, max(cached.terminals) + 2
+        copy_row(other, tables.terminals, tenant_id, min(cached.terminals), removed)
         backend.create_clocking(tenant_id, draft(99))  # seen by this worker's next write
-        with other.begin() as connection:
-            connection.execute(
-                tables.terminals.delete().where(
-                    tables.terminals.c.tenant_id == tenant_id, tables.terminals.c.id == terminal
-                )
-            )  # a removal takes no version: the count tells
+        copy_row(other, tables.terminals, tenant_id, min(cached.terminals), kept)
+        backend.create_clocking(tenant_id, draft(1, removed))  # cached with both terminals
+        remove_terminal(other, tenant_id, removed)  # not the newest: only its departure tells
     finally:
         other.dispose()
     with pytest.raises(BadRequest) as refused:
-        backend.create_clocking(tenant_id, draft(1, terminal))
-    assert refused.value.reasons == [f"terminal.id: {terminal} does not exist"]
+        backend.create_clocking(tenant_id, draft(1, removed))
+    assert refused.value.reasons == [f"terminal.id: {removed} does not exist"]
+
+
+def remove_terminal(engine: Engine, tenant_id: int, terminal: int) -> None:
+    """Remove a terminal as a restore does (``snapshots/_apply.py``): a removal
+    departure at a new change version, then the row (and its clockings, here)."""
+    with write_transaction(engine, tenant_id) as tx:
+        version = tx.next_change_version()
+        departure = {
+            "tenant_id": tenant_id, "collection": "terminals", "record_id": terminal,
+            "change_version": version, "old_date": None, "old_kind": None, "removed": True,
+        }  # fmt: skip
+        tx.connection.execute(tables.departures.insert().values(departure))
+        c, t = tables.clockings.c, tables.terminals.c
+        tx.connection.execute(
+            tables.clockings.delete().where(c.tenant_id == tenant_id, c.terminal_id == terminal)
+        )
+        tx.connection.execute(
+            tables.terminals.delete().where(t.tenant_id == tenant_id, t.id == terminal)
+        )

@@ -5,12 +5,16 @@ changes, with invalidation)". A clocking write checks that its person, terminal,
 reason and activity definitions exist (``_clockings.check_clocking_references``) and
 its recalculation reads the person's shift and the counter links (``totals``): five
 queries or more, on data that changes only when an operator seeds or edits reference
-data. Each write now runs one query instead, the *signature*: the highest change
-version and the row count of each reference table the facts come from, for the
-tenant. Every write to those rows takes a new change version (a reference write is
-versioned like any change), and a removal changes the count, so an unchanged signature
-means unchanged facts, in every worker, with no message between them. The signature
-is read in the write's own transaction, so the facts are those of its snapshot.
+data. Each write now runs one query instead, the *signature*: for each reference table
+the facts come from, the tenant's highest change version among its rows and among its
+removal departures. Every write to those rows takes a new change version (a reference
+write is versioned like any change), and a removal records a departure with one (a
+restore, ``snapshots/_apply.py``, is the only code that removes them), so an unchanged
+signature means unchanged facts, in every worker, with no message between them. Each
+part is one seek on a ``(tenant, ..., change_version)`` index, whatever the size of the
+tenant: the row counts this signature used to include scanned every person on every
+write. The signature is read in the write's own transaction, so the facts are those of
+its snapshot.
 """
 
 from __future__ import annotations
@@ -35,14 +39,23 @@ _SOURCES = (
     tables.absence_definitions,
     tables.activity_definitions,
 )
+# Departures name their collection, as the API does.
+_COLLECTION = {table.name: name for name, table in tables.COLLECTION_TABLES.items()}
 
 
 def _signature_query() -> sa.Select[Any]:
+    tenant: sa.BindParameter[int] = sa.bindparam("tenant")
+    departures = tables.departures
     columns = []
     for table in _SOURCES:
-        of_tenant = table.c.tenant_id == sa.bindparam("tenant")
-        columns.append(sa.select(sa.func.max(table.c.change_version)).where(of_tenant))
-        columns.append(sa.select(sa.func.count()).select_from(table).where(of_tenant))
+        columns.append(
+            sa.select(sa.func.max(table.c.change_version)).where(table.c.tenant_id == tenant)
+        )
+        removed = sa.select(sa.func.max(departures.c.change_version)).where(
+            departures.c.tenant_id == tenant,
+            departures.c.collection == _COLLECTION[table.name],
+        )
+        columns.append(removed)
     return sa.select(*(c.scalar_subquery() for c in columns))
 
 
