@@ -167,19 +167,21 @@ def bench_server(
     page_size: int | None = None,
     env: Mapping[str, str] | None = None,
     profile_to: Path | None = None,
+    free_pages: bool = False,
 ) -> ServerProcess:
     """``chronodelta serve --workers 1`` on a free loopback port (use it with ``with``).
 
     ``page_size`` sets ``CHRONODELTA_PAGE_SIZE``; ``env`` adds other settings.
     ``profile_to``: run the server under cProfile (every thread, see ``_profiled.py``);
-    the profile is written to that path when the server stops.
+    the profile is written to that path when the server stops. ``free_pages``: keep
+    every list page once built (``_free_pages.py``), to measure the request path alone.
     """
     settings = {PAGE_SIZE_ENV: str(page_size)} if page_size is not None else {}
-    launcher = (
-        [str(Path(__file__).with_name("_profiled.py")), str(profile_to)]
-        if profile_to is not None
-        else []
-    )
+    launcher: list[str] = []
+    if profile_to is not None:
+        launcher = [str(Path(__file__).with_name("_profiled.py")), str(profile_to)]
+    elif free_pages:
+        launcher = [str(Path(__file__).with_name("_free_pages.py"))]
     return ServerProcess(
         database_url, args=["--workers", "1"], env={**settings, **(env or {})}, launcher=launcher
     )

@@ -27,6 +27,15 @@ a second server on the same database with ``CHRONODELTA_PAGE_READ_AHEAD=false`` 
 page read at request time): what the read-ahead (``server/records/_read_ahead.py``)
 is worth.
 
+Two more, that say what bounds the two above. The **stack floor**: the same list walk
+from a third server that keeps every page once built (``_free_pages.py``), so that a
+request costs only its path (uvicorn, the middleware, FastAPI, the token and the
+tenant's per-request reads): what any speed-up of building pages could give at most.
+The **SDK delta**: the same deltaLink read through the SDK's ``stream_delta`` (the raw
+view, as ``chronodelta sync`` reads it), which parses the body while it arrives
+instead of after it (``client/_stream.py``). The warm-up round fills the stack
+floor's kept pages and fetches the SDK's token, so run at least one.
+
 Each walk must give exactly ``--records`` distinct ids. The report (Markdown on
 stdout; progress on stderr) is the median rate of each, the ratios list / ceiling and
 delta / ceiling (of the medians and within each round), the load average around the
@@ -71,12 +80,14 @@ import httpx
 import orjson
 import psutil
 
+from chronodelta.client import Client
 from chronodelta.domain import API_PREFIX, CLOCKINGS, Scope
 from chronodelta.testing import free_port
 
 from ._support import (
     BACKENDS,
     SEED_UNTIL,
+    USER_AGENT,
     Backend,
     BenchmarkError,
     SeededTenant,
@@ -150,6 +161,8 @@ class Round:
     delta: Walk
     floor: Walk
     plain: Walk  # the list walk from the server that reads no page ahead
+    stack: Walk  # the list walk from the server that keeps every page once built
+    sdk_delta: Walk  # the delta read through the SDK, parsed as it arrives
 
     def summary(self) -> str:
         c = self.ceiling
@@ -162,7 +175,8 @@ class Round:
         return (
             f"ceiling {c.rate:,.0f} records/s, list walk {ratio(self.listed)}, without "
             f"read-ahead {ratio(self.plain)}, streamed delta {ratio(self.delta)}, "
-            f"client floor {self.floor.rate:,.0f} ({self.floor.rate / c.rate:.2f})"
+            f"client floor {self.floor.rate:,.0f} ({self.floor.rate / c.rate:.2f}), "
+            f"stack floor {ratio(self.stack)}, SDK delta {ratio(self.sdk_delta)}"
         )
 
 
@@ -193,6 +207,14 @@ class Result:
     @property
     def plains(self) -> tuple[Walk, ...]:
         return tuple(r.plain for r in self.rounds)
+
+    @property
+    def stacks(self) -> tuple[Walk, ...]:
+        return tuple(r.stack for r in self.rounds)
+
+    @property
+    def sdk_deltas(self) -> tuple[Walk, ...]:
+        return tuple(r.sdk_delta for r in self.rounds)
 
     @property
     def ceiling_rate(self) -> float:
@@ -337,6 +359,20 @@ def walk_delta(http: httpx.Client, tenant: SeededTenant, link: str) -> Walk:
     return Walk(len(ids), done - started, len(content), done - parsing, on_server)
 
 
+def walk_sdk_delta(sdk: Client, http: httpx.Client, tenant: SeededTenant, link: str) -> Walk:
+    """The same deltaLink through the SDK's ``stream_delta``: batches as the body comes."""
+    server_before = server_seconds(http, DELTA_ROUTE)
+    started = time.perf_counter()
+    ids: list[int] = []
+    with sdk.clockings.raw.stream_delta(link) as stream:
+        for batch in stream:
+            ids.extend(change.id for change in batch)
+    done = time.perf_counter()
+    check_ids(ids, tenant.clockings, "SDK delta")
+    on_server = server_seconds(http, DELTA_ROUTE) - server_before
+    return Walk(len(ids), done - started, 0, 0.0, on_server)
+
+
 @contextmanager
 def static_page_server(body: bytes) -> Iterator[str]:
     """``_static_page.py`` serving ``body`` on a free loopback port: its base URL."""
@@ -409,6 +445,9 @@ def run_backend(
             # The same list walk from a server that reads every page at request time.
             off = {**env, "CHRONODELTA_PAGE_READ_AHEAD": "false"}
             plain, plain_pid = servers.enter_context(served(url, tenant, page_size, off))
+            kept, kept_pid = servers.enter_context(
+                served(url, tenant, page_size, env, free_pages=True)
+            )
             link = start_delta(http, tenant)
             first_page = http.get(CLOCKINGS.path, params={"filter": tenant.clockings_filter})
             static_url = servers.enter_context(static_page_server(first_page.content))
@@ -416,6 +455,8 @@ def run_backend(
             database = database_processes(url)
             roots = [psutil.Process(pid), *database]
             plain_roots = [psutil.Process(plain_pid), *database]
+            kept_roots = [psutil.Process(kept_pid), *database]
+            sdk = servers.enter_context(sdk_client(str(http.base_url), tenant))
             # This process also holds what seeded the data (the server package, SQLAlchemy):
             # frozen, the collector no longer walks it whenever a parsed page's dicts set
             # it off, so the client costs what a client holding only httpx would (parsing
@@ -429,6 +470,8 @@ def run_backend(
                     counted(roots, lambda: walk_delta(http, tenant, link)),
                     walk_floor(static, -(-records // page_size), page_size),
                     counted(plain_roots, lambda: walk_list(plain, tenant)),
+                    counted(kept_roots, lambda: walk_list(kept, tenant)),
+                    counted(roots, lambda: walk_sdk_delta(sdk, http, tenant, link)),
                 )
                 label = "warm-up" if run < warmup else f"run {run - warmup + 1}/{repeat}"
                 log(f"[{backend}] {label}: {measured.summary()}; load {os.getloadavg()[0]:.1f}")
@@ -440,17 +483,29 @@ def run_backend(
 
 @contextmanager
 def served(
-    url: str, tenant: SeededTenant, page_size: int, env: dict[str, str]
+    url: str, tenant: SeededTenant, page_size: int, env: dict[str, str], *, free_pages: bool = False
 ) -> Iterator[tuple[httpx.Client, int]]:
     """A server on ``url`` with ``env``: a keep-alive client with a token for it, and
     the server's process id."""
     with (
-        bench_server(url, page_size=page_size, env=env) as server,
+        bench_server(url, page_size=page_size, env=env, free_pages=free_pages) as server,
         http_client(server.base_url) as http,
     ):
         token = fetch_token(http, tenant, [Scope.CLOCKINGS_READ])
         http.headers["Authorization"] = "Bearer " + token
         yield http, server.pid
+
+
+def sdk_client(base_url: str, tenant: SeededTenant) -> Client:
+    return Client(
+        base_url,
+        tenant.name,
+        tenant.client_id,
+        tenant.client_secret,
+        user_agent=USER_AGENT,
+        scopes=[Scope.CLOCKINGS_READ.value],
+        timeout=300.0,
+    )
 
 
 def counted(roots: Sequence[psutil.Process], walk: Callable[[], Walk]) -> Walk:
@@ -468,8 +523,9 @@ def report(results: Sequence[Result]) -> str:
         "| Back end | Records | Page size | Ceiling (records/s) | HTTP list walk (records/s) "
         "| **List / ceiling** (CPU) | List walk without read-ahead (records/s) | Without / ceiling "
         "| Streamed delta (changes/s) | **Delta / ceiling** (CPU) "
-        "| Client floor (records/s) | Floor / ceiling |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Client floor (records/s) | Floor / ceiling | Stack floor / ceiling (CPU) "
+        "| SDK delta / ceiling (CPU) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
@@ -479,7 +535,9 @@ def report(results: Sequence[Result]) -> str:
             f"| {r.rate(r.plains) / r.ceiling_rate:.2f} ({r.cpu_ratio(r.plains):.2f}) "
             f"| {r.rate(r.deltas):,.0f} "
             f"| **{r.rate(r.deltas) / r.ceiling_rate:.2f}** ({r.cpu_ratio(r.deltas):.2f}) "
-            f"| {r.rate(r.floors):,.0f} | {r.rate(r.floors) / r.ceiling_rate:.2f} |"
+            f"| {r.rate(r.floors):,.0f} | {r.rate(r.floors) / r.ceiling_rate:.2f} "
+            f"| {r.rate(r.stacks) / r.ceiling_rate:.2f} ({r.cpu_ratio(r.stacks):.2f}) "
+            f"| {r.rate(r.sdk_deltas) / r.ceiling_rate:.2f} ({r.cpu_ratio(r.sdk_deltas):.2f}) |"
         )
     lines.append("")
     lines += [f"- {db_label(r.backend)}: {_rounds(r)} {_split(r)}" for r in results]
@@ -498,7 +556,8 @@ def _rounds(r: Result) -> str:
         f"ceiling runs {rates([c.rate for c in r.ceiling])}; list walks "
         f"{rates([w.rate for w in r.lists])}; streamed deltas {rates([w.rate for w in r.deltas])}"
         f" (per second). Within each round (CPU ratio in brackets), list / ceiling "
-        f"{ratios(r.lists)} and delta / ceiling {ratios(r.deltas)}. "
+        f"{ratios(r.lists)}, delta / ceiling {ratios(r.deltas)}, stack floor / ceiling "
+        f"{ratios(r.stacks)} and SDK delta / ceiling {ratios(r.sdk_deltas)}. "
         f"Load average {r.load[0]:.1f} before, {r.load[1]:.1f} after."
     )
 
