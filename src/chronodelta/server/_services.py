@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from chronodelta.server._settings import Settings
 from chronodelta.server._signing import TokenSigner
+from chronodelta.server._tenant_now import TenantNowReader
 from chronodelta.server.activities._service import ActivityDefinitionService
 from chronodelta.server.auth._keyring import KeyRing
 from chronodelta.server.auth._keys import load_or_create_secret
@@ -46,6 +47,7 @@ class Services:
     activities: ActivityDefinitionService
     webhooks: WebhookBackend
     clocks: TenantClocks
+    now: TenantNowReader  # every API request's one read of its tenant
     read_ahead: PageReadAhead
 
     @classmethod
@@ -89,6 +91,7 @@ class Services:
                 allow_private=settings.webhook_allow_private,
             ),
             clocks=clocks,
+            now=TenantNowReader(engine, settings.today_override),
             read_ahead=read_ahead,
         )
 

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 
 from chronodelta.domain import API_PREFIX, CLOCKINGS_FILTER, FilterCriteria, Scope, compile_filter
 from chronodelta.server import place_in_org_group, reset_tenant
+from chronodelta.server._tenant_now import TenantStamp
 from chronodelta.server.records._read_ahead import (
     PageBody,
     PageKey,
     PageReadAhead,
     ReadAheadCounts,
-    TenantStamp,
 )
 from chronodelta.storage import read_transaction, tables
 from tests.server.conftest import SEED_UNTIL, Api

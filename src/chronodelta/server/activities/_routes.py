@@ -157,7 +157,7 @@ def _page(
 ) -> Response:
     found = services(request)
     canonical = NO_FILTER if structure is None else structure.canonical
-    start = position(found, token, principal.tenant_id, NAME, canonical)
+    start = position(found, principal, token, NAME, canonical)
     limit = found.settings.page_size
     page = found.activities.list_page(principal.tenant_id, start.key, limit, structure, references)
     body = page_body(

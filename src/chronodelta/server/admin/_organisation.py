@@ -13,8 +13,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from chronodelta.server._tenant_now import ORGANISATION
 from chronodelta.server.admin._tenants import AdminError, tenant_id
-from chronodelta.server.records._read_ahead import ORGANISATION
 from chronodelta.storage import bump_tenant_counter, plain_write_transaction, tables
 
 

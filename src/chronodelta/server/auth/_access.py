@@ -68,13 +68,15 @@ def check_access(
             "The access token does not grant the required scope",
             reasons=[f"This operation requires the scope {scope.value}"],
         )
-    # Issue 13, item 1: the tenant's clock, read fresh with every request (one key
-    # lookup), decides the token's expiry and is the request's "now" from here on.
-    clock = found.clocks.read(principal.tenant_id)
-    if not is_current(principal, clock.now()):
+    # The request's one read of its tenant (server/_tenant_now.py). Issue 13, item 1:
+    # the tenant's clock, read fresh with every request, decides the token's expiry
+    # and is the request's "now" from here on.
+    now = found.now.read(principal.tenant_id)
+    if not is_current(principal, now.clock.now()):
         raise Unauthorized(INVALID_TOKEN)
-    caller_admitted(request)  # issue 13, item 2: the tenant's fault rules may fire
-    return replace(principal, clock=clock)
+    # Issue 13, item 2: the tenant's fault rules may fire (read only if it has any).
+    caller_admitted(request, has_fault_rules=now.has_fault_rules)
+    return replace(principal, clock=now.clock, stamp=now.stamp)
 
 
 def require_scope(scope: Scope) -> Callable[..., Principal]:

@@ -27,7 +27,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import jwt
@@ -38,6 +38,9 @@ from chronodelta.server.auth._clients import RegisteredClient
 from chronodelta.server.auth._keyring import KeyRing
 from chronodelta.server.auth._keys import ALGORITHM
 from chronodelta.server.clock._model import WALL_CLOCK, TenantClock
+
+if TYPE_CHECKING:  # the request's read imports features that import auth
+    from chronodelta.server._tenant_now import TenantStamp
 
 AUDIENCE = "connector-protimeapi"
 INVALID_TOKEN = "The access token is missing, invalid or expired"
@@ -53,8 +56,10 @@ class Principal:
     scopes: frozenset[str]
     expires_at: int
     not_before: int = 0
-    # The tenant's clock as this request read it (auth._access.check_access).
+    # The tenant's clock and stamp as this request read them (auth._access.check_access;
+    # no stamp before it).
     clock: TenantClock = WALL_CLOCK
+    stamp: TenantStamp | None = None
 
 
 def is_current(principal: Principal, moment: dt.datetime) -> bool:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from chronodelta.server._clock import utc_now
+from chronodelta.server._clock import as_utc, utc_now
 
 ZERO = dt.timedelta(0)
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
@@ -63,6 +63,24 @@ class TenantClock:
 
 
 WALL_CLOCK = TenantClock()
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def clock_from_row(
+    offset_microseconds: int | None, frozen_at: dt.datetime | None, anchored: bool | None
+) -> TenantClock:
+    """A clock from its stored row's columns; the wall clock when it has no row (None)."""
+    if offset_microseconds is None:
+        return WALL_CLOCK
+    frozen = as_utc(frozen_at) if frozen_at is not None else None
+    return TenantClock(offset_microseconds * MICROSECOND, frozen, bool(anchored))
+
+
+def with_pinned_today(clock: TenantClock, pinned_today: dt.date | None) -> TenantClock:
+    """``clock`` in a server whose today ``CHRONODELTA_TODAY`` pins (None: not pinned)."""
+    if pinned_today is None:
+        return clock
+    return TenantClock(clock.offset, clock.frozen_at, clock.anchored, pinned_today)
 
 
 def advanced(clock: TenantClock, by: dt.timedelta) -> TenantClock:

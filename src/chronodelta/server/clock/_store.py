@@ -15,14 +15,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from chronodelta.server._clock import as_utc, utc_now
+from chronodelta.server._clock import utc_now
 from chronodelta.server.admin._tenants import AdminError
 from chronodelta.server.clock._model import (
+    MICROSECOND,
     WALL_CLOCK,
     TenantClock,
     advanced,
+    clock_from_row,
     reset,
     set_to,
+    with_pinned_today,
 )
 from chronodelta.storage import (
     is_postgresql,
@@ -33,7 +36,6 @@ from chronodelta.storage import (
 )
 
 clocks = tables.tenant_clocks
-MICROSECOND = dt.timedelta(microseconds=1)
 
 
 class UnknownResource(AdminError):
@@ -70,11 +72,7 @@ def read_clock(connection: sa.Connection, tenant_id: int) -> TenantClock:
 
 def _clock_of(row: tuple[Any, ...] | None) -> TenantClock:
     """A clock from its row (offset, frozen at, anchored); the wall clock for none."""
-    if row is None:
-        return WALL_CLOCK
-    offset_microseconds, frozen_at, anchored = row
-    frozen = as_utc(frozen_at) if frozen_at is not None else None
-    return TenantClock(offset_microseconds * MICROSECOND, frozen, bool(anchored))
+    return WALL_CLOCK if row is None else clock_from_row(*row)
 
 
 class TenantClocks:
@@ -90,23 +88,17 @@ class TenantClocks:
         # (half the round trips of a read transaction; BENCHMARKS.md, "The tenant
         # clock's read on every request").
         rows = read_statement(self._engine, _READ, {"tenant": tenant_id})
-        return _pinned(_clock_of(tuple(rows[0]) if rows else None), self._pinned_today)
+        return with_pinned_today(_clock_of(tuple(rows[0]) if rows else None), self._pinned_today)
 
     def reading(self, connection: sa.Connection, tenant_id: int) -> TenantClock:
         """``read`` inside a transaction the caller already has open."""
-        return _pinned(read_clock(connection, tenant_id), self._pinned_today)
+        return with_pinned_today(read_clock(connection, tenant_id), self._pinned_today)
 
     def read_all(self) -> dict[int, TenantClock]:
         """Every tenant's clock, by tenant id (retention's pass)."""
         with read_transaction(self._engine) as connection:
             ids = list(connection.scalars(sa.select(tables.tenants.c.id)))
             return {tenant_id: self.reading(connection, tenant_id) for tenant_id in ids}
-
-
-def _pinned(clock: TenantClock, pinned_today: dt.date | None) -> TenantClock:
-    if pinned_today is None:
-        return clock
-    return TenantClock(clock.offset, clock.frozen_at, clock.anchored, pinned_today)
 
 
 def advance_clock(
@@ -152,7 +144,7 @@ def show_clocks(
         if tenant is not None and not rows:
             raise _unknown(tenant)
         found = [(row.name, read_clock(connection, row.id)) for row in rows]
-    return [clock_info(name, _pinned(clock, pinned_today)) for name, clock in found]
+    return [clock_info(name, with_pinned_today(clock, pinned_today)) for name, clock in found]
 
 
 def clock_info(tenant: str, clock: TenantClock) -> ClockInfo:
@@ -191,7 +183,7 @@ def _change(
                     updated_at=utc_now(),
                 )
             )
-    return clock_info(tenant, _pinned(clock, pinned_today))
+    return clock_info(tenant, with_pinned_today(clock, pinned_today))
 
 
 def tenant_id_of(connection: sa.Connection, tenant: str, *, lock: bool = False) -> int:

@@ -75,7 +75,7 @@ def dated_list_response(
     walk = DatedWalk(
         found, tracked, list_page, principal.tenant_id, criteria, filter_text, external_references
     )
-    start = position(found, continuation, walk.tenant_id, tracked.name, walk.canonical)
+    start = position(found, principal, continuation, tracked.name, walk.canonical)
     page = found.read_ahead.take(
         walk.key(start.key), start.stamp, wait=found.settings.db_busy_timeout
     ) or walk.read(start)

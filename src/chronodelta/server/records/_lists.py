@@ -14,11 +14,13 @@ from starlette.responses import Response
 
 from chronodelta.domain import CollectionInfo
 from chronodelta.server._models import ErrorBody, page_model
+from chronodelta.server._tenant_now import TenantStamp
 from chronodelta.server.records._paging import PagePosition, filter_digest
-from chronodelta.server.records._read_ahead import TenantStamp, tenant_stamp
+from chronodelta.server.records._read_ahead import tenant_stamp
 
 if TYPE_CHECKING:  # the services import every feature, this module among them
     from chronodelta.server._services import Services
+    from chronodelta.server.auth._tokens import Principal
 
 # Keep the filter readable in links, as the vendor's examples show it, while still
 # percent-encoding spaces and everything else a URL may not carry raw.
@@ -76,12 +78,14 @@ def page_body(
 
 
 def position(
-    found: Services, token: str | None, tenant_id: int, collection: str, canonical_filter: str
+    found: Services, principal: Principal, token: str | None, collection: str, canonical: str
 ) -> ListStart:
-    stamp = tenant_stamp(found.engine, tenant_id)
+    """Where the page starts (its token checked), under the stamp the request read."""
+    tenant_id = principal.tenant_id
+    stamp = principal.stamp or tenant_stamp(found.engine, tenant_id)
     if token is None:
         return ListStart(None, stamp)
-    digest = filter_digest(canonical_filter)
+    digest = filter_digest(canonical)
     return ListStart(
         found.pages.decode(token, tenant_id, collection, digest, stamp.restores).key, stamp
     )

@@ -17,9 +17,10 @@ the page is served only if the request's own stamp, read when it arrives, is equ
 then nothing was committed from before the page was read until the request, and the
 page is the one a read now would give. Otherwise it is dropped and read again.
 
-The stamp is what a list page read anyway (the restore count, for its token), so a
-list page costs no more statements than before. Per worker, with keep-alive a walk
-stays on one worker; a page asked of another worker is read there as before.
+A request's stamp comes with the one read every request makes of its tenant
+(``server/_tenant_now.py``), so a list page costs no statement for it. Per worker,
+with keep-alive a walk stays on one worker; a page asked of another worker is read
+there as before.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.engine import Engine
 
+from chronodelta.server._tenant_now import ORGANISATION, TenantStamp
 from chronodelta.server.snapshots._epoch import RESTORES
 from chronodelta.storage import CHANGE_VERSION, read_statement, tables
 
-ORGANISATION = "organisation"  # the counter the org tree and circle writes raise
 _STAMP = sa.select(tables.tenant_counters.c.name, tables.tenant_counters.c.value).where(
     tables.tenant_counters.c.tenant_id == sa.bindparam("tenant"),
     tables.tenant_counters.c.name.in_([CHANGE_VERSION, RESTORES, ORGANISATION]),
@@ -52,15 +53,6 @@ READ_AHEAD = Counter(
 # After stale pages, at most this many of a tenant's next pages are not read ahead.
 MAX_SKIPS = 4
 _LABELS = {"hits": "hit", "stale": "stale", "misses": "miss"}  # ReadAheadCounts' fields
-
-
-@dataclass(frozen=True, slots=True)
-class TenantStamp:
-    """The tenant's counters that every change to a list page's body raises."""
-
-    change_version: int
-    restores: int
-    organisation: int
 
 
 def tenant_stamp(engine: Engine, tenant_id: int) -> TenantStamp:

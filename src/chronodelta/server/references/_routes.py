@@ -114,7 +114,7 @@ def _add_collection(info: CollectionInfo) -> None:
         criteria = list_criteria(tracked, filter, principal.clock.today())
         canonical = NO_FILTER if criteria is None else criteria.canonical()
         found = services(request)
-        start = position(found, continuationToken, principal.tenant_id, info.name, canonical)
+        start = position(found, principal, continuationToken, info.name, canonical)
         page = found.backend.list_references(
             principal.tenant_id,
             info.name,

@@ -41,12 +41,16 @@ class CallNotes:
         self.fault: FaultRule | None = None
         self.admitted = False
 
-    def admit(self, method: str, path: str) -> None:
-        """Fire the caller's fault rules, once per call; a status rule raises its error."""
+    def admit(self, method: str, path: str, *, has_fault_rules: bool = True) -> None:
+        """Fire the caller's fault rules, once per call; a status rule raises its error.
+
+        ``has_fault_rules``: False when the tenant is known to have none live (the
+        request's read of its tenant, ``server/_tenant_now.py``): no need to read them.
+        """
         if self.admitted or self.caller is None:
             return
         self.admitted = True
-        if self.faults is not None:
+        if self.faults is not None and has_fault_rules:
             caller = self.caller
             self.fault = self.faults.fired(caller.tenant, caller.client_id, method, path)
         if self.fault is not None and self.fault.action == "status":
@@ -65,7 +69,7 @@ def caller_identified(request: Request, principal: Principal) -> None:
         notes.caller = Caller(principal.tenant, principal.client_id)
 
 
-def caller_admitted(request: Request) -> None:
+def caller_admitted(request: Request, *, has_fault_rules: bool = True) -> None:
     """The call passed the access check: its tenant's fault rules may fire (item 2).
 
     After authentication, so that ``--client`` can match; a status rule raises here
@@ -73,4 +77,4 @@ def caller_admitted(request: Request) -> None:
     """
     notes = notes_of(request)
     if notes is not None:
-        notes.admit(request.method, request.url.path)
+        notes.admit(request.method, request.url.path, has_fault_rules=has_fault_rules)
