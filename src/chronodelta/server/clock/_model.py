@@ -1,7 +1,8 @@
 """A tenant's clock as a frozen value, changed by pure functions (as ``sync/_state.py``).
 
 The stored setting is an offset from the wall clock, or a moment the clock stands still
-at. It is read once per API request (``TenantClocks.read``, one primary-key lookup), so
+at. It is read once per API request (with the rest of the request's one read of its
+tenant, ``server/_tenant_now.py``: a primary-key lookup), so
 every worker follows a change at the next request: no worker keeps a copy.
 """
 
