@@ -95,17 +95,20 @@ class DeltaService:
             walk = _SnapshotWalk(
                 self, tracked, state, criteria, state_references(state), query.filter_text
             )
-            page = self._later_page(walk, after)
+            page = self._later_page(walk, after, principal.stamp)
         if page.next_key is not None:
             walk.read_ahead(page.next_key)
         return page.body
 
-    def _later_page(self, walk: _SnapshotWalk, after: tuple[Any, ...] | None) -> PageBody:
-        """A later snapshot page: the one read ahead if still current, else read now. The
-        stamp is read only with read-ahead on: a snapshot page needs it for nothing else."""
+    def _later_page(
+        self, walk: _SnapshotWalk, after: tuple[Any, ...] | None, known: TenantStamp | None
+    ) -> PageBody:
+        """A later snapshot page: the one read ahead if still current, else read now.
+        ``known``: the stamp the request read (``server/_tenant_now.py``); a snapshot page
+        needs it only with read-ahead on."""
         if not self._read_ahead.enabled:
             return walk.read(after, None)
-        stamp = tenant_stamp(self.tracker.engine, walk.state.tenant_id)
+        stamp = known or tenant_stamp(self.tracker.engine, walk.state.tenant_id)
         ahead = self._read_ahead.take(walk.key(after), stamp, wait=self._settings.db_busy_timeout)
         return ahead or walk.read(after, stamp)
 
