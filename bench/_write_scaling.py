@@ -6,7 +6,9 @@ realistic clockings of the following days round-robin to N threads, each with it
 keep-alive client and token; each clocking is created (POST) and then edited (PUT,
 time moved by a minute). Runs alternate between the writer counts round by round, so
 that every count sees the same machine load; the figure is total writes per second
-(the median over the rounds) and its ratio to one writer in the same round.
+(the median over the rounds) and its ratio to one writer in the same round. The report
+also says how the writers' connections were spread over the workers (psutil, as each
+client connected): with keep-alive, a writer stays on the worker that accepted it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import statistics
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
+import psutil
 
 from chronodelta.demo import generate_clockings, generate_reference_data
 from chronodelta.domain import API_PREFIX, ClockingDraft, Scope
@@ -45,9 +49,16 @@ CLOCKINGS = f"{API_PREFIX}/clockings"
 
 @dataclass
 class Scaling:
-    """Writes per second by writer count, one entry per round."""
+    """Writes per second by writer count, one entry per round; ``workers``: the server
+    worker each writer's keep-alive connection landed on, in writer order."""
 
     rates: dict[int, list[float]] = field(default_factory=lambda: {n: [] for n in WRITER_COUNTS})
+    workers: list[int] = field(default_factory=list)
+
+    def spread(self, writers: int) -> str:
+        """How the first ``writers`` connections are spread over the workers ("3+1")."""
+        counts = Counter(self.workers[:writers])
+        return "+".join(str(n) for n in sorted(counts.values(), reverse=True))
 
     def median(self, writers: int) -> float:
         return statistics.median(self.rates[writers])
@@ -123,6 +134,35 @@ def run_writers(
     return sum(done) / elapsed
 
 
+def worker_connections(server: ServerProcess) -> dict[int, set[str]]:
+    """Each worker's established connections on the server's port (by client address)."""
+    found = {}
+    for worker in psutil.Process(server.pid).children():
+        found[worker.pid] = {
+            f"{c.raddr.ip}:{c.raddr.port}"
+            for c in worker.net_connections(kind="tcp")
+            if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == server.port
+        }
+    return found
+
+
+def connected_clients(
+    server: ServerProcess, tenant: SeededTenant, count: int
+) -> tuple[list[tuple[httpx.Client, str]], list[int]]:
+    """``count`` keep-alive clients with a token each, connected one after the other as
+    a pool would be, and the worker (process id) each connection landed on: uvicorn's
+    workers share one listening socket, and whichever accepts first takes it."""
+    pairs, workers = [], []
+    for _ in range(count):
+        before = worker_connections(server)
+        http = http_client(server.base_url)
+        pairs.append((http, fetch_token(http, tenant, SCOPES)))
+        after = worker_connections(server)
+        gained = [pid for pid, seen in after.items() if seen - before.get(pid, set())]
+        workers.append(gained[0] if len(gained) == 1 else 0)  # 0: not told apart
+    return pairs, workers
+
+
 def later_drafts(tenant: SeededTenant, people: int, count: int) -> list[ClockingDraft]:
     """Realistic clockings of the days after the seeded ones, for the same people."""
     reference = generate_reference_data(people=people, seed=1, today=SEED_UNTIL)
@@ -144,9 +184,7 @@ def run_scaling(backend: Backend, args: argparse.Namespace) -> Scaling:
         drafts = later_drafts(tenant, args.people, args.writes * runs)
         batches = iter([drafts[i : i + args.writes] for i in range(0, len(drafts), args.writes)])
         with ServerProcess(url, args=["--workers", str(args.workers)]) as server:
-            clients = [http_client(server.base_url) for _ in range(max(WRITER_COUNTS))]
-            tokens = [fetch_token(http, tenant, SCOPES) for http in clients]
-            pairs = list(zip(clients, tokens, strict=True))
+            pairs, scaling.workers = connected_clients(server, tenant, max(WRITER_COUNTS))
             for number in range(args.warmup + args.repeat):
                 for count in WRITER_COUNTS:
                     rate = run_writers(pairs[:count], next(batches))
@@ -154,7 +192,7 @@ def run_scaling(backend: Backend, args: argparse.Namespace) -> Scaling:
                         scaling.rates[count].append(rate)
                     print(f"{backend} round {number}: {count} writers {rate:,.0f} writes/s",
                           file=sys.stderr)  # fmt: skip
-            for http in clients:
+            for http, _token in pairs:
                 http.close()
     return scaling
 
@@ -174,4 +212,6 @@ def scaling_report(results: dict[Backend, Scaling], labels: dict[Backend, str]) 
     for backend, scaling in results.items():
         per_round = " ".join(f"{r:.2f}" for r in scaling.ratios(max(WRITER_COUNTS)))
         lines.append(f"{labels[backend]}: 8 writers / 1 writer per round: {per_round}")
+        spread = ", ".join(f"{n}: {scaling.spread(n)}" for n in WRITER_COUNTS)
+        lines.append(f"{labels[backend]}: writers' connections per worker ({spread})")
     return lines
