@@ -51,6 +51,7 @@ retriable error the server answers with 503 and ``Retry-After``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -270,7 +271,12 @@ class WriteTransaction:
         else:
             self._provisional.updates.append((table, rows))
 
-    def lock_people(self, person_ids: Iterable[int], along: RowWrite | None = None) -> None:
+    def lock_people(
+        self,
+        person_ids: Iterable[int],
+        along: RowWrite | None = None,
+        read: sa.Select[Any] | None = None,
+    ) -> sa.Row[Any] | None:
         """Serialize this tenant's writers per person (PostgreSQL; SQLite has one writer).
 
         Taken before a recalculation reads the person's clockings and totals, and held
@@ -279,25 +285,31 @@ class WriteTransaction:
         the people sorted, all in one call; the version lock last. ``along``: the
         write's own row write, run in the same round trip (on PostgreSQL a
         data-modifying ``WITH`` clause of the lock's statement; issue 14, item 1).
+        ``read``: a one-row query on the tenant (bind parameter ``tenant``) evaluated
+        in the same statement, its row returned (the reference facts' signature, so
+        that a write checked against cached facts learns in this round trip whether
+        they still hold; ``records/_backend.py``).
         """
         wanted = sorted(set(person_ids) - self._people)
         postgresql = is_postgresql(self.connection.engine)
         if self._all_people or not wanted or not postgresql:
             if along is not None:
                 along.run(self.connection)
-            return
+            if read is None:
+                return None
+            return self.connection.execute(read, {"tenant": self.tenant_id}).one()
         if self._people or self.locked:
             raise RuntimeError("lock a write's people at once, before the version lock")
         keys = [_ALL_PEOPLE, *wanted]
-        if along is None:
+        found = None
+        if along is None and read is None:
             self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
         else:
-            sql, params = along.compiled(self.connection)
-            self.connection.exec_driver_sql(
-                f"WITH row_write AS ({sql}) {_LOCK_PEOPLE_PG}",
-                {**params, "lock_tenant": self.tenant_id, "lock_keys": keys},
-            )
+            sql, params = _people_lock_sql(self.connection, along, read)
+            bound = {**params, "lock_tenant": self.tenant_id, "lock_keys": keys}
+            found = self.connection.exec_driver_sql(sql, bound).one()
         self._people.update(wanted)
+        return None if read is None else found
 
     def lock_all_people(self) -> None:
         """Every person of the tenant at once (a bulk write: seeding, recalculation).
@@ -812,6 +824,42 @@ _LOCK_PEOPLE_PG = (
     "0) ELSE pg_advisory_xact_lock(CAST(%(lock_tenant)s AS integer), "
     "CAST(p %% 2147483647 AS integer)) END FROM unnest(CAST(%(lock_keys)s AS bigint[])) AS p"
 )
+_PEOPLE_LOCK_SQL: dict[tuple[int, int, str], tuple[str, dict[str, Any]]] = {}
+_BOUND = re.compile(r"%\((\w+)\)s")
+
+
+def _people_lock_sql(
+    connection: sa.Connection, along: RowWrite | None, read: sa.Select[Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The people's lock with the row write as a ``WITH`` clause and ``read``'s
+    columns as the statement's one row (its ``tenant`` parameter is the lock's), and
+    the parameters: the row's and ``read``'s own constants."""
+    params = {} if along is None else along.params()
+    key = (id(along.statement()) if along else 0, id(read), connection.dialect.name)
+    built = _PEOPLE_LOCK_SQL.get(key)
+    if built is None:
+        clauses = [] if along is None else [f"row_write AS ({along.compiled(connection)[0]})"]
+        clauses.append(f"locks AS ({_LOCK_PEOPLE_PG})")
+        selected, constants = "count(*)", {}
+        if read is not None:
+            compiled = read.compile(dialect=connection.dialect)
+            constants = {f"r_{n}": v for n, v in compiled.params.items() if n != "tenant"}
+            text = _BOUND.sub(
+                lambda m: "%(lock_tenant)s" if m.group(1) == "tenant" else f"%(r_{m.group(1)})s",
+                compiled.string,
+            )
+            selected = "read.*, (SELECT count(*) FROM locks) AS locked"
+            built = (
+                f"WITH {', '.join(clauses)} SELECT {selected} FROM ({text}) AS read",
+                constants,
+            )
+        else:
+            built = (f"WITH {', '.join(clauses)} SELECT {selected} FROM locks", constants)
+        _PEOPLE_LOCK_SQL[key] = built
+    sql, constants = built
+    return sql, {**params, **constants}
+
+
 _LOCK_ALL_PEOPLE = sa.text("SELECT pg_advisory_xact_lock(CAST(:tenant AS integer), 0)")
 _SET_COUNTER = (
     tenant_counters.update()
