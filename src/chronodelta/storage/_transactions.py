@@ -271,6 +271,16 @@ class WriteTransaction:
         else:
             self._provisional.updates.append((table, rows))
 
+    def delete_by_ids(self, table: sa.Table, ids: list[int]) -> None:
+        """Delete the tenant's rows ``ids`` of ``table``, rows committed before this
+        write that it does not read again (the totals a recalculation removes; their
+        departures go to ``insert_versioned``): now if the versions are final, else
+        with them (on PostgreSQL in ``seal``'s statement, no round trip)."""
+        if self._provisional is None:
+            self.connection.execute(_delete_by_ids(table), {"tenant": self.tenant_id, "ids": ids})
+        else:
+            self._provisional.deletes.append((table, ids))
+
     def lock_people(
         self,
         person_ids: Iterable[int],
@@ -588,6 +598,7 @@ class _Provisional:
     tables: dict[str, sa.Table] = field(default_factory=dict)
     deferred: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
     updates: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
+    deletes: list[tuple[sa.Table, list[int]]] = field(default_factory=list)
 
     def version(self, table: sa.Table | None) -> int:
         if table is not None:
@@ -627,6 +638,8 @@ class _Provisional:
             connection.execute(table.insert(), rows)
         for table, rows in self.final_deferred(last, last_ids, updates=True):
             connection.execute(_update_by_key(table, rows[0]), _keyed(rows))
+        for table, ids in self.deletes:
+            connection.execute(_delete_by_ids(table), {"tenant": tenant_id, "ids": ids})
 
     def provisionals(self) -> Provisionals:
         """What ``_seal.run_seal`` makes final."""
@@ -643,6 +656,7 @@ class _Provisional:
             [(table, ids_of(table)) for table in self.tables.values()],
             [(table, ids_of(table), rows) for table, rows in self.deferred],
             [(table, ids_of(table), rows) for table, rows in self.updates],
+            [(table, list(ids)) for table, ids in self.deletes],
         )
 
     def final_deferred(
@@ -898,6 +912,19 @@ def _keyed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _UPDATES: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+_DELETES: dict[str, sa.Delete] = {}
+
+
+def _delete_by_ids(table: sa.Table) -> sa.Delete:
+    """A DELETE of the tenant's rows by a list of ids (built once per table)."""
+    statement = _DELETES.get(table.name)
+    if statement is None:
+        statement = table.delete().where(
+            table.c.tenant_id == sa.bindparam("tenant"),
+            table.c.id.in_(sa.bindparam("ids", expanding=True)),
+        )
+        _DELETES[table.name] = statement
+    return statement
 
 
 def _read_counters(connection: sa.Connection, tenant_id: int) -> dict[str, int]:
