@@ -71,9 +71,10 @@ ClockingWrite = ClockingDraft | ClockingBody
 
 @dataclass(frozen=True)
 class Checked:
-    """The tenant's reference facts a write checked its draft against (None: a
-    delete's, which checks nothing). ``confirmed``: read in this transaction; else
-    the cached ones, confirmed by the signature its row write reads (issue 14, item 1)."""
+    """The tenant's reference facts a write checked its ``draft`` against (None: a
+    delete, which checks nothing and recalculates with them). ``confirmed``: read in
+    this transaction; else the cached ones, which the signature its row write reads
+    confirms or not (issue 14, item 1: one round trip fewer on PostgreSQL)."""
 
     facts: ReferenceFacts
     confirmed: bool
