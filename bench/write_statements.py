@@ -7,8 +7,9 @@ sends counts one round trip, ``COMMIT`` one, and on PostgreSQL the late write's 
 seal (``storage/_seal.py``, two statements sent as one query on the driver connection)
 one. "Under the lock": from the statement that locks the tenant's counters to
 ``COMMIT``, both included; on SQLite ``BEGIN IMMEDIATE`` locks for the whole write.
-psycopg's implicit ``BEGIN`` (one more round trip per write on PostgreSQL, full or
-bare alike) is not counted.
+psycopg's implicit ``BEGIN`` and SQLAlchemy's pool pre-ping (an empty query at each
+checkout: two more round trips per write on PostgreSQL, full or bare alike) are not
+counted.
 
     python -m bench.write_statements [--backend sqlite|postgresql|both] [--writes 20]
 

@@ -13,7 +13,8 @@ statements as one query, then commits:
 
    * every table's provisional versions and ids rewritten to the final ones;
    * the rows given to ``insert_versioned`` and ``update_versioned`` (departures, the
-     totals a recalculation changed), with their final versions and ids;
+     totals a recalculation changed), with their final versions and ids, and those
+     given to ``delete_by_ids`` (the totals it removed) deleted;
    * the counters moved on, and the commit mark inserted;
    * each versioned-write observer's *probe* (does it have anything to do?), so that
      an observer with nothing to do (a tenant without webhooks) costs no round trip;
@@ -81,6 +82,7 @@ class Provisionals:
     stamped: Sequence[tuple[sa.Table, str | None]]  # each table, the counter of its ids
     inserts: Sequence[tuple[sa.Table, str | None, list[dict[str, Any]]]]
     updates: Sequence[tuple[sa.Table, str | None, list[dict[str, Any]]]]
+    deletes: Sequence[tuple[sa.Table, list[int]]] = ()  # rows committed before: final ids
 
 
 def run_seal(
@@ -102,6 +104,7 @@ def run_seal(
         tuple((t.name, ids) for t, ids in values.stamped),
         tuple((t.name, ids, tuple(rows[0])) for t, ids, rows in values.inserts),
         tuple((t.name, ids, tuple(rows[0])) for t, ids, rows in values.updates),
+        tuple(t.name for t, _ids in values.deletes),
         values.versions > 0,
         tuple(id(p) for p in probes),
         None if read_back is None else (read_back.table.name, _names(read_back.columns)),
@@ -122,6 +125,8 @@ def run_seal(
     for n, (_table, _ids, rows) in enumerate(values.updates):
         params[f"u{n}"] = orjson.dumps(rows).decode()
         params[f"u{n}_ids"] = [row["id"] for row in rows]
+    for n, (_table, ids) in enumerate(values.deletes):
+        params[f"x{n}"] = ids
     for n, probe in enumerate(probes):
         params.update(_probe_sql(connection, probe)[1](n))
     if read_back is not None:
@@ -168,6 +173,7 @@ class _Shape:
     stamps: tuple[tuple[str, str | None], ...]
     inserts: tuple[tuple[str, str | None, tuple[str, ...]], ...]
     updates: tuple[tuple[str, str | None, tuple[str, ...]], ...]
+    deletes: tuple[str, ...]
     mark: bool
     probes: tuple[int, ...]
     read_back: tuple[str, tuple[str, ...]] | None
@@ -244,6 +250,11 @@ def _build(
             # (the planner guesses 100 rows for a JSON record set, and hashes a scan).
             f"WHERE {name}.tenant_id = %(tenant)s AND {name}.id = ANY(CAST(%(u{n}_ids)s "
             f"AS bigint[])) AND {name}.id = data.id)"
+        )
+    for n, name in enumerate(shape.deletes):
+        clauses.append(
+            f"x{n} AS (DELETE FROM {name} WHERE tenant_id = %(tenant)s "
+            f"AND id = ANY(CAST(%(x{n})s AS bigint[])))"
         )
     clauses.append(
         f"counters AS (INSERT INTO {_COUNTERS} (tenant_id, name, value) "

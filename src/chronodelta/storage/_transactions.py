@@ -51,6 +51,7 @@ retriable error the server answers with 503 and ``Retry-After``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -270,7 +271,22 @@ class WriteTransaction:
         else:
             self._provisional.updates.append((table, rows))
 
-    def lock_people(self, person_ids: Iterable[int], along: RowWrite | None = None) -> None:
+    def delete_by_ids(self, table: sa.Table, ids: list[int]) -> None:
+        """Delete the tenant's rows ``ids`` of ``table``, rows committed before this
+        write that it does not read again (the totals a recalculation removes; their
+        departures go to ``insert_versioned``): now if the versions are final, else
+        with them (on PostgreSQL in ``seal``'s statement, no round trip)."""
+        if self._provisional is None:
+            self.connection.execute(_delete_by_ids(table), {"tenant": self.tenant_id, "ids": ids})
+        else:
+            self._provisional.deletes.append((table, ids))
+
+    def lock_people(
+        self,
+        person_ids: Iterable[int],
+        along: RowWrite | None = None,
+        read: sa.Select[Any] | None = None,
+    ) -> sa.Row[Any] | None:
         """Serialize this tenant's writers per person (PostgreSQL; SQLite has one writer).
 
         Taken before a recalculation reads the person's clockings and totals, and held
@@ -279,25 +295,31 @@ class WriteTransaction:
         the people sorted, all in one call; the version lock last. ``along``: the
         write's own row write, run in the same round trip (on PostgreSQL a
         data-modifying ``WITH`` clause of the lock's statement; issue 14, item 1).
+        ``read``: a one-row query on the tenant (bind parameter ``tenant``) evaluated
+        in the same statement, its row returned (the reference facts' signature, so
+        that a write checked against cached facts learns in this round trip whether
+        they still hold; ``records/_backend.py``).
         """
         wanted = sorted(set(person_ids) - self._people)
         postgresql = is_postgresql(self.connection.engine)
         if self._all_people or not wanted or not postgresql:
             if along is not None:
                 along.run(self.connection)
-            return
+            if read is None:
+                return None
+            return self.connection.execute(read, {"tenant": self.tenant_id}).one()
         if self._people or self.locked:
             raise RuntimeError("lock a write's people at once, before the version lock")
         keys = [_ALL_PEOPLE, *wanted]
-        if along is None:
+        found = None
+        if along is None and read is None:
             self.connection.execute(_LOCK_PEOPLE, {"tenant": self.tenant_id, "keys": keys})
         else:
-            sql, params = along.compiled(self.connection)
-            self.connection.exec_driver_sql(
-                f"WITH row_write AS ({sql}) {_LOCK_PEOPLE_PG}",
-                {**params, "lock_tenant": self.tenant_id, "lock_keys": keys},
-            )
+            sql, params = _people_lock_sql(self.connection, along, read)
+            bound = {**params, "lock_tenant": self.tenant_id, "lock_keys": keys}
+            found = self.connection.exec_driver_sql(sql, bound).one()
         self._people.update(wanted)
+        return None if read is None else found
 
     def lock_all_people(self) -> None:
         """Every person of the tenant at once (a bulk write: seeding, recalculation).
@@ -576,6 +598,7 @@ class _Provisional:
     tables: dict[str, sa.Table] = field(default_factory=dict)
     deferred: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
     updates: list[tuple[sa.Table, list[dict[str, Any]]]] = field(default_factory=list)
+    deletes: list[tuple[sa.Table, list[int]]] = field(default_factory=list)
 
     def version(self, table: sa.Table | None) -> int:
         if table is not None:
@@ -615,6 +638,8 @@ class _Provisional:
             connection.execute(table.insert(), rows)
         for table, rows in self.final_deferred(last, last_ids, updates=True):
             connection.execute(_update_by_key(table, rows[0]), _keyed(rows))
+        for table, ids in self.deletes:
+            connection.execute(_delete_by_ids(table), {"tenant": tenant_id, "ids": ids})
 
     def provisionals(self) -> Provisionals:
         """What ``_seal.run_seal`` makes final."""
@@ -631,6 +656,7 @@ class _Provisional:
             [(table, ids_of(table)) for table in self.tables.values()],
             [(table, ids_of(table), rows) for table, rows in self.deferred],
             [(table, ids_of(table), rows) for table, rows in self.updates],
+            [(table, list(ids)) for table, ids in self.deletes],
         )
 
     def final_deferred(
@@ -812,6 +838,42 @@ _LOCK_PEOPLE_PG = (
     "0) ELSE pg_advisory_xact_lock(CAST(%(lock_tenant)s AS integer), "
     "CAST(p %% 2147483647 AS integer)) END FROM unnest(CAST(%(lock_keys)s AS bigint[])) AS p"
 )
+_PEOPLE_LOCK_SQL: dict[tuple[int, int, str], tuple[str, dict[str, Any]]] = {}
+_BOUND = re.compile(r"%\((\w+)\)s")
+
+
+def _people_lock_sql(
+    connection: sa.Connection, along: RowWrite | None, read: sa.Select[Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The people's lock with the row write as a ``WITH`` clause and ``read``'s
+    columns as the statement's one row (its ``tenant`` parameter is the lock's), and
+    the parameters: the row's and ``read``'s own constants."""
+    params = {} if along is None else along.params()
+    key = (id(along.statement()) if along else 0, id(read), connection.dialect.name)
+    built = _PEOPLE_LOCK_SQL.get(key)
+    if built is None:
+        clauses = [] if along is None else [f"row_write AS ({along.compiled(connection)[0]})"]
+        clauses.append(f"locks AS ({_LOCK_PEOPLE_PG})")
+        selected, constants = "count(*)", {}
+        if read is not None:
+            compiled = read.compile(dialect=connection.dialect)
+            constants = {f"r_{n}": v for n, v in compiled.params.items() if n != "tenant"}
+            text = _BOUND.sub(
+                lambda m: "%(lock_tenant)s" if m.group(1) == "tenant" else f"%(r_{m.group(1)})s",
+                compiled.string,
+            )
+            selected = "read.*, (SELECT count(*) FROM locks) AS locked"
+            built = (
+                f"WITH {', '.join(clauses)} SELECT {selected} FROM ({text}) AS read",
+                constants,
+            )
+        else:
+            built = (f"WITH {', '.join(clauses)} SELECT {selected} FROM locks", constants)
+        _PEOPLE_LOCK_SQL[key] = built
+    sql, constants = built
+    return sql, {**params, **constants}
+
+
 _LOCK_ALL_PEOPLE = sa.text("SELECT pg_advisory_xact_lock(CAST(:tenant AS integer), 0)")
 _SET_COUNTER = (
     tenant_counters.update()
@@ -850,6 +912,19 @@ def _keyed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _UPDATES: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+_DELETES: dict[str, sa.Delete] = {}
+
+
+def _delete_by_ids(table: sa.Table) -> sa.Delete:
+    """A DELETE of the tenant's rows by a list of ids (built once per table)."""
+    statement = _DELETES.get(table.name)
+    if statement is None:
+        statement = table.delete().where(
+            table.c.tenant_id == sa.bindparam("tenant"),
+            table.c.id.in_(sa.bindparam("ids", expanding=True)),
+        )
+        _DELETES[table.name] = statement
+    return statement
 
 
 def _read_counters(connection: sa.Connection, tenant_id: int) -> dict[str, int]:

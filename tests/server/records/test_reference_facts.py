@@ -11,16 +11,20 @@ must both invalidate it, even a removal of a row that is not the newest.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from chronodelta.domain import ClockingDraft, ClockingKind
+from chronodelta.domain import ClockingDraft, ClockingKind, Scope
 from chronodelta.server import ConnectorBackend, create_tenant, seed_tenant
 from chronodelta.server._errors import BadRequest
-from chronodelta.server.records._reference_facts import reference_facts
+from chronodelta.server.records._reference_facts import STALE, reference_facts
 from chronodelta.storage import create_engine, read_transaction, tables, write_transaction
+from tests.server.conftest import Api
+
+RW = (Scope.CLOCKINGS_READ, Scope.CLOCKINGS_WRITE)
 
 DAY = dt.date(2026, 1, 15)
 
@@ -92,3 +96,88 @@ def remove_terminal(engine: Engine, tenant_id: int, terminal: int) -> None:
         tx.connection.execute(
             tables.terminals.delete().where(t.tenant_id == tenant_id, t.id == terminal)
         )
+
+
+def test_a_write_checked_against_stale_cached_facts_answers_as_a_fresh_one(
+    engine: Engine, database_url: str
+) -> None:
+    """Issue 14, item 1 (roundtrip task): on PostgreSQL a write checks its draft
+    against the cached facts and reads the signature in its row write's statement; if
+    the signature moved it reloads them and checks again, and if the row write fails
+    on a foreign key the cache still had (a terminal removed) it runs once more with
+    fresh facts. The answers are those of a write that read the facts first; the
+    counters show that the stale paths ran (SQLite reads the signature first: none)."""
+    tenant_id = create_tenant(engine, "acme").id
+    seed_tenant(engine, "acme", people=3, days=2, seed=1, until=dt.date(2026, 1, 10))
+    backend = ConnectorBackend(engine)
+    backend.create_clocking(tenant_id, draft(1))  # the facts are cached now
+    with read_transaction(engine) as connection:
+        terminals = reference_facts(connection, tenant_id).terminals
+    removed = max(terminals) + 1
+    postgresql = engine.dialect.name == "postgresql"
+    before = (STALE.reloaded, STALE.redone)
+
+    other = create_engine(database_url)  # another worker's engine, its own cache
+    try:
+        copy_row(other, tables.people, tenant_id, 1, 98)
+        created = backend.create_clocking(tenant_id, draft(98))  # not in the cache: 201
+        assert created["person"]["id"] == 98
+        copy_row(other, tables.terminals, tenant_id, min(terminals), removed)
+        backend.create_clocking(tenant_id, draft(1))  # fits the cache, whose signature moved
+        assert (STALE.reloaded, STALE.redone) == (before[0] + postgresql, before[1])
+        assert backend.create_clocking(tenant_id, draft(1, removed))["terminal"]["id"] == removed
+        remove_terminal(other, tenant_id, removed)  # the cache still has it
+        with pytest.raises(BadRequest) as refused:
+            backend.create_clocking(tenant_id, draft(1, removed))
+        assert refused.value.reasons == [f"terminal.id: {removed} does not exist"]
+        assert (STALE.reloaded, STALE.redone) == (before[0] + postgresql, before[1] + postgresql)
+        copy_row(other, tables.terminals, tenant_id, min(terminals), removed)  # back again
+        edited = backend.update_clocking(tenant_id, created["id"], draft(98), None)
+        assert edited["person"]["id"] == 98  # fits the cache, whose signature moved
+        assert backend.create_clocking(tenant_id, draft(1, removed))["terminal"]["id"] == removed
+        copy_row(other, tables.people, tenant_id, 1, 97)
+        backend.delete_clocking(tenant_id, created["id"], None)  # and the delete's
+    finally:
+        other.dispose()
+    assert (STALE.reloaded, STALE.redone) == (
+        before[0] + 3 * postgresql,
+        before[1] + postgresql,
+    )
+    with read_transaction(engine) as connection:
+        status = connection.scalar(
+            sa.select(tables.clockings.c.status).where(
+                tables.clockings.c.tenant_id == tenant_id, tables.clockings.c.id == created["id"]
+            )
+        )
+    assert status == "Deleted"
+
+
+def test_over_http_a_stale_cache_answers_as_a_fresh_one(api: Api) -> None:
+    """The same over the API (contract, "Collections and fields": every record a
+    clocking points at must exist in the tenant, else 400 naming the field): the app's
+    worker caches the facts, the test's engine changes them as another worker would."""
+    path, headers = "/connector/protimeapi/api/v1/clockings", api.auth(*RW)
+
+    def post(person: int, terminal: int | None = None) -> Any:
+        body: dict[str, Any] = {"person": {"id": person}, "date": "2026-01-15",
+                                "timeOfDayInMinutes": 480, "kind": "InOut"}  # fmt: skip
+        if terminal is not None:
+            body["terminal"] = {"id": terminal}
+        return api.http.post(path, json=body, headers=headers)
+
+    assert post(1).status_code == 201  # the app's worker caches the facts
+    tenant_id = api.tenant_id
+    with read_transaction(api.engine) as connection:
+        terminals = reference_facts(connection, tenant_id).terminals
+    removed = max(terminals) + 1
+    before = (STALE.reloaded, STALE.redone)
+    postgresql = api.engine.dialect.name == "postgresql"
+    copy_row(api.engine, tables.people, tenant_id, 1, 99)
+    copy_row(api.engine, tables.terminals, tenant_id, min(terminals), removed)
+    assert post(1).status_code == 201  # fits the cache; the signature moved
+    assert post(99, removed).status_code == 201  # the reloaded facts have both
+    remove_terminal(api.engine, tenant_id, removed)
+    refused = post(1, removed)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["reasons"] == [f"terminal.id: {removed} does not exist"]
+    assert (STALE.reloaded, STALE.redone) == (before[0] + postgresql, before[1] + postgresql)

@@ -131,6 +131,15 @@ def check_clocking_references(
     Returns the tenant's reference facts it checked against (the write's recalculation
     uses them too): one query while they are unchanged (``_reference_facts.py``)."""
     facts = reference_facts(connection, tenant_id)
+    reasons = clocking_reference_problems(facts, draft)
+    if reasons:
+        raise BadRequest(reasons=reasons)
+    return facts
+
+
+def clocking_reference_problems(facts: ReferenceFacts, draft: ClockingDraft) -> list[str]:
+    """Why ``draft`` does not fit its kind or the facts (none: it does); the 400's
+    reasons, in the order the API gives them."""
     reasons = validate_kind_fields(draft)
     for label, known, record_id in (
         ("person", facts.shifts, draft.person_id),
@@ -141,9 +150,7 @@ def check_clocking_references(
             reasons.append(f"{label}.id: {record_id} does not exist")
     reasons += _reason_problems(facts, draft.reason_id)
     reasons += _activity_level_problems(facts, draft)
-    if reasons:
-        raise BadRequest(reasons=reasons)
-    return facts
+    return reasons
 
 
 def _reason_problems(facts: ReferenceFacts, reason_id: int | None) -> list[str]:

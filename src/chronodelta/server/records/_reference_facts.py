@@ -60,6 +60,13 @@ def _signature_query() -> sa.Select[Any]:
 
 
 _SIGNATURE = _signature_query()  # built once: every write runs it
+SIGNATURE_COLUMNS = 2 * len(_SOURCES)
+
+
+def signature_query() -> sa.Select[Any]:
+    """The signature's query (bind parameter ``tenant``), for a write that reads it
+    in a statement it sends anyway (``storage.WriteTransaction.lock_people``)."""
+    return _SIGNATURE
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,43 @@ class _Cache:
 _cache = _Cache()
 
 
+@dataclass
+class StaleFacts:
+    """How often a write found the cached facts it had checked against stale
+    (issue 14, item 1; read by tests): ``reloaded``, the signature its row write
+    read had moved (the facts were reloaded and the draft checked again in the same
+    transaction); ``redone``, its row write failed on a reference the cache still
+    had, and the whole write ran once more with fresh facts."""
+
+    reloaded: int = 0
+    redone: int = 0
+
+    def count(self, *, redone: bool) -> None:
+        with _counts_lock:
+            if redone:
+                self.redone += 1
+            else:
+                self.reloaded += 1
+
+
+_counts_lock = threading.Lock()
+STALE = StaleFacts()
+
+
+def cached_facts(engine: Engine, tenant_id: int) -> ReferenceFacts | None:
+    """The facts this process last read for the tenant, unchecked (None: none yet)."""
+    return _cache.get(engine, tenant_id)
+
+
 def reference_facts(connection: sa.Connection, tenant_id: int) -> ReferenceFacts:
     """The tenant's facts as of this transaction: cached unless the signature moved."""
     row = connection.execute(_SIGNATURE, {"tenant": tenant_id}).one()
+    return facts_at(connection, tenant_id, tuple(row))
+
+
+def facts_at(connection: sa.Connection, tenant_id: int, row: tuple[Any, ...]) -> ReferenceFacts:
+    """The facts at the signature ``row`` (``signature_query``'s columns) that this
+    transaction read: the cached ones if it is theirs, else read now and cached."""
     signature = tuple(int(value or 0) for value in row)
     cached = _cache.get(connection.engine, tenant_id)
     if cached is not None and cached.signature == signature:

@@ -293,8 +293,11 @@ class _TotalsWriter:
                 )
                 for row in removed
             ]
-            bound = {"tenant": self.tx.tenant_id, "ids": [row.id for row in removed]}
-            connection.execute(_DELETE_BY_IDS[table], bound)
+            ids = [row.id for row in removed]
+            if self.defer:  # with the write's last statement, as its inserts
+                self.tx.delete_by_ids(table, ids)
+            else:
+                connection.execute(_DELETE_BY_IDS[table], {"tenant": self.tx.tenant_id, "ids": ids})
         if departures:  # one insert for every table's
             self.tx.insert_versioned(tables.departures, departures)
 
