@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import tempfile
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
 from sqlalchemy.exc import OperationalError
+from uvicorn.config import STARTUP_FAILURE
 
 from chronodelta.storage import upgrade
 
@@ -96,12 +98,20 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chronodelta-metrics-")
     also = f"; console: {base}/console" if settings.console else ""
     console.print(f"serving on {base}  (Swagger UI: {base}/swagger{also})")
-    uvicorn.run(
-        APP_FACTORY,
+    options = uvicorn_options(host, port, access_log, settings.keep_alive_seconds)
+    if workers == 1:
+        uvicorn.run(APP_FACTORY, **options)
+    else:
+        run_workers(uvicorn.Config(APP_FACTORY, workers=workers, **options), workers)
+
+
+def uvicorn_options(
+    host: str, port: int, access_log: bool, keep_alive_seconds: int
+) -> dict[str, Any]:
+    return dict(
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         access_log=access_log,
         log_level="info",
         server_header=False,
@@ -109,11 +119,29 @@ def serve(
         # connections) live in this protocol; each worker reads its limits from the
         # environment, as its Settings do (docs/api.md, "Settings").
         http=EDGE_PROTOCOL,
-        timeout_keep_alive=settings.keep_alive_seconds,
+        timeout_keep_alive=keep_alive_seconds,
         # The API has no WebSocket route: an upgrade request is plain HTTP here, not
         # a connection handed to a WebSocket library, outside the limits above.
         ws="none",
     )
+
+
+def run_workers(config: uvicorn.Config, workers: int) -> None:
+    """Several workers, each accepting on its own socket (``server/_workers.py``)."""
+    from chronodelta.server._workers import PortInUse, ReusePortWorkers, reuse_port_sockets
+
+    try:
+        sockets = reuse_port_sockets(config.host, config.port, workers, config.backlog)
+    except PortInUse as exc:
+        raise fail(str(exc.strerror)) from None
+
+    def serving() -> None:  # the line uvicorn logs once it serves (chronodelta.testing)
+        logging.getLogger("uvicorn.error").info(
+            "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", config.host, config.port
+        )
+
+    if not ReusePortWorkers(config, sockets).run(on_serving=serving):
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 def _edge_settings() -> Settings:
