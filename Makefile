@@ -32,6 +32,8 @@ bench: $(DEV_STAMP) system-deps
 	$(BIN)/python -m bench.delta_read
 	$(BIN)/python -m bench.write_throughput
 	$(BIN)/python -m bench.write_statements
+	$(BIN)/python -m bench.reference_signature
+	$(BIN)/python -m bench.request_path
 	$(BIN)/python -m bench.sync_throughput
 	$(BIN)/python -m bench.delta_parse
 	$(BIN)/python -m bench.load_mix
