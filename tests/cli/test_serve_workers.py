@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,9 +13,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from typer.testing import CliRunner
 
-from chronodelta.cli import app
 from chronodelta.testing import ServerProcess
 from tests.conftest import new_database_url
 from tests.provisioning import bearer, provision_with_cli
@@ -117,8 +117,12 @@ def test_a_port_in_use_is_refused_with_a_message(
 ) -> None:
     url = new_database_url(request, "sqlite", tmp_path)
     with ServerProcess(url, args=["--workers", "2"]) as server:
-        result = CliRunner().invoke(
-            app, ["serve", "--port", str(server.port), "--workers", "2", "--database", url]
-        )
-    assert result.exit_code == 1
-    assert f"cannot listen on 127.0.0.1:{server.port}" in result.output
+        # A process of its own: serve sets environment variables for its workers.
+        second = subprocess.run(
+            [sys.executable, "-m", "chronodelta", "serve", "--port", str(server.port),
+             "--workers", "2", "--database", url],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert server.output.count("Application startup complete") == 2  # still serving
+    assert second.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{server.port}" in second.stderr
