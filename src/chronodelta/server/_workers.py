@@ -85,15 +85,15 @@ class ReusePortWorkers:
     def run(self, on_serving: Callable[[], None]) -> bool:
         """Serve until SIGINT or SIGTERM (True), or until a worker fails to start (False).
 
-        ``on_serving`` is called once every worker has started serving (or failed to):
+        ``on_serving`` is called once every worker serves (not if one fails to start):
         a connection made before then may wait for its worker's startup.
         """
         for sig in _STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
         self._processes = [self._started(sock) for sock in self._sockets]
-        for process in self._processes:
-            process.wait_until_ready(STARTUP_SECONDS, self._stop)
-        on_serving()
+        ready = [p.wait_until_ready(STARTUP_SECONDS, self._stop) for p in self._processes]
+        if all(ready):
+            on_serving()
         while not self._stop.wait(0.5):
             self._replace_dead()
         for process in self._processes:
