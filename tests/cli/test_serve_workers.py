@@ -69,9 +69,12 @@ def listening_sockets(server: ServerProcess) -> dict[int, str]:
     the kernel names it (``socket:[inode]``: the same for processes sharing one)."""
     found = {}
     for worker in psutil.Process(server.pid).children():
-        for conn in worker.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == server.port:
-                found[worker.pid] = os.readlink(f"/proc/{worker.pid}/fd/{conn.fd}")
+        try:
+            for conn in worker.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr.port == server.port:
+                    found[worker.pid] = os.readlink(f"/proc/{worker.pid}/fd/{conn.fd}")
+        except (psutil.Error, OSError):
+            continue  # a worker that is exiting (the one killed): not listening
     return found
 
 
