@@ -2,8 +2,9 @@
 
 Issue 14 (the request path): the tenant's clock, its stamp and whether it has live
 fault rules are read in one statement on every API call (``server/_tenant_now.py``);
-each part must be exactly what ``TenantClocks.read``, ``tenant_stamp`` and the fault
-rules' own query say, before and after each changes.
+each part must be exactly what ``TenantClocks.read``, the stamp's own read
+(``tenant_stamp``, which read-ahead uses) and the fault rules' own query say, before
+and after each changes.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from chronodelta.server import (
     seed_tenant,
     set_clock,
 )
-from chronodelta.server._tenant_now import TenantNow, TenantNowReader, TenantStamp
+from chronodelta.server._tenant_now import TenantNow, TenantNowReader, TenantStamp, tenant_stamp
 from chronodelta.server.clock._store import TenantClocks
 from chronodelta.server.faults._rules import FaultRules
-from chronodelta.server.records._read_ahead import tenant_stamp
 
 PINNED = dt.date(2026, 1, 20)
 

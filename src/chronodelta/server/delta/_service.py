@@ -28,7 +28,7 @@ from chronodelta.domain import (
 )
 from chronodelta.server._errors import BadRequest
 from chronodelta.server._settings import Settings
-from chronodelta.server._tenant_now import TenantStamp
+from chronodelta.server._tenant_now import TenantStamp, tenant_stamp
 from chronodelta.server.auth._tokens import Principal
 from chronodelta.server.delta._tracker import ChangeFeed, DeltaState, DeltaTracker, delta_link
 from chronodelta.server.records._lists import FILTER_SAFE
@@ -38,7 +38,6 @@ from chronodelta.server.records._read_ahead import (
     PageBody,
     PageKey,
     PageReadAhead,
-    tenant_stamp,
 )
 from chronodelta.server.records._tracked import Page, TrackedCollection
 from chronodelta.server.references._store import ReferenceStore

@@ -14,9 +14,8 @@ from starlette.responses import Response
 
 from chronodelta.domain import CollectionInfo
 from chronodelta.server._models import ErrorBody, page_model
-from chronodelta.server._tenant_now import TenantStamp
+from chronodelta.server._tenant_now import TenantStamp, tenant_stamp
 from chronodelta.server.records._paging import PagePosition, filter_digest
-from chronodelta.server.records._read_ahead import tenant_stamp
 
 if TYPE_CHECKING:  # the services import every feature, this module among them
     from chronodelta.server._services import Services

@@ -32,18 +32,11 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.engine import Engine
 
-from chronodelta.server._tenant_now import ORGANISATION, TenantStamp
-from chronodelta.server.snapshots._epoch import RESTORES
-from chronodelta.storage import CHANGE_VERSION, read_statement, tables
+from chronodelta.server._tenant_now import TenantStamp, tenant_stamp
 
-_STAMP = sa.select(tables.tenant_counters.c.name, tables.tenant_counters.c.value).where(
-    tables.tenant_counters.c.tenant_id == sa.bindparam("tenant"),
-    tables.tenant_counters.c.name.in_([CHANGE_VERSION, RESTORES, ORGANISATION]),
-)
 READ_AHEAD = Counter(
     "chronodelta_page_read_ahead_total",
     "List pages asked for that had been read ahead: hit (served), stale (the tenant "
@@ -53,15 +46,6 @@ READ_AHEAD = Counter(
 # After stale pages, at most this many of a tenant's next pages are not read ahead.
 MAX_SKIPS = 4
 _LABELS = {"hits": "hit", "stale": "stale", "misses": "miss"}  # ReadAheadCounts' fields
-
-
-def tenant_stamp(engine: Engine, tenant_id: int) -> TenantStamp:
-    """The tenant's stamp now: one statement (``read_statement``)."""
-    rows = read_statement(engine, _STAMP, {"tenant": tenant_id})
-    values: dict[str, int] = {str(row.name): int(row.value) for row in rows}
-    return TenantStamp(
-        values.get(CHANGE_VERSION, 0), values.get(RESTORES, 0), values.get(ORGANISATION, 0)
-    )
 
 
 # The stamp of a page read for its own request only (a delta's first snapshot page):
